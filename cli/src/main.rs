@@ -1,1 +1,60 @@
-fn main() {}
+//! `passerelle`: run the whole system in one process (`up`), walk through the tutorial's
+//! workflow (`demo`), and use the services from a terminal (`ins …`).
+
+mod commands;
+mod embedded;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "passerelle",
+    version,
+    about = "Passerelle: INSi, DMP and MSSanté for hospital software"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the sandbox and every service in one process (Ctrl-C stops).
+    Up(commands::up::UpArgs),
+    /// Run the tutorial's workflow against the embedded sandbox, step by step.
+    Demo(commands::demo::DemoArgs),
+    /// INS: search the national health identity, check a matricule.
+    #[command(subcommand)]
+    Ins(commands::ins::InsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => commands::up::run(args).await,
+            Command::Demo(args) => commands::demo::run(args).await,
+            Command::Ins(cmd) => commands::ins::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

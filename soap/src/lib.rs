@@ -1,1 +1,15 @@
+//! SOAP 1.2 plumbing shared by the INSi client and, later, the DMP client: namespace constants,
+//! a namespace-correct envelope writer over quick-xml's `Writer`, a namespace-aware reader over
+//! `NsReader` (URIs, never prefixes; no DTD, no entity expansion, bounded input) and SOAP faults.
 
+mod error;
+mod fault;
+pub mod ns;
+mod read;
+mod write;
+
+pub use error::SoapError;
+pub use fault::{SoapFault, parse_fault};
+pub use ns::Ns;
+pub use read::{Attribute, Element, Envelope, Limits, SoapVersion, parse_document};
+pub use write::{XmlWriter, write_envelope};

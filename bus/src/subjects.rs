@@ -1,0 +1,180 @@
+//! Every subject of the system, in one place so that a rename is a compile error rather than
+//! a silent `NoResponders`. Subjects are versioned (`v1`) like the protobuf packages they
+//! carry: a breaking change gets a new subject and both can be served during a migration.
+//!
+//! Request subjects carry a protobuf request and answer with a `passerelle.bus.v1.Reply`
+//! wrapping the response (see [`crate::proto_rpc`]). Event subjects carry the event message
+//! itself.
+//!
+//! Also here: the syntax checks shared by both bus implementations, so that the in-process
+//! bus rejects exactly what NATS would and a mistake shows up in the embedded mode already.
+
+use crate::BusError;
+
+/// INS search by identity traits.
+/// Request `passerelle.ins.v1.SearchByTraitsRequest` → `passerelle.ins.v1.SearchResponse`.
+pub const INS_SEARCH_BY_TRAITS: &str = "passerelle.ins.v1.search";
+
+/// INS search from a carte Vitale.
+/// Request `passerelle.ins.v1.SearchByVitaleRequest` → `passerelle.ins.v1.SearchResponse`.
+pub const INS_SEARCH_BY_VITALE: &str = "passerelle.ins.v1.search_vitale";
+
+/// Local check of a matricule and its key.
+/// Request `passerelle.ins.v1.CheckMatriculeRequest` → `passerelle.ins.v1.CheckMatriculeResponse`.
+pub const INS_CHECK_MATRICULE: &str = "passerelle.ins.v1.check_matricule";
+
+/// Queue group of the ins-service instances: they share the `passerelle.ins.v1.*` requests.
+pub const INS_QUEUE_GROUP: &str = "ins-service";
+
+/// Event after every INS search, published durably.
+/// Payload `passerelle.events.v1.InsSearched`.
+pub const EVENTS_INS_SEARCHED: &str = "passerelle.events.v1.ins.searched";
+
+/// Every event: the pattern captured by the JetStream stream [`EVENTS_STREAM`].
+pub const EVENTS_ALL: &str = "passerelle.events.>";
+
+/// JetStream stream that stores the durable events ([`EVENTS_ALL`]).
+pub const EVENTS_STREAM: &str = "PASSERELLE_EVENTS";
+
+/// Header carrying the request id, end to end (gRPC metadata → bus → logs → events).
+pub const HEADER_REQUEST_ID: &str = "request-id";
+
+/// The service (queue group) expected to serve a request subject, for error messages that
+/// tell the operator what to start.
+pub fn serving_service(subject: &str) -> Option<&'static str> {
+    subject
+        .starts_with("passerelle.ins.")
+        .then_some(INS_QUEUE_GROUP)
+}
+
+/// Checks that `s` can be used as one token of a subject (a workstation id, a queue group):
+/// non-empty, ASCII letters, digits, `-` and `_` only. Stricter than NATS on purpose: such
+/// tokens often come from user input and must not smuggle dots or wildcards into a subject.
+pub fn validate_token(s: &str) -> Result<(), BusError> {
+    let invalid = |reason: &str| BusError::InvalidSubject {
+        subject: s.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if s.is_empty() {
+        return Err(invalid("empty token"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(invalid(&format!(
+            "character {c:?} not allowed in a token (letters, digits, '-', '_')"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a subject one publishes or requests on: dot-separated non-empty tokens, no
+/// whitespace or control characters, no wildcard.
+pub fn validate_subject(subject: &str) -> Result<(), BusError> {
+    check_tokens(subject, false)
+}
+
+/// Checks a subscription pattern: like a subject, but a token may be `*` (exactly one token)
+/// and the last token may be `>` (one or more tokens).
+pub fn validate_pattern(pattern: &str) -> Result<(), BusError> {
+    check_tokens(pattern, true)
+}
+
+fn check_tokens(subject: &str, wildcards: bool) -> Result<(), BusError> {
+    let invalid = |reason: &str| BusError::InvalidSubject {
+        subject: subject.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if subject.is_empty() {
+        return Err(invalid("empty subject"));
+    }
+    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("whitespace or control character"));
+    }
+    let count = subject.split('.').count();
+    for (i, token) in subject.split('.').enumerate() {
+        match token {
+            "" => return Err(invalid("empty token (leading, trailing or double dot)")),
+            "*" | ">" if !wildcards => {
+                return Err(invalid("wildcards are only allowed in subscriptions"));
+            }
+            ">" if i + 1 != count => return Err(invalid("'>' must be the last token")),
+            "*" | ">" => {}
+            t if t.contains(['*', '>']) => {
+                return Err(invalid("a wildcard must be a whole token"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether `subject` matches `pattern` with NATS semantics. Both are assumed valid.
+pub fn matches(pattern: &str, subject: &str) -> bool {
+    let mut subject_tokens = subject.split('.');
+    for p in pattern.split('.') {
+        match (p, subject_tokens.next()) {
+            (">", Some(_)) => return true,
+            (_, None) => return false,
+            ("*", Some(_)) => {}
+            (p, Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert!(validate_token("ws-01_A").is_ok());
+        assert!(validate_token("").is_err());
+        assert!(validate_token("a.b").is_err());
+        assert!(validate_token("a*").is_err());
+        assert!(validate_token("é").is_err());
+    }
+
+    #[test]
+    fn subjects_and_patterns() {
+        for s in [
+            INS_SEARCH_BY_TRAITS,
+            INS_SEARCH_BY_VITALE,
+            INS_CHECK_MATRICULE,
+            EVENTS_INS_SEARCHED,
+        ] {
+            assert!(validate_subject(s).is_ok(), "{s}");
+        }
+        assert!(validate_pattern(EVENTS_ALL).is_ok());
+        assert!(validate_subject(EVENTS_ALL).is_err());
+        for bad in ["", "a..b", ".a", "a.", "a b", "a.>.b", "a.b*", "a\tb"] {
+            assert!(validate_pattern(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_pattern("a.*.c").is_ok());
+        assert!(validate_pattern(">").is_ok());
+    }
+
+    #[test]
+    fn matching() {
+        assert!(matches("a.b", "a.b"));
+        assert!(!matches("a.b", "a.b.c"));
+        assert!(!matches("a.b.c", "a.b"));
+        assert!(matches("a.*", "a.b"));
+        assert!(!matches("a.*", "a.b.c"));
+        assert!(matches("a.*.c", "a.b.c"));
+        assert!(matches("a.>", "a.b.c"));
+        assert!(!matches("a.>", "a"));
+        assert!(matches(">", "a"));
+        assert!(matches(EVENTS_ALL, EVENTS_INS_SEARCHED));
+        assert!(!matches(EVENTS_ALL, INS_SEARCH_BY_TRAITS));
+    }
+
+    #[test]
+    fn serving() {
+        assert_eq!(serving_service(INS_CHECK_MATRICULE), Some(INS_QUEUE_GROUP));
+        assert_eq!(serving_service("passerelle.dmp.v1.x"), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! `passerelle demo`: the tutorial's workflow, step by step, against the embedded sandbox.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
+use passerelle_proto::ins::v1::{
+    CheckMatriculeRequest, IdentityTraits, SearchByTraitsRequest, SearchResult, Sex,
+    ins_service_client::InsServiceClient,
+};
+use passerelle_sandbox::tutorial;
+use passerelle_service_kit::Shutdown;
+
+use crate::embedded::{Embedded, EmbeddedOptions};
+use crate::output;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Use this NATS server as the bus instead of the in-process bus.
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// Where the sandbox keeps its test PKI (default: a temporary folder).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn step(n: u32, title: &str) {
+    println!("\n== Step {n}: {title}");
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let temp = tempfile::tempdir().context("creating a temporary data folder")?;
+    let data_dir = args.data_dir.unwrap_or_else(|| temp.path().to_owned());
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let opts = EmbeddedOptions {
+        data_dir,
+        nats_url: args.nats,
+        ins_listen: any_port,
+        insi_listen: any_port,
+        insi_latency: Duration::ZERO,
+    };
+
+    step(1, "start the sandbox and the services");
+    let system = Embedded::start(&opts, Shutdown::new()).await?;
+    println!("bus: {}", system.bus.describe());
+    println!("ins-service: {}", system.ins_endpoint());
+    println!("INSi sandbox: {}", system.insi.url());
+    let mut ins = InsServiceClient::connect(system.ins_endpoint()).await?;
+
+    let patient = tutorial::patient();
+    step(
+        2,
+        "« Obtenir l'INSi sans carte Vitale »: search the patient's INS by identity traits",
+    );
+    println!(
+        "traits typed by the professional: {} {} {}, born {}",
+        patient.birth_name,
+        patient.first_names.join(" "),
+        patient.sex,
+        patient.birth_date
+    );
+    let request = SearchByTraitsRequest {
+        actor: Some(Actor {
+            mode: Some(actor::Mode::Organisation(OrganisationMode {
+                on_behalf_of: "passerelle-demo".to_owned(),
+            })),
+        }),
+        traits: Some(IdentityTraits {
+            birth_name: patient.birth_name.clone(),
+            used_name: String::new(),
+            first_names: patient.first_names.clone(),
+            sex: if patient.sex == "F" {
+                Sex::Female
+            } else {
+                Sex::Male
+            } as i32,
+            birth_date: patient.birth_date.clone(),
+            birth_place: String::new(),
+        }),
+    };
+    let found = match ins.search_by_traits(request).await {
+        Ok(r) => r.into_inner(),
+        Err(status) => anyhow::bail!("{}", output::status_message(&status)),
+    };
+    print!("{}", output::search_table(&found));
+    if found.result != SearchResult::Found as i32 {
+        anyhow::bail!("the sandbox did not find the tutorial's patient");
+    }
+
+    step(3, "check the INS returned (matricule key)");
+    let id = found
+        .identity
+        .and_then(|i| i.ins)
+        .context("the answer has no INS")?;
+    let check = ins
+        .check_matricule(CheckMatriculeRequest {
+            matricule: id.matricule.clone(),
+            key: id.key.clone(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    println!("{}", check.message);
+
+    step(4, "stop");
+    system.stop().await?;
+    println!("Demo finished: the INS of the tutorial's patient was retrieved from INSi (sandbox).");
+    Ok(ExitCode::SUCCESS)
+}

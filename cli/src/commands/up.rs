@@ -1,0 +1,62 @@
+//! `passerelle up`: the sandbox and every service in one process, until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use passerelle_service_kit::{Shutdown, telemetry};
+
+use crate::embedded::{Embedded, EmbeddedOptions, INS_PORT};
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Use this NATS server as the bus instead of the in-process bus.
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// Where the sandbox keeps its test PKI and data.
+    #[arg(long, env = "PASSERELLE_DATA_DIR", default_value = ".passerelle")]
+    pub data_dir: PathBuf,
+    /// gRPC address of the INS service.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], INS_PORT)))]
+    pub ins_listen: SocketAddr,
+    /// HTTPS address of the INSi sandbox.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub insi_listen: SocketAddr,
+    /// Latency the INSi sandbox adds to each answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub insi_latency_ms: u64,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let format = if args.log_json {
+        telemetry::LogFormat::Json
+    } else {
+        telemetry::LogFormat::Human
+    };
+    telemetry::init(format, "info");
+    let shutdown = Shutdown::on_signals();
+    let opts = EmbeddedOptions {
+        data_dir: args.data_dir,
+        nats_url: args.nats,
+        ins_listen: args.ins_listen,
+        insi_listen: args.insi_listen,
+        insi_latency: Duration::from_millis(args.insi_latency_ms),
+    };
+    let system = Embedded::start(&opts, shutdown.clone()).await?;
+    println!("Passerelle is up (bus: {})", system.bus.describe());
+    println!("  ins-service   gRPC {}", system.ins_endpoint());
+    println!("  INSi sandbox  {}", system.insi.url());
+    println!("                WSDL {}", system.insi.wsdl_url());
+    println!("Test PKI:");
+    println!("{}", system.pki.describe());
+    println!("Press Ctrl-C to stop.");
+    shutdown.wait().await;
+    system.stop().await?;
+    println!("Passerelle stopped.");
+    Ok(ExitCode::SUCCESS)
+}

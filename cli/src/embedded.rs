@@ -1,0 +1,98 @@
+//! The whole system in one process: the sandbox (INSi simulator + test PKI) and every service,
+//! on the in-process bus or on NATS. Used by `passerelle up` and `passerelle demo`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig};
+use ins_service::{InsServiceConfig, Roles, RunningInsService};
+use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
+use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, RunningInsiSandbox};
+use passerelle_sandbox::pki::TestPki;
+use passerelle_service_kit::Shutdown;
+
+/// Default gRPC ports, one per service.
+pub const INS_PORT: u16 = 50051;
+
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub data_dir: PathBuf,
+    pub nats_url: Option<String>,
+    pub ins_listen: SocketAddr,
+    pub insi_listen: SocketAddr,
+    pub insi_latency: Duration,
+}
+
+pub struct Embedded {
+    pub pki: TestPki,
+    pub bus: SharedBus,
+    pub insi: RunningInsiSandbox,
+    pub ins: RunningInsService,
+    shutdown: Shutdown,
+}
+
+impl Embedded {
+    pub async fn start(opts: &EmbeddedOptions, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let pki_dir = opts.data_dir.join("pki");
+        let pki = TestPki::ensure(&pki_dir)
+            .with_context(|| format!("preparing the test PKI in {}", pki_dir.display()))?;
+        let insi = InsiSandbox::start(
+            InsiSandboxConfig {
+                listen: opts.insi_listen,
+                latency: opts.insi_latency,
+                ..Default::default()
+            },
+            &pki,
+        )
+        .await
+        .context("starting the INSi sandbox")?;
+
+        let bus: SharedBus = match opts.nats_url.as_deref() {
+            Some(url) => Arc::new(
+                NatsBus::connect(url, Default::default())
+                    .await
+                    .with_context(|| format!("connecting to NATS at {url}"))?,
+            ),
+            None => Arc::new(InProcessBus::new()),
+        };
+
+        let mut cfg = InsServiceConfig::default();
+        cfg.grpc.listen = opts.ins_listen;
+        cfg.insi = InsiClientConfig {
+            endpoint: insi.url(),
+            tls: ClientTls {
+                identity: ClientIdentity::Pem {
+                    cert: pki.org_cert.clone(),
+                    key: pki.org_key.clone(),
+                },
+                trusted_ca: vec![pki.ca_cert.clone()],
+            },
+            ..InsiClientConfig::default()
+        };
+        let ins = ins_service::start(&cfg, bus.clone(), Roles::default(), shutdown.clone())
+            .await
+            .context("starting the INS service")?;
+        Ok(Self {
+            pki,
+            bus,
+            insi,
+            ins,
+            shutdown,
+        })
+    }
+
+    /// Stops every service (in-flight calls finish), then the sandbox.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.trigger();
+        self.ins.wait().await.context("stopping the INS service")?;
+        self.insi.shutdown().await;
+        Ok(())
+    }
+
+    pub fn ins_endpoint(&self) -> String {
+        format!("http://{}", self.ins.grpc_addr)
+    }
+}

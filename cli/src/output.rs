@@ -1,0 +1,163 @@
+//! What the CLI prints: a readable table, or one JSON object with stable field names.
+
+use std::fmt::Write;
+
+use passerelle_proto::ins::v1::{Ins, SearchResponse, SearchResult, Sex};
+use passerelle_service_kit::errors::summarise;
+use serde_json::{Value, json};
+
+fn result_name(r: i32) -> &'static str {
+    match SearchResult::try_from(r).unwrap_or(SearchResult::Unspecified) {
+        SearchResult::Found => "FOUND",
+        SearchResult::NotFound => "NOT_FOUND",
+        SearchResult::Multiple => "MULTIPLE",
+        SearchResult::Unspecified => "UNSPECIFIED",
+    }
+}
+
+fn sex_code(s: i32) -> &'static str {
+    match Sex::try_from(s).unwrap_or(Sex::Unspecified) {
+        Sex::Female => "F",
+        Sex::Male => "M",
+        Sex::Unspecified => "",
+    }
+}
+
+fn ins_json(i: &Ins) -> Value {
+    json!({
+        "matricule": i.matricule,
+        "key": i.key,
+        "oid": i.oid,
+        "key_valid": i.key_valid,
+        "valid_from": i.valid_from,
+        "valid_until": i.valid_until,
+    })
+}
+
+pub fn search_json(r: &SearchResponse) -> String {
+    let ins = r.identity.as_ref().map(|id| {
+        let i = id.ins.clone().unwrap_or_default();
+        json!({
+            "matricule": i.matricule,
+            "key": i.key,
+            "oid": i.oid,
+            "key_valid": i.key_valid,
+            "birth_name": id.birth_name,
+            "first_names": id.first_names,
+            "sex": sex_code(id.sex),
+            "birth_date": id.birth_date,
+            "birth_place": id.birth_place,
+        })
+    });
+    let history: Vec<Value> = r
+        .identity
+        .as_ref()
+        .map(|id| id.history.iter().map(ins_json).collect())
+        .unwrap_or_default();
+    let tries: Vec<Value> = r
+        .tries
+        .iter()
+        .map(|t| {
+            json!({
+                "first_names": t.first_names_sent,
+                "result": result_name(t.result),
+                "code": t.code,
+                "label": t.label,
+                "matched": t.matched,
+                "fault": t.fault,
+            })
+        })
+        .collect();
+    let v = json!({
+        "result": result_name(r.result),
+        "ins": ins,
+        "history": history,
+        "tries": tries,
+        "normalisations": r.normalisations.iter().map(|n| json!({
+            "field": n.field, "original": n.original, "normalised": n.normalised, "changes": n.changes,
+        })).collect::<Vec<_>>(),
+        "diagnostics": r.diagnostics.iter().map(|d| json!({"code": d.code, "message": d.message})).collect::<Vec<_>>(),
+        "request_id": r.request_id,
+    });
+    v.to_string()
+}
+
+pub fn search_table(r: &SearchResponse) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Result      {}", result_name(r.result));
+    if let Some(id) = &r.identity {
+        if let Some(i) = &id.ins {
+            let flag = if i.key_valid {
+                ""
+            } else {
+                "  (key does not check: as given by INSi)"
+            };
+            let _ = writeln!(s, "INS         {} {}  OID {}{flag}", i.matricule, i.key, i.oid);
+        }
+        let _ = writeln!(s, "Birth name  {}", id.birth_name);
+        let _ = writeln!(s, "First names {}", id.first_names.join(" "));
+        let _ = writeln!(s, "Sex         {}", sex_code(id.sex));
+        let _ = writeln!(s, "Birth date  {}", id.birth_date);
+        if !id.birth_place.is_empty() {
+            let _ = writeln!(s, "Birth place {}", id.birth_place);
+        }
+        for h in &id.history {
+            let _ = writeln!(
+                s,
+                "Former INS  {} {}  OID {}  {}..{}",
+                h.matricule, h.key, h.oid, h.valid_from, h.valid_until
+            );
+        }
+    }
+    for n in &r.normalisations {
+        let _ = writeln!(
+            s,
+            "Normalised  {}: {:?} -> {:?} ({})",
+            n.field,
+            n.original,
+            n.normalised,
+            n.changes.join(", ")
+        );
+    }
+    let _ = writeln!(s, "Tries");
+    for (i, t) in r.tries.iter().enumerate() {
+        let outcome = if t.fault.is_empty() {
+            format!("{} {} {}", t.code, result_name(t.result), t.label)
+        } else {
+            format!("fault {}", t.fault)
+        };
+        let mark = if t.matched { "  <= matched" } else { "" };
+        let _ = writeln!(
+            s,
+            "  {}. first names {:<30} {outcome}{mark}",
+            i + 1,
+            t.first_names_sent.join(" ")
+        );
+    }
+    if !r.diagnostics.is_empty() {
+        let _ = writeln!(s, "What to check");
+        for d in &r.diagnostics {
+            let _ = writeln!(s, "  - [{}] {}", d.code, d.message);
+        }
+    }
+    let _ = writeln!(s, "Request id  {}", r.request_id);
+    s
+}
+
+/// An error status as the user reads it: the message, then the machine-readable reason.
+pub fn status_message(status: &tonic::Status) -> String {
+    let sum = summarise(status);
+    let mut s = format!("error: {}", status.message());
+    let mut extra = vec![format!("code {:?}", status.code())];
+    if let Some(r) = sum.reason {
+        extra.push(format!("reason {r}"));
+    }
+    if let Some(u) = sum.upstream_code {
+        extra.push(format!("upstream {u}"));
+    }
+    if let Some(f) = sum.field {
+        extra.push(format!("field {f}"));
+    }
+    let _ = write!(s, " [{}]", extra.join(", "));
+    s
+}

@@ -1,0 +1,97 @@
+//! The bus face of the INS service: serves the INS subjects in the `ins-service` queue group,
+//! so N replicas share the requests.
+
+use passerelle_bus::{BusError, SharedBus, proto_rpc, subjects};
+use passerelle_proto::ins::v1 as api;
+use passerelle_service_kit::{RequestId, Shutdown};
+use tracing::Instrument;
+
+use crate::service::InsCore;
+
+/// Requests one replica works on at once; more wait on the bus.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// Serves every INS subject until `shutdown`; in-flight requests finish before it returns.
+pub async fn run(
+    bus: SharedBus,
+    core: InsCore,
+    concurrency: usize,
+    shutdown: Shutdown,
+) -> Result<(), BusError> {
+    let (tx, _rx) = tokio::sync::oneshot::channel();
+    run_with_ready(bus, core, concurrency, shutdown, tx).await
+}
+
+/// As [`run`], telling `ready` once every subject is subscribed (or why not).
+pub async fn run_with_ready(
+    bus: SharedBus,
+    core: InsCore,
+    concurrency: usize,
+    shutdown: Shutdown,
+    ready: tokio::sync::oneshot::Sender<Result<(), BusError>>,
+) -> Result<(), BusError> {
+    let group = subjects::INS_QUEUE_GROUP;
+    let subscribed = async {
+        Ok::<_, BusError>((
+            bus.serve(subjects::INS_SEARCH_BY_TRAITS, group).await?,
+            bus.serve(subjects::INS_SEARCH_BY_VITALE, group).await?,
+            bus.serve(subjects::INS_CHECK_MATRICULE, group).await?,
+        ))
+    }
+    .await;
+    let (traits, vitale, check) = match subscribed {
+        Ok(s) => {
+            let _ = ready.send(Ok(()));
+            s
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e.clone()));
+            return Err(e);
+        }
+    };
+    let until = |s: passerelle_bus::RequestStream| {
+        let stop = shutdown.clone();
+        // Ending the stream on shutdown makes serve_typed stop taking requests and wait for
+        // those in flight.
+        Box::pin(futures::StreamExt::take_until(s, async move { stop.wait().await }))
+            as passerelle_bus::RequestStream
+    };
+
+    let c = core.clone();
+    let traits = proto_rpc::serve_typed(
+        until(traits),
+        concurrency,
+        move |headers, req: api::SearchByTraitsRequest| {
+            let c = c.clone();
+            async move {
+                let id = RequestId::from_bus(&headers);
+                let span = tracing::info_span!("ins.search_by_traits", request_id = %id);
+                c.search_by_traits(&id, req).instrument(span).await
+            }
+        },
+    );
+    let c = core.clone();
+    let vitale = proto_rpc::serve_typed(
+        until(vitale),
+        concurrency,
+        move |headers, req: api::SearchByVitaleRequest| {
+            let c = c.clone();
+            async move {
+                let id = RequestId::from_bus(&headers);
+                let span = tracing::info_span!("ins.search_by_vitale", request_id = %id);
+                c.search_by_vitale(&id, req).instrument(span).await
+            }
+        },
+    );
+    let c = core;
+    let check = proto_rpc::serve_typed(
+        until(check),
+        concurrency,
+        move |_headers, req: api::CheckMatriculeRequest| {
+            let c = c.clone();
+            async move { c.check_matricule(&req) }
+        },
+    );
+    tokio::join!(traits, vitale, check);
+    Ok(())
+}
