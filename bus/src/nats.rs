@@ -27,6 +27,9 @@ use crate::{
 /// replying, so the requester fails fast with [`BusError::NoReply`] instead of timing out.
 const NO_REPLY_HEADER: &str = "Passerelle-Bus-No-Reply";
 
+/// Longest wait for the server to confirm a new subscription (see `NatsBus::barrier`).
+const BARRIER_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connection options. Everything is optional; the default connects anonymously in clear
 /// text, which is what a broker on localhost or a private network needs.
 #[derive(Clone, Default)]
@@ -175,13 +178,31 @@ impl NatsBus {
             .copied()
     }
 
-    /// Makes sure the server has processed what this client sent so far (a subscription in
-    /// particular), so that `serve`/`subscribe` keep their promise of being in place.
-    async fn flush(&self) -> Result<(), BusError> {
-        self.client
-            .flush()
+    /// Returns once the server has processed everything this client sent before (a new
+    /// subscription in particular), so that `serve`/`subscribe` keep their promise of being
+    /// in place. `Client::flush` only empties the socket buffer; a round trip is needed: a
+    /// request on a fresh inbox nobody listens to, which the server itself answers with
+    /// no-responders, after the operations queued before it. Works without echo and without
+    /// JetStream; inbox subjects are the ones a restricted account may publish on anyway.
+    async fn barrier(&self) -> Result<(), BusError> {
+        let request = async_nats::Request::new().timeout(Some(BARRIER_TIMEOUT));
+        match self
+            .client
+            .send_request(self.client.new_inbox(), request)
             .await
-            .map_err(|e| BusError::Connection(format!("flush: {e}")))
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.kind() {
+                RequestErrorKind::NoResponders => Ok(()),
+                RequestErrorKind::TimedOut => {
+                    // Slow server or a permission denying the inbox: the subscription is
+                    // most likely in place already, do not fail because of the check.
+                    tracing::warn!("subscription not confirmed by the NATS server in time");
+                    Ok(())
+                }
+                _ => Err(BusError::Connection(format!("subscription round trip: {e}"))),
+            },
+        }
     }
 }
 
@@ -398,7 +419,7 @@ impl Bus for NatsBus {
             .queue_subscribe(subject.to_owned(), queue_group.to_owned())
             .await
             .map_err(|e| subscribe_error(subject, e))?;
-        self.flush().await?;
+        self.barrier().await?;
         let client = self.client.clone();
         let stream = subscriber.filter_map(move |message| {
             let request = match message.reply {
@@ -476,7 +497,7 @@ impl Bus for NatsBus {
             .subscribe(pattern.to_owned())
             .await
             .map_err(|e| subscribe_error(pattern, e))?;
-        self.flush().await?;
+        self.barrier().await?;
         Ok(Box::pin(subscriber.map(|message| Message {
             subject: message.subject.to_string(),
             headers: from_nats_headers(message.headers.as_ref()),

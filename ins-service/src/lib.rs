@@ -17,6 +17,7 @@ pub mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use passerelle_bus::SharedBus;
@@ -39,10 +40,16 @@ pub enum StartError {
 /// A started INS service.
 pub struct RunningInsService {
     pub grpc_addr: SocketAddr,
+    served: Arc<AtomicU64>,
     task: JoinHandle<Result<(), StartError>>,
 }
 
 impl RunningInsService {
+    /// Requests this replica's worker has taken from the bus.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
     /// Waits until the service stopped (after its shutdown was triggered).
     pub async fn wait(self) -> Result<(), StartError> {
         match self.task.await {
@@ -81,6 +88,7 @@ pub async fn start(
     let core = service::InsCore::new(Arc::new(client), Some(bus.clone()));
     let (listener, grpc_addr) = kit_grpc::bind(config.grpc.listen).await?;
 
+    let served = Arc::new(AtomicU64::new(0));
     // The worker subscribes before the gRPC server accepts, so no call finds nobody serving.
     let worker_stop = Shutdown::new();
     let worker = if roles.worker {
@@ -89,8 +97,9 @@ pub async fn start(
         let stop = worker_stop.clone();
         let ready = tokio::sync::oneshot::channel::<Result<(), passerelle_bus::BusError>>();
         let (tx, rx) = ready;
+        let served = served.clone();
         let handle = tokio::spawn(async move {
-            worker::run_with_ready(bus, core, concurrency, stop, tx).await
+            worker::run_with_ready(bus, core, concurrency, stop, tx, served).await
         });
         match rx.await {
             Ok(Ok(())) => {}
@@ -122,5 +131,9 @@ pub async fn start(
         }
         result.map_err(StartError::from)
     });
-    Ok(RunningInsService { grpc_addr, task })
+    Ok(RunningInsService {
+        grpc_addr,
+        served,
+        task,
+    })
 }

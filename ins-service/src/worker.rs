@@ -1,6 +1,9 @@
 //! The bus face of the INS service: serves the INS subjects in the `ins-service` queue group,
 //! so N replicas share the requests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use passerelle_bus::{BusError, SharedBus, proto_rpc, subjects};
 use passerelle_proto::ins::v1 as api;
 use passerelle_service_kit::{RequestId, Shutdown};
@@ -19,16 +22,18 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), BusError> {
     let (tx, _rx) = tokio::sync::oneshot::channel();
-    run_with_ready(bus, core, concurrency, shutdown, tx).await
+    run_with_ready(bus, core, concurrency, shutdown, tx, Arc::default()).await
 }
 
-/// As [`run`], telling `ready` once every subject is subscribed (or why not).
+/// As [`run`], telling `ready` once every subject is subscribed (or why not), and counting
+/// the requests this replica served in `served`.
 pub async fn run_with_ready(
     bus: SharedBus,
     core: InsCore,
     concurrency: usize,
     shutdown: Shutdown,
     ready: tokio::sync::oneshot::Sender<Result<(), BusError>>,
+    served: Arc<AtomicU64>,
 ) -> Result<(), BusError> {
     let group = subjects::INS_QUEUE_GROUP;
     let subscribed = async {
@@ -57,11 +62,14 @@ pub async fn run_with_ready(
             as passerelle_bus::RequestStream
     };
 
-    let c = core.clone();
+    let counted = |served: Arc<AtomicU64>| move || served.fetch_add(1, Ordering::Relaxed);
+
+    let (c, count) = (core.clone(), counted(served.clone()));
     let traits = proto_rpc::serve_typed(
         until(traits),
         concurrency,
         move |headers, req: api::SearchByTraitsRequest| {
+            count();
             let c = c.clone();
             async move {
                 let id = RequestId::from_bus(&headers);
@@ -70,11 +78,12 @@ pub async fn run_with_ready(
             }
         },
     );
-    let c = core.clone();
+    let (c, count) = (core.clone(), counted(served.clone()));
     let vitale = proto_rpc::serve_typed(
         until(vitale),
         concurrency,
         move |headers, req: api::SearchByVitaleRequest| {
+            count();
             let c = c.clone();
             async move {
                 let id = RequestId::from_bus(&headers);
@@ -83,13 +92,14 @@ pub async fn run_with_ready(
             }
         },
     );
-    let c = core;
+    let (c, count) = (core, counted(served));
     let check = proto_rpc::serve_typed(
         until(check),
         concurrency,
         move |_headers, req: api::CheckMatriculeRequest| {
-            let c = c.clone();
-            async move { c.check_matricule(&req) }
+            count();
+            let result = c.check_matricule(&req);
+            async move { result }
         },
     );
     tokio::join!(traits, vitale, check);

@@ -42,6 +42,12 @@ impl SoapFault {
         self.subcodes.first().map(String::as_str)
     }
 
+    /// The caller's request is at fault (`Sender`, SOAP 1.1 `Client`): retrying it unchanged
+    /// will fail again. Otherwise (`Receiver`/`Server`) the service failed.
+    pub fn is_sender(&self) -> bool {
+        matches!(self.code.as_str(), "Sender" | "Client")
+    }
+
     /// The service's own error code from the detail (e.g. `desir_550`).
     pub fn upstream_code(&self) -> Option<&str> {
         self.detail_code.as_deref()
@@ -201,6 +207,7 @@ mod tests {
         assert_eq!(f, fake_idam_expected());
         assert_eq!(f.subcode(), Some("siram_100"));
         assert_eq!(f.upstream_code(), Some("desir_550"));
+        assert!(f.is_sender());
     }
 
     /// The shared fixture file itself, when the shared folder is beside the project.

@@ -1,1 +1,192 @@
+//! Shared helpers of the end-to-end tests: a whole system (INSi sandbox with its test PKI, INS
+//! service replicas, a bus — in-process or a NATS server started for the test) on free ports.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig};
+use ins_service::{InsServiceConfig, Roles, RunningInsService};
+use passerelle_bus::testing::NatsServer;
+use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
+use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
+use passerelle_proto::ins::v1::{
+    IdentityTraits, SearchByTraitsRequest, Sex, ins_service_client::InsServiceClient,
+};
+use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, RunningInsiSandbox};
+use passerelle_sandbox::pki::TestPki;
+use passerelle_service_kit::Shutdown;
+use tonic::transport::Channel;
+
+/// Which bus the system runs on; every end-to-end case runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusKind {
+    InProcess,
+    Nats,
+}
+
+pub struct System {
+    pub pki: TestPki,
+    pub insi: Option<RunningInsiSandbox>,
+    pub replicas: Vec<RunningInsService>,
+    pub bus: SharedBus,
+    shutdown: Shutdown,
+    // Kept for their Drop: the NATS server stops and the folders go with the system.
+    pub nats: Option<NatsServer>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct SystemOptions {
+    pub bus: BusKind,
+    pub replicas: usize,
+    pub insi_latency: Duration,
+}
+
+impl Default for SystemOptions {
+    fn default() -> Self {
+        Self {
+            bus: BusKind::InProcess,
+            replicas: 1,
+            insi_latency: Duration::ZERO,
+        }
+    }
+}
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// The INS service configuration pointing at the sandbox with the organisation certificate.
+pub fn ins_config(pki: &TestPki, insi_url: String) -> InsServiceConfig {
+    let mut cfg = InsServiceConfig::default();
+    cfg.grpc.listen = any_port();
+    cfg.grpc.request_timeout_ms = 20_000;
+    cfg.insi = InsiClientConfig {
+        endpoint: insi_url,
+        tls: ClientTls {
+            identity: ClientIdentity::Pem {
+                cert: pki.org_cert.clone(),
+                key: pki.org_key.clone(),
+            },
+            trusted_ca: vec![pki.ca_cert.clone()],
+        },
+        ..InsiClientConfig::default()
+    };
+    cfg
+}
+
+impl System {
+    pub async fn start(opts: SystemOptions) -> System {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = TestPki::ensure(&dir.path().join("pki")).expect("test PKI");
+        let insi = InsiSandbox::start(
+            InsiSandboxConfig {
+                listen: any_port(),
+                latency: opts.insi_latency,
+                ..Default::default()
+            },
+            &pki,
+        )
+        .await
+        .expect("INSi sandbox");
+        let (bus, nats) = Self::bus(opts.bus).await;
+        let shutdown = Shutdown::new();
+        let mut replicas = Vec::new();
+        for _ in 0..opts.replicas {
+            let cfg = ins_config(&pki, insi.url());
+            let bus = match (&nats, opts.bus) {
+                // Each replica has its own connection, as separate processes would.
+                (Some(n), BusKind::Nats) => Arc::new(
+                    NatsBus::connect(&n.url(), Default::default())
+                        .await
+                        .expect("NATS connection"),
+                ) as SharedBus,
+                _ => bus.clone(),
+            };
+            replicas.push(
+                ins_service::start(&cfg, bus, Roles::default(), shutdown.clone())
+                    .await
+                    .expect("ins-service"),
+            );
+        }
+        System {
+            pki,
+            insi: Some(insi),
+            replicas,
+            bus,
+            shutdown,
+            nats,
+            _dir: dir,
+        }
+    }
+
+    pub async fn bus(kind: BusKind) -> (SharedBus, Option<NatsServer>) {
+        match kind {
+            BusKind::InProcess => (Arc::new(InProcessBus::new()), None),
+            BusKind::Nats => {
+                let server = NatsServer::start().expect("nats-server (apt-get install nats-server)");
+                let bus = NatsBus::connect(&server.url(), Default::default())
+                    .await
+                    .expect("NATS connection");
+                (Arc::new(bus), Some(server))
+            }
+        }
+    }
+
+    pub fn ins_endpoint(&self, replica: usize) -> String {
+        format!("http://{}", self.replicas[replica].grpc_addr)
+    }
+
+    pub async fn ins_client(&self) -> InsServiceClient<Channel> {
+        InsServiceClient::connect(self.ins_endpoint(0))
+            .await
+            .expect("gRPC connection to ins-service")
+    }
+
+    pub fn insi_url(&self) -> String {
+        self.insi.as_ref().map(|s| s.url()).unwrap_or_default()
+    }
+
+    /// Stops the INSi sandbox only (the "service down" case).
+    pub async fn stop_insi(&mut self) {
+        if let Some(s) = self.insi.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        for r in self.replicas.drain(..) {
+            r.wait().await.expect("ins-service stops cleanly");
+        }
+        self.stop_insi().await;
+    }
+}
+
+pub fn organisation() -> Option<Actor> {
+    Some(Actor {
+        mode: Some(actor::Mode::Organisation(OrganisationMode {
+            on_behalf_of: "e2e-test".to_owned(),
+        })),
+    })
+}
+
+/// A traits search request in organisation mode.
+pub fn search(
+    birth_name: &str,
+    first_names: &[&str],
+    sex: Sex,
+    birth_date: &str,
+) -> SearchByTraitsRequest {
+    SearchByTraitsRequest {
+        actor: organisation(),
+        traits: Some(IdentityTraits {
+            birth_name: birth_name.to_owned(),
+            used_name: String::new(),
+            first_names: first_names.iter().map(|s| (*s).to_owned()).collect(),
+            sex: sex as i32,
+            birth_date: birth_date.to_owned(),
+            birth_place: String::new(),
+        }),
+    }
+}

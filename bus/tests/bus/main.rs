@@ -9,8 +9,8 @@ use harness::{InProcess, Nats};
 
 /// Instantiates each listed case of `$module` as one test per implementation.
 macro_rules! on_both {
-    ($module:ident: $($case:ident),* $(,)?) => {
-        mod $module {
+    ($tests:ident = $module:ident: $($case:ident),* $(,)?) => {
+        mod $tests {
             mod in_process {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +33,7 @@ macro_rules! on_both {
     };
 }
 
-on_both!(cases:
+on_both!(contract = cases:
     request_reply_roundtrip,
     no_responders,
     timeout,
@@ -44,9 +44,10 @@ on_both!(cases:
     publish_durable_delivers_and_stores,
     publish_durable_outside_events_fails,
     invalid_subjects_and_headers_rejected,
+    oversized_message_rejected,
 );
 
-on_both!(typed:
+on_both!(typed_rpc = typed:
     call_ok,
     rich_error_details_round_trip,
     malformed_request_gets_invalid_argument,
@@ -151,18 +152,5 @@ mod in_process_only {
         let log: Vec<u8> = bus.durable_log().iter().map(|m| m.payload[0]).collect();
         assert_eq!(log, [2, 3, 4]);
         assert_eq!(bus.describe(), "in-process");
-    }
-
-    #[tokio::test]
-    async fn oversized_message_is_rejected_like_on_nats() {
-        let bus = InProcessBus::new();
-        let err = bus
-            .publish("passerelle.test.big", Default::default(), Bytes::from(vec![0; 2 << 20]))
-            .await
-            .expect_err("too large");
-        assert!(
-            matches!(err, passerelle_bus::BusError::PayloadTooLarge { .. }),
-            "{err:?}"
-        );
     }
 }

@@ -1,0 +1,222 @@
+//! Configuration of the INSi client, loadable with the `config` crate.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where and how to call INSi.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InsiClientConfig {
+    /// The INSi SOAP endpoint, e.g. the sandbox's URL; required.
+    pub endpoint: String,
+    pub tls: ClientTls,
+    pub lps: LpsContext,
+    /// `ContexteBAM/Emetteur` and `ContexteLPS/Emetteur`: who sends (an e-mail or structure id).
+    pub emitter: String,
+    /// Whole-call timeout. In files: `"30s"`, `"1500ms"`, `"2m"` or a number of seconds.
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+    /// Largest answer accepted; INSi answers are a few kilobytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for InsiClientConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            tls: ClientTls::default(),
+            lps: LpsContext::default(),
+            emitter: String::new(),
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Mutual TLS: our client certificate and the CAs we trust for the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientTls {
+    pub identity: ClientIdentity,
+    /// PEM files: the IGC-Santé roots in production, the sandbox CA in tests. Nothing else
+    /// is trusted (no system roots).
+    pub trusted_ca: Vec<PathBuf>,
+}
+
+/// The organisation certificate (CN `INSI-AUTO` or `INSI-MANU`) and its key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ClientIdentity {
+    /// A PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1).
+    Pem { cert: PathBuf, key: PathBuf },
+    /// A PKCS#12 (.p12/.pfx) file holding the key and its chain.
+    Pkcs12 {
+        path: PathBuf,
+        /// Never written back out nor shown in debug output.
+        #[serde(default, skip_serializing)]
+        password: String,
+    },
+}
+
+impl Default for ClientIdentity {
+    fn default() -> Self {
+        Self::Pem {
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pem { cert, key } => f
+                .debug_struct("Pem")
+                .field("cert", cert)
+                .field("key", key)
+                .finish(),
+            Self::Pkcs12 { path, .. } => f
+                .debug_struct("Pkcs12")
+                .field("path", path)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// The software context (`ContexteLPS/LPS`) the CNAM authorised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LpsContext {
+    /// The software's authorisation number (IDAM) given by the CNAM; an unknown one gets the
+    /// fault `siram_100` / `desir_550`.
+    pub idam: String,
+    /// The `R` attribute of `IDAM` ("4" in every capture).
+    pub idam_r: String,
+    pub software_name: String,
+    pub software_version: String,
+    /// This installation of the software; set one per installation.
+    pub instance: uuid::Uuid,
+}
+
+impl Default for LpsContext {
+    fn default() -> Self {
+        Self {
+            idam: String::new(),
+            idam_r: "4".to_owned(),
+            software_name: "passerelle".to_owned(),
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+            instance: uuid::Uuid::nil(),
+        }
+    }
+}
+
+/// Durations as people write them in configuration files.
+pub(crate) mod duration_text {
+    use std::time::Duration;
+
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        if d.subsec_nanos() == 0 {
+            s.serialize_str(&format!("{}s", d.as_secs()))
+        } else {
+            s.serialize_str(&format!("{}ms", d.as_millis()))
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let t = text.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("duration {text:?}: write e.g. \"30s\", \"1500ms\" or \"2m\""))?;
+        let secs = match unit.trim() {
+            "" | "s" => n,
+            "ms" => n / 1000.0,
+            "m" | "min" => n * 60.0,
+            other => return Err(format!("duration {text:?}: unknown unit {other:?} (ms, s, m)")),
+        };
+        Duration::try_from_secs_f64(secs).map_err(|e| format!("duration {text:?}: {e}"))
+    }
+
+    struct V;
+
+    impl Visitor<'_> for V {
+        type Value = Duration;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a duration such as \"30s\", \"1500ms\" or a number of seconds")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+            Ok(Duration::from_secs(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+            u64::try_from(v)
+                .map(Duration::from_secs)
+                .map_err(|_| E::custom("a duration cannot be negative"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+            Duration::try_from_secs_f64(v).map_err(E::custom)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+            parse(v).map_err(E::custom)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_written() {
+        use duration_text::parse;
+        assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse(" 12 "), Ok(Duration::from_secs(12)));
+        assert!(parse("soon").is_err());
+        assert!(parse("3h").is_err());
+    }
+
+    #[test]
+    fn password_is_neither_shown_nor_serialised() {
+        let id = ClientIdentity::Pkcs12 {
+            path: "org.p12".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{id:?}").contains("hunter2"));
+        let json = serde_json::to_string(&id).expect("serialises");
+        assert!(!json.contains("hunter2"), "{json}");
+        let back: ClientIdentity = serde_json::from_str(&json).expect("reads back");
+        assert!(matches!(back, ClientIdentity::Pkcs12 { password, .. } if password.is_empty()));
+    }
+
+    #[test]
+    fn config_reads_from_a_file_shape() {
+        let cfg: InsiClientConfig = serde_json::from_str(
+            r#"{"endpoint":"https://insi.test/lps","timeout":"5s",
+                "tls":{"identity":{"kind":"pkcs12","path":"org.p12","password":"x"},"trusted_ca":["ca.pem"]},
+                "lps":{"idam":"ABC","instance":"b3549edd-4ae9-472a-b26f-fd2fb4ef397f"}}"#,
+        )
+        .expect("parses");
+        assert_eq!(cfg.timeout, Duration::from_secs(5));
+        assert_eq!(cfg.lps.idam_r, "4");
+        assert_eq!(cfg.max_response_bytes, 1024 * 1024);
+        assert!(matches!(cfg.tls.identity, ClientIdentity::Pkcs12 { .. }));
+        let again: InsiClientConfig =
+            serde_json::from_str(&serde_json::to_string(&cfg).expect("writes")).expect("reads");
+        assert_eq!(again.timeout, cfg.timeout);
+    }
+}

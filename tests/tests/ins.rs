@@ -1,0 +1,372 @@
+//! End to end: gRPC → ins-service → bus → worker → INSi sandbox (mutual TLS, SOAP), on the
+//! in-process bus and on a NATS server started for the test. Every case runs on both.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use passerelle_e2e::{BusKind, System, SystemOptions, search};
+use passerelle_proto::common::v1::{Actor, CpsMode, actor};
+use passerelle_proto::ins::v1::{
+    CheckMatriculeRequest, SearchResponse, SearchResult, Sex, ins_service_client::InsServiceClient,
+};
+use passerelle_service_kit::errors::summarise;
+use tonic::Code;
+
+async fn system(bus: BusKind) -> System {
+    System::start(SystemOptions {
+        bus,
+        ..Default::default()
+    })
+    .await
+}
+
+fn ins_of(r: &SearchResponse) -> (String, String, String, bool) {
+    let i = r
+        .identity
+        .as_ref()
+        .and_then(|i| i.ins.clone())
+        .expect("an INS");
+    (i.matricule, i.key, i.oid, i.key_valid)
+}
+
+async fn tutorial_patient_is_found(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let mut req = tonic::Request::new(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"));
+    req.metadata_mut()
+        .insert("x-request-id", "e2e-tutorial-1".parse().unwrap());
+    let resp = client.search_by_traits(req).await.expect("search");
+    assert_eq!(
+        resp.metadata().get("x-request-id").unwrap(),
+        "e2e-tutorial-1",
+        "request id echoed"
+    );
+    let r = resp.into_inner();
+    assert_eq!(r.result, SearchResult::Found as i32);
+    assert_eq!(r.request_id, "e2e-tutorial-1");
+    assert_eq!(
+        ins_of(&r),
+        (
+            "2480392630010".into(),
+            "64".into(),
+            "1.2.250.1.213.1.4.8".into(),
+            true
+        )
+    );
+    let id = r.identity.unwrap();
+    assert_eq!(id.birth_name, "PAT-DOUZE");
+    assert_eq!(id.first_names, vec!["NATHALIE"]);
+    assert_eq!(id.sex, Sex::Female as i32);
+    assert_eq!(id.birth_date, "1948-03-21");
+    assert_eq!(r.tries.len(), 1);
+    assert!(r.tries[0].matched);
+    sys.stop().await;
+}
+
+async fn second_first_name_matches(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let r = client
+        .search_by_traits(search(
+            "TCHITCHI",
+            &["OLA", "CATARINA", "BELLA"],
+            Sex::Female,
+            "1936-06-21",
+        ))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(r.result, SearchResult::Found as i32);
+    let tries: Vec<(Vec<String>, String, bool)> = r
+        .tries
+        .iter()
+        .map(|t| (t.first_names_sent.clone(), t.code.clone(), t.matched))
+        .collect();
+    assert_eq!(
+        tries,
+        vec![
+            (vec!["OLA".to_owned()], "01".to_owned(), false),
+            (vec!["CATARINA".to_owned()], "00".to_owned(), true),
+        ]
+    );
+    assert_eq!(ins_of(&r).0, "2360663220836");
+    assert_eq!(
+        r.identity.unwrap().first_names,
+        vec!["CATARINA", "BELLA"],
+        "ListePrenom as INSi returns it"
+    );
+    sys.stop().await;
+}
+
+async fn unknown_person_tries_every_first_name_then_all(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let r = client
+        .search_by_traits(search(
+            "HOUILLES",
+            &["PIERRE", "PAUL", "JACQUES"],
+            Sex::Male,
+            "1993-01-27",
+        ))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(r.result, SearchResult::NotFound as i32);
+    let sent: Vec<String> = r.tries.iter().map(|t| t.first_names_sent.join(" ")).collect();
+    assert_eq!(sent, vec!["PIERRE", "PAUL", "JACQUES", "PIERRE PAUL JACQUES"]);
+    assert!(r.tries.iter().all(|t| t.code == "01" && !t.matched));
+    assert!(r.identity.is_none());
+    assert_eq!(
+        r.diagnostics.last().map(|d| d.code.as_str()),
+        Some("UNKNOWN_TO_ASSURANCE_MALADIE")
+    );
+    sys.stop().await;
+}
+
+async fn several_identities(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let r = client
+        .search_by_traits(search("DE VINCI", &["LEONARDO"], Sex::Male, "2014-02-01"))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(r.result, SearchResult::Multiple as i32);
+    assert_eq!(r.tries[0].code, "02");
+    assert!(r.identity.is_none());
+    assert!(r.diagnostics.iter().any(|d| d.code == "SEVERAL_IDENTITIES"));
+    sys.stop().await;
+}
+
+async fn service_key_mismatch_is_kept_and_flagged(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let r = client
+        .search_by_traits(search("HERMANN", &["GATIEN"], Sex::Male, "1981-03-24"))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(r.result, SearchResult::Found as i32);
+    let (m, k, _, valid) = ins_of(&r);
+    assert_eq!((m.as_str(), k.as_str(), valid), ("1810363220456", "60", false));
+    sys.stop().await;
+}
+
+async fn typed_input_is_normalised_and_shown(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let r = client
+        .search_by_traits(search(
+            " pat - douze ",
+            &["Nathalie"],
+            Sex::Female,
+            "1948-03-21",
+        ))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(r.result, SearchResult::Found as i32);
+    let n = r
+        .normalisations
+        .iter()
+        .find(|n| n.field == "birth_name")
+        .expect("birth name normalisation shown");
+    assert_eq!(n.original, " pat - douze ");
+    assert_eq!(n.normalised, "PAT-DOUZE");
+    assert!(n.changes.iter().any(|c| c.contains("upper case")));
+    assert!(r.normalisations.iter().any(|n| n.field == "first_names"));
+    sys.stop().await;
+}
+
+async fn bad_input_gets_a_clear_error(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut client = sys.ins_client().await;
+    let cases = vec![
+        (
+            search("DUPONT", &["JEAN"], Sex::Unspecified, "1948-03-21"),
+            "traits.sex",
+        ),
+        (
+            search("DUPONT", &["JEAN"], Sex::Male, "21-03-1948"),
+            "traits.birth_date",
+        ),
+        (
+            search("DUPONT", &["JEAN"], Sex::Male, "1948-13-01"),
+            "traits.birth_date",
+        ),
+        (
+            search("DUPONT", &[""], Sex::Male, "1948-03-01"),
+            "traits.first_names",
+        ),
+        (
+            search("DUPONT", &[], Sex::Male, "1948-03-01"),
+            "traits.first_names",
+        ),
+        (
+            search("DUP0NT", &["JEAN"], Sex::Male, "1948-03-01"),
+            "traits.birth_name",
+        ),
+        (
+            search("", &["JEAN"], Sex::Male, "1948-03-01"),
+            "traits.birth_name",
+        ),
+    ];
+    for (req, field) in cases {
+        let status = client.search_by_traits(req).await.expect_err(field);
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        let s = summarise(&status);
+        assert_eq!(s.reason.as_deref(), Some("INVALID_TRAITS"), "{field}");
+        assert_eq!(s.field.as_deref(), Some(field));
+        assert!(!status.message().is_empty());
+    }
+
+    let mut no_actor = search("DUPONT", &["JEAN"], Sex::Male, "1948-03-01");
+    no_actor.actor = None;
+    let status = client.search_by_traits(no_actor).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(summarise(&status).reason.as_deref(), Some("MISSING_ACTOR"));
+
+    let mut bad_ws = search("DUPONT", &["JEAN"], Sex::Male, "1948-03-01");
+    bad_ws.actor = Some(Actor {
+        mode: Some(actor::Mode::Cps(CpsMode {
+            workstation_id: "ward.3 >".into(),
+        })),
+    });
+    let status = client.search_by_traits(bad_ws).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(summarise(&status).reason.as_deref(), Some("INVALID_WORKSTATION"));
+
+    let mut cps = search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21");
+    cps.actor = Some(Actor {
+        mode: Some(actor::Mode::Cps(CpsMode {
+            workstation_id: "ward-3".into(),
+        })),
+    });
+    let status = client.search_by_traits(cps).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(summarise(&status).reason.as_deref(), Some("CPS_MODE_UNAVAILABLE"));
+
+    let status = client
+        .check_matricule(CheckMatriculeRequest {
+            matricule: "24803926300".into(),
+            key: "64".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(summarise(&status).field.as_deref(), Some("matricule"));
+    let wrong_key = client
+        .check_matricule(CheckMatriculeRequest {
+            matricule: "2480392630010".into(),
+            key: "46".into(),
+        })
+        .await
+        .expect("business answer")
+        .into_inner();
+    assert!(!wrong_key.valid);
+    assert_eq!(wrong_key.expected_key, "64");
+    sys.stop().await;
+}
+
+async fn insi_down_is_unavailable(bus: BusKind) {
+    let mut sys = system(bus).await;
+    sys.stop_insi().await;
+    let mut client = sys.ins_client().await;
+    let status = client
+        .search_by_traits(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(summarise(&status).reason.as_deref(), Some("INSI_UNAVAILABLE"));
+    sys.stop().await;
+}
+
+async fn events_tell_what_happened(bus: BusKind) {
+    let sys = system(bus).await;
+    let mut events = sys
+        .bus
+        .subscribe(passerelle_bus::subjects::EVENTS_INS_SEARCHED)
+        .await
+        .expect("subscribe");
+    let mut client = sys.ins_client().await;
+    let mut req = tonic::Request::new(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"));
+    req.metadata_mut()
+        .insert("x-request-id", "e2e-event-1".parse().unwrap());
+    client.search_by_traits(req).await.expect("search");
+    let msg = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("an event in time")
+        .expect("an event");
+    let ev = <passerelle_proto::events::v1::InsSearched as prost::Message>::decode(msg.payload)
+        .expect("InsSearched");
+    assert_eq!(ev.request_id, "e2e-event-1");
+    assert_eq!(ev.result, "FOUND");
+    assert_eq!(ev.upstream_code, "00");
+    assert_eq!(ev.tries, 1);
+    // No traits in events: only codes and ids.
+    let text = format!("{ev:?}");
+    assert!(!text.contains("PAT-DOUZE") && !text.contains("2480392630010"));
+    sys.stop().await;
+}
+
+macro_rules! on_both_buses {
+    ($($case:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() { super::$case(passerelle_e2e::BusKind::InProcess).await }
+            )*
+        }
+        mod nats {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() { super::$case(passerelle_e2e::BusKind::Nats).await }
+            )*
+        }
+    };
+}
+
+on_both_buses!(
+    tutorial_patient_is_found,
+    second_first_name_matches,
+    unknown_person_tries_every_first_name_then_all,
+    several_identities,
+    service_key_mismatch_is_kept_and_flagged,
+    typed_input_is_normalised_and_shown,
+    bad_input_gets_a_clear_error,
+    insi_down_is_unavailable,
+    events_tell_what_happened,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_nats_share_the_load() {
+    let sys = System::start(SystemOptions {
+        bus: BusKind::Nats,
+        replicas: 2,
+        ..Default::default()
+    })
+    .await;
+    let mut handles = Vec::new();
+    for i in 0..40 {
+        // Calls enter through both gRPC faces; the bus decides which worker serves.
+        let endpoint = sys.ins_endpoint(i % 2);
+        handles.push(tokio::spawn(async move {
+            let mut c = InsServiceClient::connect(endpoint).await.expect("connect");
+            c.search_by_traits(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"))
+                .await
+                .expect("search")
+                .into_inner()
+                .result
+        }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), SearchResult::Found as i32);
+    }
+    let served: Vec<u64> = sys.replicas.iter().map(|r| r.served()).collect();
+    assert_eq!(served.iter().sum::<u64>(), 40, "{served:?}");
+    assert!(
+        served.iter().all(|&n| n >= 5),
+        "each replica serves a share: {served:?}"
+    );
+    sys.stop().await;
+}
