@@ -107,7 +107,12 @@ impl InProcessBus {
         self.inner.lock().durable_log.iter().cloned().collect()
     }
 
-    fn check_size(&self, subject: &str, headers: &Headers, payload: &Bytes) -> Result<(), BusError> {
+    fn check_size(
+        &self,
+        subject: &str,
+        headers: &Headers,
+        payload: &Bytes,
+    ) -> Result<(), BusError> {
         let size = crate::wire_size(headers, payload);
         let max = self.inner.config.max_payload;
         if size > max {
@@ -205,8 +210,11 @@ impl<T> Stream for Registration<T> {
 /// the first reply wins, and the requester learns of `NoReply` when the last copy is dropped
 /// unanswered (the sender is dropped with the last `Arc`).
 struct InProcessReplier {
-    slot: Arc<Mutex<Option<oneshot::Sender<(Headers, Bytes)>>>>,
+    slot: ReplySlot,
 }
+
+/// The requester's end, taken by the first reply.
+type ReplySlot = Arc<Mutex<Option<oneshot::Sender<(Headers, Bytes)>>>>;
 
 impl Replier for InProcessReplier {
     fn send(
@@ -242,7 +250,7 @@ impl Bus for InProcessBus {
         self.check_size(subject, &headers, &payload)?;
 
         let (tx, rx) = oneshot::channel();
-        let slot = Arc::new(Mutex::new(Some(tx)));
+        let slot: ReplySlot = Arc::new(Mutex::new(Some(tx)));
         {
             let mut state = self.inner.lock();
             state.deliver_to_subscribers(&Message {

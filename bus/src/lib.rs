@@ -45,8 +45,11 @@ pub struct Message {
 /// How a server's answer gets back to the requester; one implementation per bus. Dropping it
 /// without sending tells the requester ([`BusError::NoReply`]) where the bus allows it.
 pub(crate) trait Replier: Send + Sync {
-    fn send(self: Box<Self>, headers: Headers, payload: Bytes)
-    -> BoxFuture<'static, Result<(), BusError>>;
+    fn send(
+        self: Box<Self>,
+        headers: Headers,
+        payload: Bytes,
+    ) -> BoxFuture<'static, Result<(), BusError>>;
 }
 
 /// A request taken by a server (see [`Bus::serve`]). Answer it with [`IncomingRequest::reply`];
@@ -120,8 +123,12 @@ pub trait Bus: Send + Sync + 'static {
     async fn serve(&self, subject: &str, queue_group: &str) -> Result<RequestStream, BusError>;
 
     /// Fire-and-forget event: delivered to the current subscribers, lost if there are none.
-    async fn publish(&self, subject: &str, headers: Headers, payload: Bytes)
-    -> Result<(), BusError>;
+    async fn publish(
+        &self,
+        subject: &str,
+        headers: Headers,
+        payload: Bytes,
+    ) -> Result<(), BusError>;
 
     /// Event that must survive a crash. On NATS: JetStream publish with the ack awaited, into
     /// the stream [`subjects::EVENTS_STREAM`] capturing [`subjects::EVENTS_ALL`] (created if
@@ -190,7 +197,13 @@ mod tests {
     fn header_validation() {
         let ok = Headers::from([("request-id".to_owned(), "abc 123".to_owned())]);
         assert!(validate_headers(&ok).is_ok());
-        for (n, v) in [("", "x"), ("a b", "x"), ("a:b", "x"), ("é", "x"), ("a", "x\r\ny")] {
+        for (n, v) in [
+            ("", "x"),
+            ("a b", "x"),
+            ("a:b", "x"),
+            ("é", "x"),
+            ("a", "x\r\ny"),
+        ] {
             let h = Headers::from([(n.to_owned(), v.to_owned())]);
             assert!(
                 matches!(validate_headers(&h), Err(BusError::InvalidHeader { .. })),

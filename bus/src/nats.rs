@@ -25,6 +25,7 @@ use crate::{
 
 /// Header a server's bus sends back, with an empty payload, when it drops a request without
 /// replying, so the requester fails fast with [`BusError::NoReply`] instead of timing out.
+/// Reserved: a reply must not carry it.
 const NO_REPLY_HEADER: &str = "Passerelle-Bus-No-Reply";
 
 /// Longest wait for the server to confirm a new subscription (see `NatsBus::barrier`).
@@ -171,7 +172,9 @@ impl NatsBus {
                     .await
                     .map(drop)
                     .map_err(|e| {
-                        BusError::Durable(format!("cannot get or create stream {EVENTS_STREAM}: {e}"))
+                        BusError::Durable(format!(
+                            "cannot get or create stream {EVENTS_STREAM}: {e}"
+                        ))
                     })
             })
             .await
@@ -200,7 +203,9 @@ impl NatsBus {
                     tracing::warn!("subscription not confirmed by the NATS server in time");
                     Ok(())
                 }
-                _ => Err(BusError::Connection(format!("subscription round trip: {e}"))),
+                _ => Err(BusError::Connection(format!(
+                    "subscription round trip: {e}"
+                ))),
             },
         }
     }
@@ -211,9 +216,10 @@ async fn with_credentials_file(
     connect: async_nats::ConnectOptions,
     path: &std::path::Path,
 ) -> Result<async_nats::ConnectOptions, BusError> {
-    connect.credentials_file(path).await.map_err(|e| {
-        BusError::Connection(format!("credentials file {}: {e}", path.display()))
-    })
+    connect
+        .credentials_file(path)
+        .await
+        .map_err(|e| BusError::Connection(format!("credentials file {}: {e}", path.display())))
 }
 
 #[cfg(not(feature = "nkeys"))]
@@ -516,10 +522,7 @@ mod tests {
 
     #[test]
     fn redacts_credentials() {
-        assert_eq!(
-            redact_userinfo("nats://u:p@host:4222"),
-            "nats://host:4222"
-        );
+        assert_eq!(redact_userinfo("nats://u:p@host:4222"), "nats://host:4222");
         assert_eq!(redact_userinfo("tls://host:4222"), "tls://host:4222");
         assert_eq!(redact_userinfo("host:4222"), "nats://host:4222");
     }

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tonic::{Code, Status};
 
-use crate::subjects::serving_service;
+use crate::subjects::{HEADER_REQUEST_ID, serving_service};
 use crate::{Bus, BusError, Headers, IncomingRequest, RequestStream};
 
 /// Sends `req` on `subject` and decodes the typed response, or the status the server
@@ -40,9 +40,8 @@ where
         .request(subject, headers, Bytes::from(req.encode_to_vec()), timeout)
         .await
         .map_err(|e| status_from_bus_error(&e))?;
-    let reply = Reply::decode(reply.payload).map_err(|e| {
-        Status::internal(format!("malformed reply envelope on {subject}: {e}"))
-    })?;
+    let reply = Reply::decode(reply.payload)
+        .map_err(|e| Status::internal(format!("malformed reply envelope on {subject}: {e}")))?;
     match reply.outcome {
         Some(Outcome::Ok(bytes)) => Resp::decode(bytes.as_slice()).map_err(|e| {
             Status::internal(format!(
@@ -89,9 +88,9 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
             "no {} is serving {subject}: start one or check the bus",
             serving_service(subject).unwrap_or("service")
         )),
-        BusError::Timeout { subject, after } => Status::deadline_exceeded(format!(
-            "no answer on {subject} within {after:?}"
-        )),
+        BusError::Timeout { subject, after } => {
+            Status::deadline_exceeded(format!("no answer on {subject} within {after:?}"))
+        }
         BusError::NoReply { subject } => Status::unavailable(format!(
             "the {} serving {subject} dropped the request (shutting down?); retry",
             serving_service(subject).unwrap_or("service")
@@ -116,7 +115,8 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
 ///
 /// Returns once the stream has ended **and** the in-flight handlers have replied: graceful
 /// shutdown ends the stream (e.g. with `take_until` on a shutdown signal) and awaits this. A
-/// panicking handler is answered `Internal` and does not stop the others.
+/// panicking handler is answered `Internal` and does not stop the others. Replies carry the
+/// request's [`HEADER_REQUEST_ID`] header back.
 pub async fn serve_typed<Req, Resp, F, Fut>(
     mut stream: RequestStream,
     concurrency: usize,
@@ -166,7 +166,10 @@ where
             type_name::<Req>()
         ))),
         Ok(req) => {
-            let outcome = std::panic::AssertUnwindSafe(handler(request.headers.clone(), req))
+            // The handler is only reached through `&F` and its own future: a panic leaves
+            // nothing of ours half-updated, so answering and carrying on is sound.
+            let headers = request.headers.clone();
+            let outcome = std::panic::AssertUnwindSafe(async move { handler(headers, req).await })
                 .catch_unwind()
                 .await;
             match outcome {
@@ -181,7 +184,14 @@ where
             }
         }
     };
-    if let Err(e) = request.reply(Headers::new(), reply).await {
+    // The request id comes back with the reply, so a requester juggling several can match.
+    let reply_headers: Headers = request
+        .headers
+        .get_key_value(HEADER_REQUEST_ID)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .into_iter()
+        .collect();
+    if let Err(e) = request.reply(reply_headers, reply).await {
         tracing::warn!(%subject, error = %e, "could not send the reply");
     }
 }

@@ -46,7 +46,9 @@ impl NatsServer {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
-        let dir = tempfile::Builder::new().prefix("passerelle-nats-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("passerelle-nats-")
+            .tempdir()?;
         let child = spawn(binary, port, dir.path())?;
         let mut server = NatsServer {
             child,
@@ -96,13 +98,11 @@ impl NatsServer {
                 .is_ok_and(|log| log.contains("Server is ready"));
             if !logged_ready {
                 // Not listening yet.
-            } else if let Ok(stream) =
-                TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            } else if let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
             {
                 stream.set_read_timeout(Some(Duration::from_secs(2)))?;
                 let mut line = String::new();
-                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO")
-                {
+                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO") {
                     return Ok(());
                 }
             }
@@ -121,8 +121,8 @@ impl NatsServer {
     }
 
     fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("nats-server.log"))
-            .unwrap_or_default();
+        let log =
+            std::fs::read_to_string(self.dir.path().join("nats-server.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }

@@ -27,10 +27,7 @@ async fn spawn_echo(bus: &SharedBus, subject: &str, group: &str, name: &str) -> 
             let mut reply_headers = request.headers.clone();
             reply_headers.insert("served-by".to_owned(), name.clone());
             let payload = request.payload.clone();
-            request
-                .reply(reply_headers, payload)
-                .await
-                .expect("reply");
+            request.reply(reply_headers, payload).await.expect("reply");
         }
     });
     count
@@ -63,7 +60,12 @@ pub async fn request_reply_roundtrip(h: &impl Harness) {
 
     // No headers at all and an empty payload travel too.
     let reply = client
-        .request(ECHO, Default::default(), Bytes::new(), Duration::from_secs(5))
+        .request(
+            ECHO,
+            Default::default(),
+            Bytes::new(),
+            Duration::from_secs(5),
+        )
         .await
         .expect("reply");
     assert!(reply.payload.is_empty());
@@ -133,7 +135,12 @@ pub async fn dropped_request_answers_no_reply(h: &impl Harness) {
     });
     let started = Instant::now();
     let err = client
-        .request(ECHO, Default::default(), Bytes::new(), Duration::from_secs(10))
+        .request(
+            ECHO,
+            Default::default(),
+            Bytes::new(),
+            Duration::from_secs(10),
+        )
         .await
         .expect_err("dropped");
     assert_eq!(
@@ -156,7 +163,12 @@ pub async fn dropped_stream_unregisters(h: &impl Harness) {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         match bus
-            .request(ECHO, Default::default(), Bytes::new(), Duration::from_millis(300))
+            .request(
+                ECHO,
+                Default::default(),
+                Bytes::new(),
+                Duration::from_millis(300),
+            )
             .await
         {
             Err(BusError::NoResponders { .. }) => break,
@@ -237,9 +249,17 @@ pub async fn wildcard_subscribe(h: &impl Harness) {
             .expect("publish");
     }
 
-    let got: Vec<String> = take(&mut star, 2).await.into_iter().map(|m| m.subject).collect();
+    let got: Vec<String> = take(&mut star, 2)
+        .await
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
     assert_eq!(got, ["passerelle.test.a.x", "passerelle.test.b.x"]);
-    let got: Vec<String> = take(&mut rest, 5).await.into_iter().map(|m| m.subject).collect();
+    let got: Vec<String> = take(&mut rest, 5)
+        .await
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
     assert_eq!(got, subjects[..5]);
     let got = take(&mut exact, 1).await;
     assert_eq!(got[0].subject, "passerelle.test.a");
@@ -279,7 +299,11 @@ pub async fn publish_durable_delivers_and_stores(h: &impl Harness) {
 pub async fn publish_durable_outside_events_fails(h: &impl Harness) {
     let bus = h.connect().await;
     let err = bus
-        .publish_durable("passerelle.test.not_an_event", Default::default(), Bytes::new())
+        .publish_durable(
+            "passerelle.test.not_an_event",
+            Default::default(),
+            Bytes::new(),
+        )
         .await
         .expect_err("not captured");
     assert!(matches!(err, BusError::Durable(_)), "{err:?}");
@@ -293,20 +317,32 @@ pub async fn invalid_subjects_and_headers_rejected(h: &impl Harness) {
             .request(subject, Default::default(), Bytes::new(), timeout)
             .await
             .expect_err("invalid request subject");
-        assert!(matches!(err, BusError::InvalidSubject { .. }), "{subject:?}: {err:?}");
+        assert!(
+            matches!(err, BusError::InvalidSubject { .. }),
+            "{subject:?}: {err:?}"
+        );
         let err = bus
             .publish(subject, Default::default(), Bytes::new())
             .await
             .expect_err("invalid publish subject");
-        assert!(matches!(err, BusError::InvalidSubject { .. }), "{subject:?}: {err:?}");
+        assert!(
+            matches!(err, BusError::InvalidSubject { .. }),
+            "{subject:?}: {err:?}"
+        );
     }
     for pattern in ["a.>.b", "a.b*", "a..b"] {
         let err = bus.subscribe(pattern).await.err().expect("invalid pattern");
-        assert!(matches!(err, BusError::InvalidSubject { .. }), "{pattern:?}: {err:?}");
+        assert!(
+            matches!(err, BusError::InvalidSubject { .. }),
+            "{pattern:?}: {err:?}"
+        );
     }
     for group in ["", "a.b", "a b", "*"] {
         let err = bus.serve(ECHO, group).await.err().expect("invalid group");
-        assert!(matches!(err, BusError::InvalidSubject { .. }), "{group:?}: {err:?}");
+        assert!(
+            matches!(err, BusError::InvalidSubject { .. }),
+            "{group:?}: {err:?}"
+        );
     }
     let err = bus
         .publish(ECHO, headers(&[("bad:name", "v")]), Bytes::new())

@@ -145,9 +145,13 @@ mod in_process_only {
             ..Default::default()
         });
         for i in 0..5u8 {
-            bus.publish_durable(EVENTS_INS_SEARCHED, Default::default(), Bytes::from(vec![i]))
-                .await
-                .expect("durable publish");
+            bus.publish_durable(
+                EVENTS_INS_SEARCHED,
+                Default::default(),
+                Bytes::from(vec![i]),
+            )
+            .await
+            .expect("durable publish");
         }
         let log: Vec<u8> = bus.durable_log().iter().map(|m| m.payload[0]).collect();
         assert_eq!(log, [2, 3, 4]);

@@ -118,18 +118,23 @@ pub async fn malformed_request_gets_invalid_argument(h: &impl Harness) {
     let reply = client
         .request(
             INS_CHECK_MATRICULE,
-            Headers::new(),
+            headers(&[("request-id", "bad-1"), ("X-Other", "not echoed")]),
             Bytes::from_static(b"\xff\xff\xff"),
             TIMEOUT,
         )
         .await
         .expect("the server answers");
+    assert_eq!(reply.headers, headers(&[("request-id", "bad-1")]));
     let reply = Reply::decode(reply.payload).expect("a Reply envelope");
     let Some(Outcome::Error(status)) = reply.outcome else {
         panic!("expected an error, got {:?}", reply.outcome);
     };
     assert_eq!(status.code, Code::InvalidArgument as i32);
-    assert!(status.message.contains("CheckMatriculeRequest"), "{}", status.message);
+    assert!(
+        status.message.contains("CheckMatriculeRequest"),
+        "{}",
+        status.message
+    );
 
     // The server survived it.
     let resp: Result<CheckMatriculeResponse, _> = call(
