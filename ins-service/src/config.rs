@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::insi::InsiClientConfig;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InsServiceConfig {
     pub grpc: GrpcSettings,
@@ -16,18 +16,6 @@ pub struct InsServiceConfig {
     pub insi: InsiClientConfig,
     pub log: LogSettings,
     pub worker: WorkerSettings,
-}
-
-impl Default for InsServiceConfig {
-    fn default() -> Self {
-        Self {
-            grpc: GrpcSettings::default(),
-            bus: BusSettings::default(),
-            insi: InsiClientConfig::default(),
-            log: LogSettings::default(),
-            worker: WorkerSettings::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

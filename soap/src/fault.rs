@@ -1,10 +1,10 @@
 //! SOAP faults: SOAP 1.2 `Fault` (Code/Subcode/Reason/Detail), SOAP 1.1 `faultcode`/`faultstring`
 //! for robustness, with the CNAM `siram:Erreur` detail.
 
+use crate::SoapError;
 use crate::ns::{self, Ns};
 use crate::read::{Element, Envelope, Limits, SoapVersion};
 use crate::write::write_envelope;
-use crate::SoapError;
 
 /// A SOAP fault. Codes are local parts of the QNames sent (`Sender`, `siram_100`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -82,9 +82,13 @@ impl Element {
 
     /// The first descendant (depth first, this element excluded) `{ns}local`.
     pub fn descendant(&self, ns: &str, local: &str) -> Option<&Element> {
-        self.children
-            .iter()
-            .find_map(|c| if c.is(ns, local) { Some(c) } else { c.descendant(ns, local) })
+        self.children.iter().find_map(|c| {
+            if c.is(ns, local) {
+                Some(c)
+            } else {
+                c.descendant(ns, local)
+            }
+        })
     }
 
     /// The value of the unprefixed attribute `local`.
@@ -404,7 +408,11 @@ mod tests {
         assert_eq!(e.attr("a"), Some("1 & 2"));
         assert_eq!(e.attr("b"), None);
         assert_eq!(e.attr_ns("urn:p", "b"), Some("x"));
-        assert_eq!(e.attributes.len(), 2, "xmlns declarations are not attributes");
+        assert_eq!(
+            e.attributes.len(),
+            2,
+            "xmlns declarations are not attributes"
+        );
     }
 
     #[test]
@@ -421,8 +429,14 @@ mod tests {
 
     #[test]
     fn unknown_entities_are_refused() {
-        assert!(matches!(parse("<r>&e;</r>"), Err(SoapError::Malformed { .. })));
-        assert!(matches!(parse(r#"<r a="&e;"/>"#), Err(SoapError::Malformed { .. })));
+        assert!(matches!(
+            parse("<r>&e;</r>"),
+            Err(SoapError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse(r#"<r a="&e;"/>"#),
+            Err(SoapError::Malformed { .. })
+        ));
     }
 
     #[test]

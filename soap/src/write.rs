@@ -4,9 +4,9 @@
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
+use crate::SoapError;
 use crate::ns::{self, Ns};
 use crate::read::{Limits, parse_document};
-use crate::SoapError;
 
 struct Open {
     qname: String,
@@ -189,7 +189,9 @@ impl XmlWriter {
             .map_err(|e| SoapError::write(format!("raw element is not well-formed: {e}")))?;
         let trimmed = xml.trim_start();
         if trimmed.starts_with("<?") {
-            return Err(SoapError::write("raw element must not have an XML declaration"));
+            return Err(SoapError::write(
+                "raw element must not have an XML declaration",
+            ));
         }
         use std::io::Write;
         self.writer.get_mut().write_all(xml.as_bytes()).map_err(io)
@@ -312,7 +314,9 @@ mod tests {
         )
         .unwrap();
         let text = String::from_utf8(xml.clone()).unwrap();
-        assert!(text.starts_with(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:wsa="#));
+        assert!(
+            text.starts_with(r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:wsa="#)
+        );
         let env = Envelope::parse(&xml, &Limits::default()).unwrap();
         assert!(env.header_block(ns::WSA, "Action").is_some());
         let req = env.body_content().unwrap();

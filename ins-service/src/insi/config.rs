@@ -142,7 +142,11 @@ pub(crate) mod duration_text {
             "" | "s" => n,
             "ms" => n / 1000.0,
             "m" | "min" => n * 60.0,
-            other => return Err(format!("duration {text:?}: unknown unit {other:?} (ms, s, m)")),
+            other => {
+                return Err(format!(
+                    "duration {text:?}: unknown unit {other:?} (ms, s, m)"
+                ));
+            }
         };
         Duration::try_from_secs_f64(secs).map_err(|e| format!("duration {text:?}: {e}"))
     }

@@ -37,7 +37,9 @@ impl Operation {
             Self::SearchByTraits => {
                 "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite"
             }
-            Self::SearchByVitale => "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale",
+            Self::SearchByVitale => {
+                "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale"
+            }
         }
     }
 
@@ -133,7 +135,16 @@ fn envelope(
     body: impl FnOnce(&mut XmlWriter) -> Result<(), InsiError>,
 ) -> Result<Vec<u8>, InsiError> {
     let temps = format_time(ctx.time)?;
-    write_envelope(&[], |w| write_headers(w, op, ctx, &temps), body)
+    let body_ns = match op {
+        Operation::SearchByTraits => RECSANS,
+        Operation::SearchByVitale => RECVIT,
+    };
+    // Every prefix on the Envelope, as the captured requests do.
+    write_envelope(
+        &[CTXBAM, CTXLPS, Ns::WSA, body_ns],
+        |w| write_headers(w, op, ctx, &temps),
+        body,
+    )
 }
 
 /// Collapses runs of whitespace: the service compares traits literally.

@@ -9,7 +9,8 @@ pub enum InsiError {
     /// INSi refused the request with a SOAP fault (e.g. `siram_100` / `desir_550`: unknown
     /// software IDAM; `desir_560`: certificate not allowed).
     #[error("INSi fault {}: {}", fault_codes(.0), .0.reason)]
-    Fault(SoapFault),
+    /// Boxed: a fault is much larger than the other variants.
+    Fault(Box<SoapFault>),
     /// No complete answer within the configured timeout.
     #[error("INSi did not answer within {} ms", .after.as_millis())]
     Timeout { after: Duration },

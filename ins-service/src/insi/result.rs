@@ -216,7 +216,7 @@ pub fn interpret_response(
         Err(e) => return Err(e.into()),
     };
     if let Some(fault) = envelope.fault()? {
-        return Err(InsiError::Fault(fault));
+        return Err(InsiError::Fault(Box::new(fault)));
     }
     if status != 200 {
         return Err(http_error());

@@ -50,7 +50,10 @@ impl Transport {
             // Proxies would need their own configuration; never pick one up from the environment.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("passerelle-ins-service/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "passerelle-ins-service/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .map_err(|e| InsiError::config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {

@@ -1,0 +1,325 @@
+//! CPS mode: the professional's card authenticates each call with a SAML 2.0 assertion in a
+//! `wsse:Security` header (shape of `fixtures/cps-mode/assertion-ps-request.2.xml`): `Issuer`
+//! = the CPS certificate's subject DN, an enveloped XMLDSig signature right after `Issuer`
+//! (exclusive C14N, RSA-SHA256, SHA-256 digest, certificate in `KeyInfo`),
+//! `Subject/NameID NameQualifier="CPS"` = the card holder id, attributes
+//! `identifiantFacturation` and `secteurActivite`.
+//!
+//! The assertion is written directly in exclusive canonical form (its structure is fixed), so
+//! the digested bytes are the bytes sent; the tests check digest and signature against the
+//! real capture. The card signs through [`AssertionSigner`] (the workstation's card-agent).
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use passerelle_soap::{Limits, Ns, XmlWriter, ns, parse_document};
+use time::OffsetDateTime;
+
+use super::InsiError;
+use super::envelope::format_time;
+
+/// Failures of the card-agent signing for us.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    #[error("the card-agent is not reachable: {reason}")]
+    Unavailable { reason: String },
+    #[error("no CPS card in the reader, or it was removed")]
+    NoCard,
+    #[error("the card holder refused or the PIN is blocked: {reason}")]
+    Refused { reason: String },
+    #[error("the card failed to sign: {reason}")]
+    Failed { reason: String },
+}
+
+/// The professional's practice situation, read from the card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PracticeSituation {
+    /// `identifiantFacturation`.
+    pub billing_id: String,
+    /// `secteurActivite`, e.g. `SA05`.
+    pub activity_sector: String,
+}
+
+/// What the card-agent offers: the CPS authentication certificate and signing with its key.
+#[async_trait]
+pub trait AssertionSigner: Send + Sync {
+    /// The CPS authentication certificate (DER).
+    fn certificate_der(&self) -> Vec<u8>;
+    /// The situation the professional acts in.
+    fn situation(&self) -> PracticeSituation;
+    /// RSA PKCS#1 v1.5 with SHA-256 over `data` (the canonical `SignedInfo`).
+    async fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+/// The content of a professional's assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsAssertion {
+    /// `ID`: `_` + a UUID (an XML ID cannot start with a digit).
+    pub id: String,
+    pub issue_instant: OffsetDateTime,
+    /// `Issuer`: the certificate subject DN, RFC 2253 order.
+    pub issuer_dn: String,
+    /// `Subject/NameID`: the card holder's identifier (the certificate CN).
+    pub holder_id: String,
+    pub situation: PracticeSituation,
+}
+
+impl PsAssertion {
+    /// The assertion for the card behind `signer`.
+    pub fn for_signer(
+        signer: &dyn AssertionSigner,
+        id: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Self, InsiError> {
+        let der = signer.certificate_der();
+        let subject = CertSubject::parse(&der)?;
+        if !subject.rsa {
+            return Err(InsiError::config(
+                "the CPS certificate key is not RSA: only RSA-SHA256 signatures are supported",
+            ));
+        }
+        Ok(Self {
+            id: format!("_{id}"),
+            issue_instant: now,
+            issuer_dn: subject.dn,
+            holder_id: subject.common_name.ok_or_else(|| {
+                InsiError::config("the CPS certificate has no CN (card holder id)")
+            })?,
+            situation: signer.situation(),
+        })
+    }
+
+    /// The assertion in exclusive canonical form (XML-EXC-C14N): what the signature digests
+    /// once `signature` is left out, and what is sent with it. `signature`, a `ds:Signature`
+    /// element, goes right after `Issuer`, where the enveloped signature belongs.
+    pub fn canonical(&self, signature: Option<&str>) -> Result<String, InsiError> {
+        let instant = format_time(self.issue_instant)?;
+        let mut x = String::with_capacity(1024);
+        x.push_str(&format!(
+            "<Assertion xmlns=\"{}\" ID=\"{}\" IssueInstant=\"{}\" Version=\"2.0\">",
+            ns::SAML2,
+            c14n_attr(&self.id),
+            c14n_attr(&instant)
+        ));
+        x.push_str(&format!(
+            "<Issuer Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName\">{}</Issuer>",
+            c14n_text(&self.issuer_dn)
+        ));
+        if let Some(sig) = signature {
+            x.push_str(sig);
+        }
+        x.push_str(&format!(
+            "<Subject><NameID NameQualifier=\"CPS\">{}</NameID></Subject><AttributeStatement>",
+            c14n_text(&self.holder_id)
+        ));
+        for (name, value) in [
+            ("identifiantFacturation", &self.situation.billing_id),
+            ("secteurActivite", &self.situation.activity_sector),
+        ] {
+            x.push_str(&format!(
+                "<Attribute Name=\"{name}\"><AttributeValue>{}</AttributeValue></Attribute>",
+                c14n_text(value)
+            ));
+        }
+        x.push_str("</AttributeStatement></Assertion>");
+        // Cheap guard: what we send must be well-formed.
+        parse_document(x.as_bytes(), &Limits::default())?;
+        Ok(x)
+    }
+
+    /// SHA-256 of the canonical assertion without signature, base64 (`DigestValue`).
+    pub fn digest(&self) -> Result<String, InsiError> {
+        let canonical = self.canonical(None)?;
+        Ok(B64.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            canonical.as_bytes(),
+        )))
+    }
+}
+
+const DSIG_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+
+/// `SignedInfo` for the assertion `id` with its digest. `canonical` adds the dsig namespace
+/// declaration that exclusive canonicalisation renders on the apex; inside `Signature` it is
+/// inherited.
+pub fn signed_info(id: &str, digest_b64: &str, canonical: bool) -> String {
+    let xmlns = if canonical {
+        format!(" xmlns=\"{}\"", ns::XMLDSIG)
+    } else {
+        String::new()
+    };
+    format!(
+        "<SignedInfo{xmlns}><CanonicalizationMethod Algorithm=\"{DSIG_EXC_C14N}\"></CanonicalizationMethod>\
+         <SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"></SignatureMethod>\
+         <Reference URI=\"#{}\"><Transforms>\
+         <Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"></Transform>\
+         <Transform Algorithm=\"{DSIG_EXC_C14N}\"></Transform></Transforms>\
+         <DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"></DigestMethod>\
+         <DigestValue>{digest_b64}</DigestValue></Reference></SignedInfo>",
+        c14n_attr(id)
+    )
+}
+
+/// Errors making the CPS assertion.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpsError {
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    #[error("cannot make the CPS assertion: {0}")]
+    Assertion(#[from] InsiError),
+}
+
+/// The signed `saml:Assertion` for a CPS call: digest, canonical `SignedInfo` signed by the
+/// card, `Signature` assembled after `Issuer`.
+pub async fn signed_assertion(
+    signer: &dyn AssertionSigner,
+    id: uuid::Uuid,
+    now: OffsetDateTime,
+) -> Result<String, CpsError> {
+    let certificate = signer.certificate_der();
+    let assertion = PsAssertion::for_signer(signer, id, now)?;
+    let digest = assertion.digest()?;
+    let to_sign = signed_info(&assertion.id, &digest, true);
+    let signature = signer.sign(to_sign.as_bytes()).await?;
+    let signature_xml = format!(
+        "<Signature xmlns=\"{}\">{}<SignatureValue>{}</SignatureValue><KeyInfo><X509Data>\
+         <X509Certificate>{}</X509Certificate></X509Data></KeyInfo></Signature>",
+        ns::XMLDSIG,
+        signed_info(&assertion.id, &digest, false),
+        B64.encode(signature),
+        B64.encode(&certificate)
+    );
+    Ok(assertion.canonical(Some(&signature_xml))?)
+}
+
+/// Exclusive C14N escaping of character data.
+fn c14n_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Exclusive C14N escaping of attribute values.
+fn c14n_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `wsse:Security` header block holding `assertion` (a serialised, signed
+/// `saml:Assertion`, inserted byte for byte so its signature stays valid).
+pub fn security_header(assertion: &str) -> Result<String, InsiError> {
+    let mut w = XmlWriter::fragment();
+    w.start(Ns::WSSE, "Security", &[])?;
+    w.raw_element(assertion)?;
+    w.end()?;
+    String::from_utf8(w.finish()?)
+        .map_err(|_| InsiError::config("the security header is not UTF-8; this is a bug"))
+}
+
+/// The signed `wsse:Security` header for a CPS call.
+pub async fn signed_security_header(
+    signer: &dyn AssertionSigner,
+    id: uuid::Uuid,
+    now: OffsetDateTime,
+) -> Result<String, CpsError> {
+    let assertion = signed_assertion(signer, id, now).await?;
+    Ok(security_header(&assertion)?)
+}
+
+/// A certificate subject: the DN as RFC 2253 writes it (last RDN first, `+` inside a
+/// multi-valued RDN) and the CN.
+struct CertSubject {
+    dn: String,
+    common_name: Option<String>,
+    rsa: bool,
+}
+
+impl CertSubject {
+    fn parse(der: &[u8]) -> Result<Self, InsiError> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| InsiError::config(format!("the CPS certificate is not valid DER: {e}")))?;
+        let subject = cert.subject();
+        let mut rdns = Vec::new();
+        let mut common_name = None;
+        for rdn in subject.iter() {
+            let mut parts = Vec::new();
+            for atv in rdn.iter() {
+                let oid = atv.attr_type().to_id_string();
+                let value = atv
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(atv.as_slice()).into_owned());
+                if oid == "2.5.4.3" && common_name.is_none() {
+                    common_name = Some(value.clone());
+                }
+                parts.push(format!(
+                    "{}={}",
+                    attribute_name(&oid),
+                    escape_dn_value(&value)
+                ));
+            }
+            rdns.push(parts.join("+"));
+        }
+        rdns.reverse();
+        let rsa = cert.public_key().algorithm.algorithm.to_id_string() == "1.2.840.113549.1.1.1";
+        Ok(Self {
+            dn: rdns.join(","),
+            common_name,
+            rsa,
+        })
+    }
+}
+
+/// Short names as the capture shows them (`CN`, `SN`, `T`, `C`…); others as dotted OIDs.
+fn attribute_name(oid: &str) -> String {
+    match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.4" => "SN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.12" => "T",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+/// RFC 2253 §2.4 escaping.
+fn escape_dn_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let last = v.chars().count().saturating_sub(1);
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == ' ' || c == '#'))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
