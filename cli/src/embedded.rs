@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig};
+use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
 use ins_service::{InsServiceConfig, Roles, RunningInsService};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
+use passerelle_sandbox::insi::SANDBOX_IDAM;
 use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, RunningInsiSandbox};
 use passerelle_sandbox::pki::TestPki;
 use passerelle_service_kit::Shutdown;
@@ -70,6 +71,11 @@ impl Embedded {
                 },
                 trusted_ca: vec![pki.ca_cert.clone()],
             },
+            lps: LpsContext {
+                idam: SANDBOX_IDAM.to_owned(),
+                ..LpsContext::default()
+            },
+            emitter: "passerelle@sandbox.invalid".to_owned(),
             ..InsiClientConfig::default()
         };
         let ins = ins_service::start(&cfg, bus.clone(), Roles::default(), shutdown.clone())

@@ -92,7 +92,11 @@ pub fn search_table(r: &SearchResponse) -> String {
             } else {
                 "  (key does not check: as given by INSi)"
             };
-            let _ = writeln!(s, "INS         {} {}  OID {}{flag}", i.matricule, i.key, i.oid);
+            let _ = writeln!(
+                s,
+                "INS         {} {}  OID {}{flag}",
+                i.matricule, i.key, i.oid
+            );
         }
         let _ = writeln!(s, "Birth name  {}", id.birth_name);
         let _ = writeln!(s, "First names {}", id.first_names.join(" "));

@@ -20,7 +20,11 @@ impl InsGrpc {
         Self { bus, timeout }
     }
 
-    async fn forward<Req, Resp>(&self, subject: &str, req: Request<Req>) -> Result<Response<Resp>, Status>
+    async fn forward<Req, Resp>(
+        &self,
+        subject: &str,
+        req: Request<Req>,
+    ) -> Result<Response<Resp>, Status>
     where
         Req: prost::Message,
         Resp: prost::Message + Default,

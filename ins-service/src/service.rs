@@ -182,9 +182,13 @@ fn call_auth(actor: Option<&Actor>) -> Result<CallAuth, Status> {
 }
 
 fn invalid_traits(field: &str, message: String) -> Status {
-    RichError::new(Code::InvalidArgument, reasons::INVALID_TRAITS, message.clone())
-        .field(field, message)
-        .into()
+    RichError::new(
+        Code::InvalidArgument,
+        reasons::INVALID_TRAITS,
+        message.clone(),
+    )
+    .field(field, message)
+    .into()
 }
 
 /// Validates and normalises the request's traits.
@@ -254,11 +258,17 @@ fn vitale_query(req: &api::SearchByVitaleRequest) -> Result<VitaleQuery, Status>
     })
 }
 
-fn check_matricule(req: &api::CheckMatriculeRequest) -> Result<api::CheckMatriculeResponse, Status> {
+fn check_matricule(
+    req: &api::CheckMatriculeRequest,
+) -> Result<api::CheckMatriculeResponse, Status> {
     let bad = |field: &str, e: &InsError| -> Status {
-        RichError::new(Code::InvalidArgument, reasons::INVALID_MATRICULE, e.to_string())
-            .field(field, e.to_string())
-            .into()
+        RichError::new(
+            Code::InvalidArgument,
+            reasons::INVALID_MATRICULE,
+            e.to_string(),
+        )
+        .field(field, e.to_string())
+        .into()
     };
     let m = Matricule::parse(&req.matricule).map_err(|e| bad("matricule", &e))?;
     Key::parse(&req.key).map_err(|e| bad("key", &e))?;
@@ -503,7 +513,10 @@ fn response_from_vitale(
         return Err(RichError::new(
             Code::Unavailable,
             reasons::INSI_BAD_RESPONSE,
-            format!("INSi answered the unknown result code {:?}", answer.code.as_str()),
+            format!(
+                "INSi answered the unknown result code {:?}",
+                answer.code.as_str()
+            ),
         )
         .into());
     }

@@ -98,7 +98,8 @@ pub async fn search(
         let call = call_for(i);
         let outcome = insi.search_by_traits(&q, &call).await;
         // Only "none" and "several" are worth another first name; anything else is final.
-        let stop = !matches!(&outcome, Ok(a) if matches!(a.code, CrCode::NotFound | CrCode::Multiple));
+        let stop =
+            !matches!(&outcome, Ok(a) if matches!(a.code, CrCode::NotFound | CrCode::Multiple));
         tries.push(Try {
             first_names_sent: first_names,
             outcome,

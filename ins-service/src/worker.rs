@@ -58,8 +58,9 @@ pub async fn run_with_ready(
         let stop = shutdown.clone();
         // Ending the stream on shutdown makes serve_typed stop taking requests and wait for
         // those in flight.
-        Box::pin(futures::StreamExt::take_until(s, async move { stop.wait().await }))
-            as passerelle_bus::RequestStream
+        Box::pin(futures::StreamExt::take_until(s, async move {
+            stop.wait().await
+        })) as passerelle_bus::RequestStream
     };
 
     let counted = |served: Arc<AtomicU64>| move || served.fetch_add(1, Ordering::Relaxed);

@@ -1,1 +1,16 @@
+//! Passerelle sandbox: faithful simulators of the French national e-health services
+//! (INSi for now) and the test PKI they and their clients use.
+//!
+//! The simulators are independent implementations of the national services: they share
+//! no parsing code with Passerelle's own clients, so that testing a client against them
+//! tests something.
 
+pub mod insi;
+pub mod pki;
+pub mod tutorial;
+
+pub use insi::{
+    FaultInjection, FaultKind, FaultTrigger, INSI_ENDPOINT_PATH, InsiSandbox, InsiSandboxConfig,
+    RunningInsiSandbox, SandboxError,
+};
+pub use pki::{ORG_P12_PASSWORD, PkiError, TestPki};

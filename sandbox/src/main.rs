@@ -1,1 +1,83 @@
-fn main() {}
+//! `passerelle-sandbox`: runs the INSi simulator with the test PKI.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use passerelle_sandbox::{InsiSandbox, InsiSandboxConfig, TestPki};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Simulators of the French national e-health services (INSi) with a test PKI"
+)]
+struct Args {
+    /// Data directory; the test PKI lives in its `pki/` folder.
+    #[arg(long, default_value = "./.passerelle", env = "PASSERELLE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Listening address of the INSi simulator.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    insi_listen: SocketAddr,
+    /// Delay added before every INSi answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Identities file (TOML) replacing the built-in test identities.
+    #[arg(long)]
+    insi_identities: Option<PathBuf>,
+    /// Accepted software authorisation number (IDAM); repeat for several. None: any.
+    #[arg(long = "accepted-idam")]
+    accepted_idams: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+
+    let pki_dir = args.data_dir.join("pki");
+    let pki = TestPki::ensure(&pki_dir)
+        .with_context(|| format!("preparing the test PKI in {}", pki_dir.display()))?;
+    let config = InsiSandboxConfig {
+        listen: args.insi_listen,
+        latency: Duration::from_millis(args.latency_ms),
+        accepted_idams: args.accepted_idams,
+        identities_file: args.insi_identities,
+        ..InsiSandboxConfig::default()
+    };
+    let insi = InsiSandbox::start(config, &pki)
+        .await
+        .context("starting the INSi simulator")?;
+
+    println!("INSi sandbox endpoint: {}", insi.url());
+    println!("INSi sandbox WSDL:     {}", insi.wsdl_url());
+    print!("{}", pki.describe());
+
+    shutdown_signal().await?;
+    insi.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what process managers send).
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}

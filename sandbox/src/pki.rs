@@ -90,7 +90,7 @@ pub struct TestPki {
     /// Test CPS (professional card) authentication certificate.
     pub cps_cert: PathBuf,
     pub cps_key: PathBuf,
-    /// Server certificate for `localhost`, `127.0.0.1` and `::1`.
+    /// Server certificate for `localhost`, `sandbox` (docker-compose), `127.0.0.1` and `::1`.
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
 }
@@ -124,7 +124,9 @@ impl TestPki {
     /// Loads the PKI from `dir`, generating whatever is missing or unusable.
     /// Idempotent: a second call on a complete directory changes nothing.
     pub fn ensure(dir: &Path) -> Result<TestPki, PkiError> {
-        let _guard = ENSURE_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = ENSURE_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         fs::create_dir_all(dir).map_err(|source| PkiError::Io {
             path: dir.to_path_buf(),
             source,
@@ -133,7 +135,10 @@ impl TestPki {
 
         let (root, root_new) = match load_pair(&pki.ca_cert, &pki.ca_key, None) {
             Some(pair) => (pair, false),
-            None => (pki.write_pair(&pki.ca_cert, &pki.ca_key, generate_root()?)?, true),
+            None => (
+                pki.write_pair(&pki.ca_cert, &pki.ca_key, generate_root()?)?,
+                true,
+            ),
         };
         let root_issuer = issuer_of(&root)?;
 
@@ -144,7 +149,10 @@ impl TestPki {
             Some(pair) => (pair, false),
             None => {
                 let pair = generate_cps_ca(&root_issuer)?;
-                (pki.write_pair(&pki.cps_ca_cert, &pki.cps_ca_key, pair)?, true)
+                (
+                    pki.write_pair(&pki.cps_ca_cert, &pki.cps_ca_key, pair)?,
+                    true,
+                )
             }
         };
         let cps_ca_issuer = issuer_of(&cps_ca.0)?;
@@ -250,7 +258,7 @@ impl TestPki {
             (
                 "server certificate",
                 &self.server_cert,
-                " (localhost, 127.0.0.1)".to_owned(),
+                " (localhost, sandbox, 127.0.0.1)".to_owned(),
             ),
             ("server key", &self.server_key, String::new()),
         ];
@@ -320,7 +328,9 @@ fn base_params(years: i64) -> CertificateParams {
 fn ca_params(cn: &str, years: i64) -> CertificateParams {
     let mut params = base_params(years);
     params.distinguished_name.push(DnType::CountryName, "FR");
-    params.distinguished_name.push(DnType::OrganizationName, SANDBOX_CA_ORG);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, SANDBOX_CA_ORG);
     params
         .distinguished_name
         .push(DnType::OrganizationalUnitName, "IGC-SANTE TEST (sandbox)");
@@ -336,7 +346,9 @@ fn ca_params(cn: &str, years: i64) -> CertificateParams {
 fn client_params(cn: &str) -> CertificateParams {
     let mut params = base_params(LEAF_YEARS);
     params.distinguished_name.push(DnType::CountryName, "FR");
-    params.distinguished_name.push(DnType::OrganizationName, ORG_NAME);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, ORG_NAME);
     params
         .distinguished_name
         .push(DnType::OrganizationalUnitName, ORG_STRUCTURE_ID);
@@ -392,7 +404,10 @@ fn generate_cps(cps_ca: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
     dn.push(DnType::CustomDnType(OID_TITLE.to_vec()), "Medecin");
     dn.push(DnType::CustomDnType(OID_GIVEN_NAME.to_vec()), "JEANNE");
     dn.push(DnType::CommonName, CPS_CARD_ID);
-    dn.push(DnType::CustomDnType(OID_SURNAME.to_vec()), "MEDECIN SANDBOX0001");
+    dn.push(
+        DnType::CustomDnType(OID_SURNAME.to_vec()),
+        "MEDECIN SANDBOX0001",
+    );
     // Authentication (TLS) and signature (assertions) with the same test key.
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -417,9 +432,13 @@ fn generate_server(root: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
     params
         .distinguished_name
         .push(DnType::OrganizationName, SANDBOX_CA_ORG);
-    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     params.subject_alt_names = vec![
         SanType::DnsName("localhost".try_into()?),
+        // The sandbox's host name in docker-compose.yml.
+        SanType::DnsName("sandbox".try_into()?),
         SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
     ];
@@ -467,7 +486,8 @@ fn load_pair(cert: &Path, key: &Path, issuer_der: Option<&[u8]>) -> Option<Pair>
     let now = OffsetDateTime::now_utc();
     let validity = parsed.validity();
     let not_after = validity.not_after.to_datetime();
-    if validity.not_before.to_datetime() > now || not_after < now + Duration::days(RENEW_MARGIN_DAYS)
+    if validity.not_before.to_datetime() > now
+        || not_after < now + Duration::days(RENEW_MARGIN_DAYS)
     {
         return None;
     }

@@ -97,17 +97,14 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error() {
-        let err = load_with_env::<Conf, _>(Some(Path::new("/nonexistent.toml")), vec![])
-            .unwrap_err();
+        let err =
+            load_with_env::<Conf, _>(Some(Path::new("/nonexistent.toml")), vec![]).unwrap_err();
         assert!(matches!(err, ConfigError::FileNotFound { .. }));
     }
 
     #[test]
     fn bad_value_names_the_problem() {
-        let env = vec![(
-            "PASSERELLE__INSI__TIMEOUT_MS".to_owned(),
-            "soon".to_owned(),
-        )];
+        let env = vec![("PASSERELLE__INSI__TIMEOUT_MS".to_owned(), "soon".to_owned())];
         let err = load_with_env::<Conf, _>(None, env).unwrap_err();
         assert!(err.to_string().contains("timeout_ms"), "{err}");
     }

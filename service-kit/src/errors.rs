@@ -35,7 +35,8 @@ impl RichError {
     }
 
     pub fn upstream_code(mut self, code: impl Into<String>) -> Self {
-        self.metadata.push((UPSTREAM_CODE_KEY.to_owned(), code.into()));
+        self.metadata
+            .push((UPSTREAM_CODE_KEY.to_owned(), code.into()));
         self
     }
 
@@ -54,7 +55,9 @@ impl RichError {
         let mut details = ErrorDetails::with_error_info(
             self.reason,
             ERROR_DOMAIN,
-            self.metadata.into_iter().collect::<std::collections::HashMap<_, _>>(),
+            self.metadata
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
         );
         if let Some((field, description)) = self.field {
             details.add_bad_request_violation(field, description);

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig};
+use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
 use ins_service::{InsServiceConfig, Roles, RunningInsService};
 use passerelle_bus::testing::NatsServer;
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
@@ -13,6 +13,7 @@ use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
 use passerelle_proto::ins::v1::{
     IdentityTraits, SearchByTraitsRequest, Sex, ins_service_client::InsServiceClient,
 };
+use passerelle_sandbox::insi::SANDBOX_IDAM;
 use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, RunningInsiSandbox};
 use passerelle_sandbox::pki::TestPki;
 use passerelle_service_kit::Shutdown;
@@ -70,6 +71,11 @@ pub fn ins_config(pki: &TestPki, insi_url: String) -> InsServiceConfig {
             },
             trusted_ca: vec![pki.ca_cert.clone()],
         },
+        lps: LpsContext {
+            idam: SANDBOX_IDAM.to_owned(),
+            ..LpsContext::default()
+        },
+        emitter: "passerelle@sandbox.invalid".to_owned(),
         ..InsiClientConfig::default()
     };
     cfg
@@ -124,7 +130,8 @@ impl System {
         match kind {
             BusKind::InProcess => (Arc::new(InProcessBus::new()), None),
             BusKind::Nats => {
-                let server = NatsServer::start().expect("nats-server (apt-get install nats-server)");
+                let server =
+                    NatsServer::start().expect("nats-server (apt-get install nats-server)");
                 let bus = NatsBus::connect(&server.url(), Default::default())
                     .await
                     .expect("NATS connection");

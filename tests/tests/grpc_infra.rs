@@ -2,11 +2,21 @@
 //! reflection (tried with a reflection client, as grpcurl would), request ids.
 
 use passerelle_e2e::{BusKind, System, SystemOptions};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
+
+async fn channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
+    Channel::from_shared(endpoint.to_owned())
+        .expect("endpoint URI")
+        .connect()
+        .await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_says_serving_and_the_port_closes_on_stop() {
@@ -16,7 +26,7 @@ async fn health_says_serving_and_the_port_closes_on_stop() {
     })
     .await;
     let endpoint = sys.ins_endpoint(0);
-    let mut health = HealthClient::connect(endpoint.clone()).await.unwrap();
+    let mut health = HealthClient::new(channel(&endpoint).await.unwrap());
     let status = health
         .check(HealthCheckRequest {
             service: "passerelle.ins.v1.InsService".into(),
@@ -35,15 +45,13 @@ async fn health_says_serving_and_the_port_closes_on_stop() {
     assert_eq!(unknown.code(), tonic::Code::NotFound);
     sys.stop().await;
     // After a graceful stop nothing listens any more.
-    assert!(HealthClient::connect(endpoint).await.is_err());
+    assert!(channel(&endpoint).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_lists_and_describes_the_services() {
     let sys = System::start(SystemOptions::default()).await;
-    let mut client = ServerReflectionClient::connect(sys.ins_endpoint(0))
-        .await
-        .unwrap();
+    let mut client = ServerReflectionClient::new(channel(&sys.ins_endpoint(0)).await.unwrap());
     let requests = tokio_stream::iter(vec![
         ServerReflectionRequest {
             host: String::new(),
@@ -71,7 +79,10 @@ async fn reflection_lists_and_describes_the_services() {
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let second = responses.message().await.unwrap().unwrap();
     let Some(MessageResponse::FileDescriptorResponse(files)) = second.message_response else {

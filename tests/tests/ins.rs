@@ -32,7 +32,12 @@ fn ins_of(r: &SearchResponse) -> (String, String, String, bool) {
 async fn tutorial_patient_is_found(bus: BusKind) {
     let sys = system(bus).await;
     let mut client = sys.ins_client().await;
-    let mut req = tonic::Request::new(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"));
+    let mut req = tonic::Request::new(search(
+        "PAT-DOUZE",
+        &["NATHALIE"],
+        Sex::Female,
+        "1948-03-21",
+    ));
     req.metadata_mut()
         .insert("x-request-id", "e2e-tutorial-1".parse().unwrap());
     let resp = client.search_by_traits(req).await.expect("search");
@@ -112,8 +117,15 @@ async fn unknown_person_tries_every_first_name_then_all(bus: BusKind) {
         .expect("search")
         .into_inner();
     assert_eq!(r.result, SearchResult::NotFound as i32);
-    let sent: Vec<String> = r.tries.iter().map(|t| t.first_names_sent.join(" ")).collect();
-    assert_eq!(sent, vec!["PIERRE", "PAUL", "JACQUES", "PIERRE PAUL JACQUES"]);
+    let sent: Vec<String> = r
+        .tries
+        .iter()
+        .map(|t| t.first_names_sent.join(" "))
+        .collect();
+    assert_eq!(
+        sent,
+        vec!["PIERRE", "PAUL", "JACQUES", "PIERRE PAUL JACQUES"]
+    );
     assert!(r.tries.iter().all(|t| t.code == "01" && !t.matched));
     assert!(r.identity.is_none());
     assert_eq!(
@@ -148,7 +160,10 @@ async fn service_key_mismatch_is_kept_and_flagged(bus: BusKind) {
         .into_inner();
     assert_eq!(r.result, SearchResult::Found as i32);
     let (m, k, _, valid) = ins_of(&r);
-    assert_eq!((m.as_str(), k.as_str(), valid), ("1810363220456", "60", false));
+    assert_eq!(
+        (m.as_str(), k.as_str(), valid),
+        ("1810363220456", "60", false)
+    );
     sys.stop().await;
 }
 
@@ -234,7 +249,10 @@ async fn bad_input_gets_a_clear_error(bus: BusKind) {
     });
     let status = client.search_by_traits(bad_ws).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(summarise(&status).reason.as_deref(), Some("INVALID_WORKSTATION"));
+    assert_eq!(
+        summarise(&status).reason.as_deref(),
+        Some("INVALID_WORKSTATION")
+    );
 
     let mut cps = search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21");
     cps.actor = Some(Actor {
@@ -244,7 +262,10 @@ async fn bad_input_gets_a_clear_error(bus: BusKind) {
     });
     let status = client.search_by_traits(cps).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert_eq!(summarise(&status).reason.as_deref(), Some("CPS_MODE_UNAVAILABLE"));
+    assert_eq!(
+        summarise(&status).reason.as_deref(),
+        Some("CPS_MODE_UNAVAILABLE")
+    );
 
     let status = client
         .check_matricule(CheckMatriculeRequest {
@@ -273,11 +294,19 @@ async fn insi_down_is_unavailable(bus: BusKind) {
     sys.stop_insi().await;
     let mut client = sys.ins_client().await;
     let status = client
-        .search_by_traits(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"))
+        .search_by_traits(search(
+            "PAT-DOUZE",
+            &["NATHALIE"],
+            Sex::Female,
+            "1948-03-21",
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(summarise(&status).reason.as_deref(), Some("INSI_UNAVAILABLE"));
+    assert_eq!(
+        summarise(&status).reason.as_deref(),
+        Some("INSI_UNAVAILABLE")
+    );
     sys.stop().await;
 }
 
@@ -289,7 +318,12 @@ async fn events_tell_what_happened(bus: BusKind) {
         .await
         .expect("subscribe");
     let mut client = sys.ins_client().await;
-    let mut req = tonic::Request::new(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"));
+    let mut req = tonic::Request::new(search(
+        "PAT-DOUZE",
+        &["NATHALIE"],
+        Sex::Female,
+        "1948-03-21",
+    ));
     req.metadata_mut()
         .insert("x-request-id", "e2e-event-1".parse().unwrap());
     client.search_by_traits(req).await.expect("search");
@@ -352,11 +386,16 @@ async fn two_replicas_on_nats_share_the_load() {
         let endpoint = sys.ins_endpoint(i % 2);
         handles.push(tokio::spawn(async move {
             let mut c = InsServiceClient::connect(endpoint).await.expect("connect");
-            c.search_by_traits(search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21"))
-                .await
-                .expect("search")
-                .into_inner()
-                .result
+            c.search_by_traits(search(
+                "PAT-DOUZE",
+                &["NATHALIE"],
+                Sex::Female,
+                "1948-03-21",
+            ))
+            .await
+            .expect("search")
+            .into_inner()
+            .result
         }));
     }
     for h in handles {

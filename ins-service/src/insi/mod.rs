@@ -94,6 +94,21 @@ impl InsiClient {
     /// Loads the certificates and builds the HTTP client; fails on any configuration problem,
     /// so that a misconfigured service does not start.
     pub fn new(config: InsiClientConfig) -> Result<Self, InsiError> {
+        // INSi rejects a ContexteLPS without these (siram_10): refuse at start-up instead of
+        // failing every call.
+        for (key, value) in [
+            ("insi.lps.idam", &config.lps.idam),
+            ("insi.lps.software_name", &config.lps.software_name),
+            ("insi.lps.software_version", &config.lps.software_version),
+        ] {
+            if value.trim().is_empty() {
+                return Err(InsiError::Config {
+                    reason: format!(
+                        "{key} is empty: set the software authorisation (IDAM), name and version registered with the CNDA"
+                    ),
+                });
+            }
+        }
         let transport = transport::Transport::new(&config)?;
         Ok(Self {
             transport,

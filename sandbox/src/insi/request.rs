@@ -166,8 +166,8 @@ pub(crate) fn check_envelope(
 
     check_bam(find(NS_CTXBAM, "ContexteBAM"))?;
     let idam = check_lps(find(NS_CTXLPS, "ContexteLPS"))?;
-    let saml_assertion = find(NS_WSSE, "Security")
-        .is_some_and(|s| s.child(NS_SAML2, "Assertion").is_some());
+    let saml_assertion =
+        find(NS_WSSE, "Security").is_some_and(|s| s.child(NS_SAML2, "Assertion").is_some());
 
     Ok(Headers {
         operation,
@@ -185,7 +185,9 @@ fn has_text(parent: &Element, ns: &str, local: &str) -> bool {
 
 fn check_bam(bam: Option<&Element>) -> Result<(), Fault> {
     let ok = bam.is_some_and(|b| {
-        b.attr("Version") == Some("01_02") && has_text(b, NS_CTXBAM, "Id") && has_text(b, NS_CTXBAM, "Temps")
+        b.attr("Version") == Some("01_02")
+            && has_text(b, NS_CTXBAM, "Id")
+            && has_text(b, NS_CTXBAM, "Temps")
     });
     if ok {
         Ok(())
@@ -284,8 +286,11 @@ fn text_of(parent: &Element, ns: &str, local: &str) -> Option<String> {
 
 fn birth_name(payload: &Element, ns: &str) -> Result<String, Fault> {
     text_of(payload, ns, "NomNaissance").ok_or_else(|| {
-        SiramFault::invalid_trait(INSI_BIRTH_NAME, "Le champ nom de naissance est obligatoire.")
-            .into()
+        SiramFault::invalid_trait(
+            INSI_BIRTH_NAME,
+            "Le champ nom de naissance est obligatoire.",
+        )
+        .into()
     })
 }
 
@@ -426,10 +431,7 @@ fn parse_vitale(payload: &Element) -> Result<VitaleQuery, Fault> {
                 .ok()
                 .filter(|r| (1..=99).contains(r) && r.to_string().len() <= 2)
                 .ok_or_else(|| {
-                    SiramFault::invalid_trait(
-                        INSI_BIRTH_RANK,
-                        "Le rang de naissance est invalide.",
-                    )
+                    SiramFault::invalid_trait(INSI_BIRTH_RANK, "Le rang de naissance est invalide.")
                 })?,
         ),
     };

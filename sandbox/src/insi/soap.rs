@@ -84,10 +84,15 @@ pub(crate) enum Fault {
         problem_action: Option<String>,
     },
     /// SOAP 1.2 Part 1 §5.4.8: a `mustUnderstand` header block the service ignores.
-    MustUnderstand { ns: String, local: String },
+    MustUnderstand {
+        ns: String,
+        local: String,
+    },
     /// SOAP 1.2 Part 1 §5.4.7 and appendix A: another envelope version. A SOAP 1.1
     /// sender gets a SOAP 1.1 fault it can read.
-    VersionMismatch { soap11: bool },
+    VersionMismatch {
+        soap11: bool,
+    },
 }
 
 const REASON_ACCESS_SOFTWARE: &str = "L'accès par ce progiciel au service n'est pas autorisé. \
@@ -304,7 +309,11 @@ fn render_addressing(
         .with_attribute(("xmlns:wsa", NS_WSA))
         .write_inner_content(|w| {
             w.create_element("soap:Header").write_inner_content(|w| {
-                text_el(w, "wsa:Action", "http://www.w3.org/2005/08/addressing/fault")?;
+                text_el(
+                    w,
+                    "wsa:Action",
+                    "http://www.w3.org/2005/08/addressing/fault",
+                )?;
                 if let Some(id) = message_id {
                     text_el(w, "wsa:RelatesTo", id)?;
                 }

@@ -58,7 +58,7 @@ impl Element {
     }
 
     pub fn child(&self, ns: &str, local: &str) -> Option<&Element> {
-        self.children_named(ns, local).next()
+        self.children.iter().find(|c| c.is(ns, local))
     }
 
     /// Attribute without namespace (the XSDs of INSi use unqualified attributes).
@@ -151,20 +151,24 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                 match stack.last_mut() {
                     Some(top) => top.text.push_str(&content),
                     None if content.trim().is_empty() => {}
-                    None => return Err(XmlError::Malformed("text outside the root element".into())),
+                    None => {
+                        return Err(XmlError::Malformed("text outside the root element".into()));
+                    }
                 }
             }
             Event::CData(c) => {
                 let content = c.decode().map_err(malformed)?;
                 match stack.last_mut() {
                     Some(top) => top.text.push_str(&content),
-                    None => return Err(XmlError::Malformed("CDATA outside the root element".into())),
+                    None => {
+                        return Err(XmlError::Malformed("CDATA outside the root element".into()));
+                    }
                 }
             }
             Event::GeneralRef(r) => {
-                let top = stack
-                    .last_mut()
-                    .ok_or_else(|| XmlError::Malformed("reference outside the root element".into()))?;
+                let top = stack.last_mut().ok_or_else(|| {
+                    XmlError::Malformed("reference outside the root element".into())
+                })?;
                 if let Some(ch) = r.resolve_char_ref().map_err(malformed)? {
                     top.text.push(ch);
                 } else {

@@ -1,0 +1,277 @@
+//! The `passerelle` command as a user runs it: exit codes, tables, JSON, `up` and its clean stop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("passerelle runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_matricule_accepts_a_good_key() {
+    let o = run(&["ins", "check-matricule", "2480392630010", "64"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("matches"));
+}
+
+#[test]
+fn check_matricule_refuses_a_typo_and_says_the_expected_key() {
+    let o = run(&["ins", "check-matricule", "2480392630010", "46"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("expected 64"), "{}", stderr(&o));
+    let o = run(&["ins", "check-matricule", "24803926300", "64"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("13 characters"), "{}", stderr(&o));
+}
+
+#[test]
+fn search_without_a_running_service_says_so() {
+    let o = run(&[
+        "ins",
+        "search",
+        "--birth-name",
+        "X",
+        "--first-name",
+        "Y",
+        "--sex",
+        "F",
+        "--birth-date",
+        "2000-01-01",
+        "--endpoint",
+        "http://127.0.0.1:9",
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("cannot reach the INS service"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_sex_is_refused_by_the_command_line() {
+    let o = run(&[
+        "ins",
+        "search",
+        "--birth-name",
+        "X",
+        "--first-name",
+        "Y",
+        "--sex",
+        "X",
+        "--birth-date",
+        "2000-01-01",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sex"), "{}", stderr(&o));
+}
+
+#[test]
+fn demo_walks_through_the_tutorial() {
+    let o = run(&["demo"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    assert!(out.contains("Result      FOUND"), "{out}");
+    assert!(out.contains("2480392630010 64"), "{out}");
+    assert!(out.contains("Demo finished"), "{out}");
+}
+
+/// `passerelle up` on free ports; returns the child and the INS endpoint it printed.
+fn up(extra: &[&str], data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "up",
+            "--ins-listen",
+            "127.0.0.1:0",
+            "--insi-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("passerelle up");
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    let mut endpoint = None;
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(e) = line.trim().strip_prefix("ins-service   gRPC ") {
+            endpoint = Some(e.to_owned());
+        }
+        if line.contains("Press Ctrl-C") {
+            break;
+        }
+    }
+    let endpoint = endpoint.unwrap_or_else(|| panic!("no endpoint printed:\n{seen}"));
+    assert!(seen.contains("org.crt"), "PKI paths printed:\n{seen}");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, endpoint)
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "passerelle up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn search_json(endpoint: &str, args: &[&str]) -> Output {
+    let mut all = vec!["ins", "search", "--json", "--endpoint", endpoint];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+fn up_then_search(extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, endpoint) = up(extra, dir.path());
+
+    let o = search_json(
+        &endpoint,
+        &[
+            "--birth-name",
+            "PAT-DOUZE",
+            "--first-name",
+            "Nathalie",
+            "--sex",
+            "F",
+            "--birth-date",
+            "1948-03-21",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["result"], "FOUND");
+    assert_eq!(v["ins"]["matricule"], "2480392630010");
+    assert_eq!(v["ins"]["key"], "64");
+    assert_eq!(v["ins"]["oid"], "1.2.250.1.213.1.4.8");
+    assert_eq!(v["ins"]["birth_name"], "PAT-DOUZE");
+    assert_eq!(v["ins"]["first_names"][0], "NATHALIE");
+    assert_eq!(v["ins"]["sex"], "F");
+    assert_eq!(v["ins"]["birth_date"], "1948-03-21");
+    assert!(v["history"].is_array());
+    assert_eq!(v["tries"].as_array().unwrap().len(), 1);
+    assert!(v["diagnostics"].is_array());
+    assert_eq!(v["normalisations"][0]["field"], "first_names");
+
+    let o = search_json(
+        &endpoint,
+        &[
+            "--birth-name",
+            "HOUILLES",
+            "--first-name",
+            "PIERRE",
+            "--first-name",
+            "PAUL",
+            "--sex",
+            "M",
+            "--birth-date",
+            "1993-01-27",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "a business answer exits 0");
+    let v = json(&o);
+    assert_eq!(v["result"], "NOT_FOUND");
+    assert!(v["ins"].is_null());
+    assert_eq!(v["tries"].as_array().unwrap().len(), 3);
+
+    let o = search_json(
+        &endpoint,
+        &[
+            "--birth-name",
+            "PAT-DOUZE",
+            "--first-name",
+            "NATHALIE",
+            "--sex",
+            "F",
+            "--birth-date",
+            "21-03-1948",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("YYYY-MM-DD") && err.contains("field traits.birth_date"),
+        "{err}"
+    );
+
+    let status = terminate(&mut child);
+    assert_eq!(status.code(), Some(0), "clean stop on SIGTERM");
+}
+
+#[test]
+fn up_serves_searches_and_stops_cleanly() {
+    up_then_search(&[]);
+}
+
+#[test]
+fn up_on_nats_serves_searches_and_stops_cleanly() {
+    let nats = passerelle_bus::testing::NatsServer::start().expect("nats-server");
+    let url = nats.url();
+    up_then_search(&["--nats", &url]);
+}
+
+#[test]
+fn sigterm_lets_the_call_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, endpoint) = up(&["--insi-latency-ms", "1500"], dir.path());
+    let search = std::thread::spawn(move || {
+        search_json(
+            &endpoint,
+            &[
+                "--birth-name",
+                "PAT-DOUZE",
+                "--first-name",
+                "NATHALIE",
+                "--sex",
+                "F",
+                "--birth-date",
+                "1948-03-21",
+            ],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let status = terminate(&mut child);
+    let o = search.join().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        json(&o)["result"],
+        "FOUND",
+        "the call in flight was answered"
+    );
+    assert_eq!(status.code(), Some(0));
+}

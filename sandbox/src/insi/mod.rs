@@ -1,0 +1,233 @@
+//! Simulator of INSi, the CNAM's téléservice INS (`ServiceIdentiteCertifiee` v1):
+//! SOAP 1.2 over mutual TLS, `rechercherInsAvecTraitsIdentite` and
+//! `rechercherInsAvecCarteVitale`, answered from a table of test identities.
+
+mod identities;
+mod request;
+mod server;
+mod soap;
+mod xml;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::pki::{PkiError, TestPki};
+
+/// Path of the endpoint, as on the CNAM's servers
+/// (`https://qualiflps-services-ps-tlsm.ameli.fr:443/lps`).
+pub const INSI_ENDPOINT_PATH: &str = "/lps";
+/// Software authorisation number (IDAM) Passerelle's own configurations send to the sandbox.
+/// The real one comes with the CNDA accreditation.
+pub const SANDBOX_IDAM: &str = "PASSERELLE-SANDBOX";
+/// Default cap on a request body: INSi requests weigh a few kilobytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// When an injected fault fires.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultTrigger {
+    /// Every n-th SOAP request (1 = every request; 0 = never).
+    EveryNth(u32),
+    /// Each SOAP request with this probability (0.0 ..= 1.0).
+    Probability(f64),
+}
+
+/// What an injected fault does instead of the normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// HTTP 503 with a plain text body, as a load balancer answers.
+    Http503,
+    /// A SOAP fault in the service's format: `subcode` (e.g. `siram_40`), detail `code`
+    /// (e.g. `insi_102`) and detail `text`.
+    SoapFault {
+        subcode: String,
+        code: String,
+        text: String,
+    },
+    /// HTTP 200 whose body is not XML.
+    GarbageBody,
+    /// The connection is closed without an answer.
+    CloseConnection,
+}
+
+impl FaultKind {
+    /// The captured `siram_40` / `desir_1020` fault ("service temporarily unavailable").
+    pub fn service_unavailable() -> Self {
+        Self::SoapFault {
+            subcode: "siram_40".into(),
+            code: "desir_1020".into(),
+            text: "Le service appelé est temporairement indisponible".into(),
+        }
+    }
+
+    /// The captured `siram_40` / `insi_102` fault (technical error of the traits search).
+    pub fn technical_error() -> Self {
+        Self::SoapFault {
+            subcode: "siram_40".into(),
+            code: "insi_102".into(),
+            text: "L'appel au service de recherche avec les traits d'identité renvoie une \
+                   erreur technique."
+                .into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultInjection {
+    pub trigger: FaultTrigger,
+    pub kind: FaultKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsiSandboxConfig {
+    /// Listening address (default `127.0.0.1:0`, any free port).
+    pub listen: SocketAddr,
+    /// Delay before every SOAP answer.
+    pub latency: Duration,
+    pub fault_injection: Option<FaultInjection>,
+    /// Accepted software authorisation numbers (`ContexteLPS/LPS/IDAM`); empty accepts
+    /// any, otherwise an unknown one gets the `siram_100` / `desir_550` fault.
+    pub accepted_idams: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Identities file (TOML, the format of `data/insi-identities.toml`); `None` serves
+    /// the identities shipped with the crate.
+    pub identities_file: Option<PathBuf>,
+}
+
+impl Default for InsiSandboxConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            latency: Duration::ZERO,
+            fault_injection: None,
+            accepted_idams: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            identities_file: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("test PKI: {0}")]
+    Pki(#[from] PkiError),
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    #[error("identities ({source_name}): {message}")]
+    Identities {
+        source_name: String,
+        message: String,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Entry point of the simulator.
+pub struct InsiSandbox;
+
+impl InsiSandbox {
+    /// Binds, then serves in the background until [`RunningInsiSandbox::shutdown`].
+    pub async fn start(
+        config: InsiSandboxConfig,
+        pki: &TestPki,
+    ) -> Result<RunningInsiSandbox, SandboxError> {
+        if let Some(FaultInjection {
+            trigger: FaultTrigger::Probability(p),
+            ..
+        }) = &config.fault_injection
+            && !(0.0..=1.0).contains(p)
+        {
+            return Err(SandboxError::Config(format!(
+                "fault probability {p} is not within 0..=1"
+            )));
+        }
+        let registry = match &config.identities_file {
+            None => {
+                identities::Registry::builtin().map_err(|message| SandboxError::Identities {
+                    source_name: "built-in".into(),
+                    message,
+                })?
+            }
+            Some(path) => identities::Registry::from_file(path).map_err(|message| {
+                SandboxError::Identities {
+                    source_name: path.display().to_string(),
+                    message,
+                }
+            })?,
+        };
+        let registry_len = registry.len();
+        let tls = server::tls_config(pki)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let state = Arc::new(server::State::new(config, registry, tls.cps_issuer, addr));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, tls.acceptor, state, stop_rx));
+        tracing::info!(
+            %addr,
+            path = INSI_ENDPOINT_PATH,
+            identities = registry_len,
+            "INSi sandbox listening"
+        );
+        Ok(RunningInsiSandbox {
+            addr,
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops it too, without waiting.
+#[derive(Debug)]
+pub struct RunningInsiSandbox {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningInsiSandbox {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint, e.g. `https://127.0.0.1:8443/lps`.
+    pub fn url(&self) -> String {
+        format!("https://{}{INSI_ENDPOINT_PATH}", self.addr)
+    }
+
+    /// The WSDL, e.g. `https://127.0.0.1:8443/lps?wsdl`.
+    pub fn wsdl_url(&self) -> String {
+        format!("{}?wsdl", self.url())
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningInsiSandbox {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
