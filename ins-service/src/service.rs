@@ -133,8 +133,9 @@ impl InsCore {
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or_default(),
         };
+        // Durable (JetStream on NATS): what happened must survive a crash of the consumers.
         if let Err(e) = bus
-            .publish(
+            .publish_durable(
                 subjects::EVENTS_INS_SEARCHED,
                 request_id.bus_headers(),
                 event.encode_to_vec().into(),

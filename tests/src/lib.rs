@@ -41,6 +41,8 @@ pub struct SystemOptions {
     pub bus: BusKind,
     pub replicas: usize,
     pub insi_latency: Duration,
+    /// IDAMs the INSi sandbox accepts; empty accepts any.
+    pub accepted_idams: Vec<String>,
 }
 
 impl Default for SystemOptions {
@@ -49,6 +51,7 @@ impl Default for SystemOptions {
             bus: BusKind::InProcess,
             replicas: 1,
             insi_latency: Duration::ZERO,
+            accepted_idams: Vec::new(),
         }
     }
 }
@@ -89,6 +92,7 @@ impl System {
             InsiSandboxConfig {
                 listen: any_port(),
                 latency: opts.insi_latency,
+                accepted_idams: opts.accepted_idams.clone(),
                 ..Default::default()
             },
             &pki,
@@ -138,6 +142,20 @@ impl System {
                 (Arc::new(bus), Some(server))
             }
         }
+    }
+
+    /// Starts one more INS service replica with its own configuration, on the system's bus.
+    pub async fn add_replica(&mut self, cfg: InsServiceConfig) -> usize {
+        let running = ins_service::start(
+            &cfg,
+            self.bus.clone(),
+            Roles::default(),
+            self.shutdown.clone(),
+        )
+        .await
+        .expect("ins-service");
+        self.replicas.push(running);
+        self.replicas.len() - 1
     }
 
     pub fn ins_endpoint(&self, replica: usize) -> String {

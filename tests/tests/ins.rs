@@ -409,3 +409,160 @@ async fn two_replicas_on_nats_share_the_load() {
     );
     sys.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insi_fault_reaches_the_caller_with_its_codes() {
+    let sys = System::start(SystemOptions {
+        accepted_idams: vec!["ANOTHER-SOFTWARE".into()],
+        ..Default::default()
+    })
+    .await;
+    let mut client = sys.ins_client().await;
+    let status = client
+        .search_by_traits(search(
+            "PAT-DOUZE",
+            &["NATHALIE"],
+            Sex::Female,
+            "1948-03-21",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let s = summarise(&status);
+    assert_eq!(s.reason.as_deref(), Some("INSI_FAULT"));
+    assert_eq!(s.upstream_code.as_deref(), Some("desir_550"));
+    assert!(
+        status.message().contains("siram_100"),
+        "{}",
+        status.message()
+    );
+    sys.stop().await;
+}
+
+/// A replica whose INSi client is configured by `edit`; its search must fail with `reason`.
+async fn misconfigured_tls_fails_with(
+    edit: impl FnOnce(
+        &passerelle_sandbox::pki::TestPki,
+        &mut ins_service::InsServiceConfig,
+        &std::path::Path,
+    ),
+    reason: &str,
+) {
+    let mut sys = System::start(SystemOptions {
+        replicas: 0,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = passerelle_e2e::ins_config(&sys.pki, sys.insi_url());
+    edit(&sys.pki, &mut cfg, dir.path());
+    let r = sys.add_replica(cfg).await;
+    let mut client = InsServiceClient::connect(sys.ins_endpoint(r))
+        .await
+        .unwrap();
+    let status = client
+        .search_by_traits(search(
+            "PAT-DOUZE",
+            &["NATHALIE"],
+            Sex::Female,
+            "1948-03-21",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        summarise(&status).reason.as_deref(),
+        Some(reason),
+        "{status:?}"
+    );
+    sys.stop().await;
+}
+
+fn write_pair(
+    dir: &std::path::Path,
+    (cert, key): (String, String),
+) -> ins_service::insi::ClientIdentity {
+    std::fs::write(dir.join("c.crt"), cert).unwrap();
+    std::fs::write(dir.join("c.key"), key).unwrap();
+    ins_service::insi::ClientIdentity::Pem {
+        cert: dir.join("c.crt"),
+        key: dir.join("c.key"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_organisation_certificate_is_a_tls_error() {
+    misconfigured_tls_fails_with(
+        |pki, cfg, dir| {
+            let now = time::OffsetDateTime::now_utc();
+            let pair = pki
+                .issue_client_cert(
+                    "INSI-AUTO",
+                    now - time::Duration::days(400),
+                    now - time::Duration::days(30),
+                )
+                .unwrap();
+            cfg.insi.tls.identity = write_pair(dir, pair);
+        },
+        "INSI_TLS",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_from_an_unknown_ca_is_a_tls_error() {
+    misconfigured_tls_fails_with(
+        |_, cfg, dir| {
+            let pair =
+                passerelle_sandbox::pki::TestPki::foreign_ca_client_cert("INSI-AUTO").unwrap();
+            cfg.insi.tls.identity = write_pair(dir, pair);
+        },
+        "INSI_TLS",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_not_trusted_is_a_tls_error() {
+    misconfigured_tls_fails_with(
+        |_, cfg, dir| {
+            // Trust some other CA only: the sandbox's server certificate must be refused.
+            let (cert, _) =
+                passerelle_sandbox::pki::TestPki::foreign_ca_client_cert("OTHER").unwrap();
+            std::fs::write(dir.join("other-ca.crt"), cert).unwrap();
+            cfg.insi.tls.trusted_ca = vec![dir.join("other-ca.crt")];
+        },
+        "INSI_TLS",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_certificate_as_pkcs12_works_end_to_end() {
+    let mut sys = System::start(SystemOptions {
+        replicas: 0,
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = passerelle_e2e::ins_config(&sys.pki, sys.insi_url());
+    cfg.insi.tls.identity = ins_service::insi::ClientIdentity::Pkcs12 {
+        path: sys.pki.org_p12.clone(),
+        password: passerelle_sandbox::pki::ORG_P12_PASSWORD.to_owned(),
+    };
+    let r = sys.add_replica(cfg).await;
+    let mut client = InsServiceClient::connect(sys.ins_endpoint(r))
+        .await
+        .unwrap();
+    let resp = client
+        .search_by_traits(search(
+            "PAT-DOUZE",
+            &["NATHALIE"],
+            Sex::Female,
+            "1948-03-21",
+        ))
+        .await
+        .expect("search with the PKCS#12 identity")
+        .into_inner();
+    assert_eq!(resp.result, SearchResult::Found as i32);
+    sys.stop().await;
+}
