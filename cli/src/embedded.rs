@@ -11,7 +11,9 @@ use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext}
 use ins_service::{InsServiceConfig, Roles, RunningInsService};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_sandbox::insi::SANDBOX_IDAM;
-use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, RunningInsiSandbox};
+use passerelle_sandbox::insi::{
+    FaultInjection, InsiSandbox, InsiSandboxConfig, RunningInsiSandbox,
+};
 use passerelle_sandbox::pki::TestPki;
 use passerelle_service_kit::Shutdown;
 
@@ -25,6 +27,7 @@ pub struct EmbeddedOptions {
     pub ins_listen: SocketAddr,
     pub insi_listen: SocketAddr,
     pub insi_latency: Duration,
+    pub insi_fault: Option<FaultInjection>,
 }
 
 pub struct Embedded {
@@ -44,6 +47,7 @@ impl Embedded {
             InsiSandboxConfig {
                 listen: opts.insi_listen,
                 latency: opts.insi_latency,
+                fault_injection: opts.insi_fault.clone(),
                 ..Default::default()
             },
             &pki,

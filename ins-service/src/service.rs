@@ -293,10 +293,12 @@ pub fn status_from_insi_error(e: &InsiError, tries: usize) -> Status {
     let tries = tries.to_string();
     let (code, reason, message) = match e {
         InsiError::Fault(f) => {
-            let code = if f.is_sender() {
-                Code::FailedPrecondition
-            } else {
+            // A fault worth retrying later is Unavailable; one that needs a fix (unknown
+            // software, refused certificate, invalid request) is FailedPrecondition.
+            let code = if e.is_transient() {
                 Code::Unavailable
+            } else {
+                Code::FailedPrecondition
             };
             let mut err = RichError::new(
                 code,

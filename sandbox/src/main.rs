@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use passerelle_sandbox::insi::FaultInjection;
 use passerelle_sandbox::{InsiSandbox, InsiSandboxConfig, TestPki};
 
 #[derive(Debug, Parser)]
@@ -29,6 +30,10 @@ struct Args {
     /// Accepted software authorisation number (IDAM); repeat for several. None: any.
     #[arg(long = "accepted-idam")]
     accepted_idams: Vec<String>,
+    /// Inject faults: KIND, KIND@N (every N-th request) or KIND%P (probability P), KIND one
+    /// of http-503, garbage, close, unavailable, technical.
+    #[arg(long)]
+    fault: Option<FaultInjection>,
 }
 
 #[tokio::main]
@@ -49,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         latency: Duration::from_millis(args.latency_ms),
         accepted_idams: args.accepted_idams,
         identities_file: args.insi_identities,
+        fault_injection: args.fault,
         ..InsiSandboxConfig::default()
     };
     let insi = InsiSandbox::start(config, &pki)

@@ -14,7 +14,9 @@ use passerelle_proto::ins::v1::{
     IdentityTraits, SearchByTraitsRequest, Sex, ins_service_client::InsServiceClient,
 };
 use passerelle_sandbox::insi::SANDBOX_IDAM;
-use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, RunningInsiSandbox};
+use passerelle_sandbox::insi::{
+    FaultInjection, InsiSandbox, InsiSandboxConfig, RunningInsiSandbox,
+};
 use passerelle_sandbox::pki::TestPki;
 use passerelle_service_kit::Shutdown;
 use tonic::transport::Channel;
@@ -43,6 +45,7 @@ pub struct SystemOptions {
     pub insi_latency: Duration,
     /// IDAMs the INSi sandbox accepts; empty accepts any.
     pub accepted_idams: Vec<String>,
+    pub insi_fault: Option<FaultInjection>,
 }
 
 impl Default for SystemOptions {
@@ -52,6 +55,7 @@ impl Default for SystemOptions {
             replicas: 1,
             insi_latency: Duration::ZERO,
             accepted_idams: Vec::new(),
+            insi_fault: None,
         }
     }
 }
@@ -93,6 +97,7 @@ impl System {
                 listen: any_port(),
                 latency: opts.insi_latency,
                 accepted_idams: opts.accepted_idams.clone(),
+                fault_injection: opts.insi_fault.clone(),
                 ..Default::default()
             },
             &pki,

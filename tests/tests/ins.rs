@@ -566,3 +566,48 @@ async fn organisation_certificate_as_pkcs12_works_end_to_end() {
     assert_eq!(resp.result, SearchResult::Found as i32);
     sys.stop().await;
 }
+
+/// What a caller sees when INSi misbehaves (sandbox fault injection).
+async fn injected_fault_gives(fault: &str, code: Code, reason: &str, upstream: Option<&str>) {
+    let sys = System::start(SystemOptions {
+        insi_fault: Some(fault.parse().unwrap()),
+        ..Default::default()
+    })
+    .await;
+    let mut client = sys.ins_client().await;
+    let status = client
+        .search_by_traits(search(
+            "PAT-DOUZE",
+            &["NATHALIE"],
+            Sex::Female,
+            "1948-03-21",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), code, "{fault}: {status:?}");
+    let s = summarise(&status);
+    assert_eq!(s.reason.as_deref(), Some(reason), "{fault}");
+    assert_eq!(s.upstream_code.as_deref(), upstream, "{fault}");
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_insi_failures_are_told_apart() {
+    injected_fault_gives(
+        "unavailable",
+        Code::Unavailable,
+        "INSI_FAULT",
+        Some("desir_1020"),
+    )
+    .await;
+    injected_fault_gives(
+        "technical",
+        Code::Unavailable,
+        "INSI_FAULT",
+        Some("insi_102"),
+    )
+    .await;
+    injected_fault_gives("http-503", Code::Unavailable, "INSI_UNAVAILABLE", None).await;
+    injected_fault_gives("garbage", Code::Unavailable, "INSI_BAD_RESPONSE", None).await;
+    injected_fault_gives("close", Code::Unavailable, "INSI_UNAVAILABLE", None).await;
+}

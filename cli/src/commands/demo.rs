@@ -42,6 +42,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         ins_listen: any_port,
         insi_listen: any_port,
         insi_latency: Duration::ZERO,
+        insi_fault: None,
     };
 
     step(1, "start the sandbox and the services");

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use passerelle_sandbox::insi::FaultInjection;
 use passerelle_service_kit::{Shutdown, telemetry};
 
 use crate::embedded::{Embedded, EmbeddedOptions, INS_PORT};
@@ -27,6 +28,10 @@ pub struct UpArgs {
     /// Latency the INSi sandbox adds to each answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub insi_latency_ms: u64,
+    /// Make the INSi sandbox fail: KIND, KIND@N (every N-th request) or KIND%P (probability),
+    /// KIND one of http-503, garbage, close, unavailable, technical.
+    #[arg(long)]
+    pub insi_fault: Option<FaultInjection>,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     pub log_json: bool,
@@ -46,6 +51,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         ins_listen: args.ins_listen,
         insi_listen: args.insi_listen,
         insi_latency: Duration::from_millis(args.insi_latency_ms),
+        insi_fault: args.insi_fault,
     };
     let system = Embedded::start(&opts, shutdown.clone()).await?;
     println!("Passerelle is up (bus: {})", system.bus.describe());

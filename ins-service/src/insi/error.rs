@@ -56,6 +56,9 @@ impl InsiError {
         match self {
             Self::Timeout { .. } | Self::Connect { .. } => true,
             Self::HttpStatus { status, .. } => (500..600).contains(status),
+            // siram_40 is INSi's "service temporarily unavailable / technical error" (captured
+            // with desir_1020 and insi_102); a Receiver fault is the service's own failure.
+            Self::Fault(f) => f.subcode() == Some("siram_40") || !f.is_sender(),
             _ => false,
         }
     }

@@ -82,6 +82,43 @@ pub struct FaultInjection {
     pub kind: FaultKind,
 }
 
+/// Fault injection as written on a command line: `KIND`, `KIND@N` (every N-th request) or
+/// `KIND%P` (with probability P, 0 to 1). KIND: `http-503`, `garbage`, `close`,
+/// `unavailable` (siram_40/desir_1020) or `technical` (siram_40/insi_102).
+impl std::str::FromStr for FaultInjection {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || {
+            format!(
+                "fault {s:?}: write KIND, KIND@N or KIND%P with KIND one of http-503, garbage, \
+                 close, unavailable, technical (e.g. unavailable@3, close%0.1)"
+            )
+        };
+        let (kind, trigger) = if let Some((k, n)) = s.split_once('@') {
+            let n: u32 = n.trim().parse().map_err(|_| usage())?;
+            (k, FaultTrigger::EveryNth(n))
+        } else if let Some((k, p)) = s.split_once('%') {
+            let p: f64 = p.trim().parse().map_err(|_| usage())?;
+            if !(0.0..=1.0).contains(&p) {
+                return Err(usage());
+            }
+            (k, FaultTrigger::Probability(p))
+        } else {
+            (s, FaultTrigger::EveryNth(1))
+        };
+        let kind = match kind.trim() {
+            "http-503" => FaultKind::Http503,
+            "garbage" => FaultKind::GarbageBody,
+            "close" => FaultKind::CloseConnection,
+            "unavailable" => FaultKind::service_unavailable(),
+            "technical" => FaultKind::technical_error(),
+            _ => return Err(usage()),
+        };
+        Ok(Self { trigger, kind })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct InsiSandboxConfig {
     /// Listening address (default `127.0.0.1:0`, any free port).
@@ -229,5 +266,26 @@ impl RunningInsiSandbox {
 impl Drop for RunningInsiSandbox {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+#[cfg(test)]
+mod fault_spec_tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs_parse() {
+        let f: FaultInjection = "unavailable@3".parse().unwrap();
+        assert_eq!(f.trigger, FaultTrigger::EveryNth(3));
+        assert_eq!(f.kind, FaultKind::service_unavailable());
+        let f: FaultInjection = "close%0.25".parse().unwrap();
+        assert_eq!(f.trigger, FaultTrigger::Probability(0.25));
+        assert_eq!(f.kind, FaultKind::CloseConnection);
+        let f: FaultInjection = "http-503".parse().unwrap();
+        assert_eq!(f.trigger, FaultTrigger::EveryNth(1));
+        for bad in ["", "boom", "close%2", "close@x", "garbage@"] {
+            let err = bad.parse::<FaultInjection>().unwrap_err();
+            assert!(err.contains("KIND@N"), "{bad}: {err}");
+        }
     }
 }
