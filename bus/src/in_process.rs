@@ -8,6 +8,10 @@
 //!
 //! Known difference: a request matched only by plain subscribers (no server) fails with
 //! `NoResponders` here, whereas NATS lets it time out since someone has interest.
+//!
+//! Draining a server (see [`crate::DrainHandle`]) is exact here: a request is either in the
+//! drained server's buffer, and served, or routed elsewhere; on NATS one on the wire at that
+//! moment can be lost (see [`crate::nats`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -22,7 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::subjects::{self, EVENTS_ALL, EVENTS_STREAM};
 use crate::{
-    Bus, BusError, Headers, IncomingRequest, Message, MessageStream, Replier, RequestStream,
+    Bus, BusError, DrainHandle, Drainer, Headers, IncomingRequest, Message, MessageStream, Replier,
+    RequestStream,
 };
 
 /// Limits of an [`InProcessBus`].
@@ -191,6 +196,24 @@ impl Drop for Unregister {
     }
 }
 
+/// Drains a server: unregistering it drops the only sender of its channel, so new requests
+/// go to the other members of its group (or fail with no-responders) while its stream
+/// yields what the channel holds, then ends. Atomic under the bus lock: a request is
+/// either in the channel already or never routed there.
+struct InProcessDrain {
+    inner: Weak<Inner>,
+    id: u64,
+}
+
+impl Drainer for InProcessDrain {
+    fn drain(&self) -> BoxFuture<'static, Result<(), BusError>> {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.lock().servers.retain(|s| s.id != self.id);
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// The stream handed out by `subscribe`/`serve`. Field order matters: the receiver (and any
 /// request still queued in it, which then answers `NoReply`) goes before the registration.
 struct Registration<T> {
@@ -327,7 +350,11 @@ impl Bus for InProcessBus {
         }
     }
 
-    async fn serve(&self, subject: &str, queue_group: &str) -> Result<RequestStream, BusError> {
+    async fn serve_drainable(
+        &self,
+        subject: &str,
+        queue_group: &str,
+    ) -> Result<(RequestStream, DrainHandle), BusError> {
         subjects::validate_pattern(subject)?;
         subjects::validate_token(queue_group)?;
         let (tx, rx) = mpsc::channel(self.inner.config.channel_capacity.max(1));
@@ -339,13 +366,18 @@ impl Bus for InProcessBus {
             group: queue_group.to_owned(),
             tx,
         });
-        Ok(Box::pin(Registration {
+        let stream: RequestStream = Box::pin(Registration {
             rx,
             _guard: Unregister {
                 inner: Arc::downgrade(&self.inner),
                 id,
             },
-        }))
+        });
+        let drain = DrainHandle::new(InProcessDrain {
+            inner: Arc::downgrade(&self.inner),
+            id,
+        });
+        Ok((stream, drain))
     }
 
     async fn publish(

@@ -95,8 +95,48 @@ impl fmt::Debug for IncomingRequest {
     }
 }
 
-/// Requests delivered to one server; dropping it unsubscribes.
+/// Requests delivered to one server; dropping it unsubscribes. To stop without losing the
+/// requests already delivered to it, drain it instead (see [`Bus::serve_drainable`]).
 pub type RequestStream = Pin<Box<dyn Stream<Item = IncomingRequest> + Send>>;
+
+/// How one bus implementation drains one server.
+pub(crate) trait Drainer: Send + Sync {
+    fn drain(&self) -> BoxFuture<'static, Result<(), BusError>>;
+}
+
+/// Drains the [`RequestStream`] it was created with (see [`Bus::serve_drainable`]): the
+/// server stops taking new requests, which the bus then routes to the other members of its
+/// queue group (or answers no-responders if there are none), while the stream still yields
+/// every request already delivered to it, then ends.
+///
+/// Cheap to clone; every clone drains the same stream. Draining again, or after the stream
+/// was dropped, does nothing.
+#[derive(Clone)]
+pub struct DrainHandle {
+    drainer: std::sync::Arc<dyn Drainer>,
+}
+
+impl DrainHandle {
+    pub(crate) fn new(drainer: impl Drainer + 'static) -> Self {
+        Self {
+            drainer: std::sync::Arc::new(drainer),
+        }
+    }
+
+    /// Stops the server from taking new requests. When this returns, the bus no longer
+    /// routes requests to it; the stream goes on yielding those it already holds, then
+    /// ends. An error means the unsubscription could not be confirmed (connection lost or
+    /// closed); the stream still ends, when the connection does.
+    pub async fn drain(&self) -> Result<(), BusError> {
+        self.drainer.drain().await
+    }
+}
+
+impl fmt::Debug for DrainHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DrainHandle").finish_non_exhaustive()
+    }
+}
 
 /// Messages delivered to one subscriber; dropping it unsubscribes.
 pub type MessageStream = Pin<Box<dyn Stream<Item = Message> + Send>>;
@@ -120,7 +160,23 @@ pub trait Bus: Send + Sync + 'static {
     /// Serve requests in a queue group: N servers with the same group share the load, each
     /// request goes to exactly one of them. `subject` may be a wildcard pattern; `queue_group`
     /// must be a single token ([`subjects::validate_token`]).
-    async fn serve(&self, subject: &str, queue_group: &str) -> Result<RequestStream, BusError>;
+    ///
+    /// Stopping by dropping the stream fails the requests it still holds. A server that
+    /// must not fail any (graceful shutdown) uses [`Bus::serve_drainable`].
+    async fn serve(&self, subject: &str, queue_group: &str) -> Result<RequestStream, BusError> {
+        Ok(self.serve_drainable(subject, queue_group).await?.0)
+    }
+
+    /// As [`Bus::serve`], with a [`DrainHandle`] to stop without losing any request:
+    /// draining unsubscribes (new requests go to the other members of the group) and the
+    /// stream then yields every request already delivered to this server before it ends.
+    /// [`proto_rpc::serve_typed_until`] does it all on a shutdown signal. On NATS, a request
+    /// still on the wire when the drain starts can be lost: see [`nats`].
+    async fn serve_drainable(
+        &self,
+        subject: &str,
+        queue_group: &str,
+    ) -> Result<(RequestStream, DrainHandle), BusError>;
 
     /// Fire-and-forget event: delivered to the current subscribers, lost if there are none.
     async fn publish(

@@ -2,10 +2,19 @@
 //!
 //! Targets nats-server 2.9 (Debian's): only core NATS, headers, no-responders and basic
 //! JetStream publish/stream management are used.
+//!
+//! Known limit of draining (see `NatsDrain`): every request buffered in the client when the
+//! drain starts is served, but async-nats 0.51 stops tracking the subscription before the
+//! server has confirmed the unsubscription, and discards what still arrives for it. Under
+//! steady traffic a drain can thus lose a request that was on the wire at that moment (its
+//! requester times out): rare (locally, at some 7,000 requests per second, about one every
+//! other drain), not impossible.
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -14,13 +23,15 @@ use async_nats::{
     SubscribeErrorKind,
 };
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::future::BoxFuture;
-use tokio::sync::OnceCell;
+use futures::task::AtomicWaker;
+use futures::{Stream, StreamExt};
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::subjects::{self, EVENTS_ALL, EVENTS_STREAM};
 use crate::{
-    Bus, BusError, Headers, IncomingRequest, Message, MessageStream, Replier, RequestStream,
+    Bus, BusError, DrainHandle, Drainer, Headers, IncomingRequest, Message, MessageStream, Replier,
+    RequestStream,
 };
 
 /// Header a server's bus sends back, with an empty payload, when it drops a request without
@@ -181,33 +192,35 @@ impl NatsBus {
             .copied()
     }
 
-    /// Returns once the server has processed everything this client sent before (a new
-    /// subscription in particular), so that `serve`/`subscribe` keep their promise of being
-    /// in place. `Client::flush` only empties the socket buffer; a round trip is needed: a
-    /// request on a fresh inbox nobody listens to, which the server itself answers with
-    /// no-responders, after the operations queued before it. Works without echo and without
-    /// JetStream; inbox subjects are the ones a restricted account may publish on anyway.
+    /// See [`barrier`].
     async fn barrier(&self) -> Result<(), BusError> {
-        let request = async_nats::Request::new().timeout(Some(BARRIER_TIMEOUT));
-        match self
-            .client
-            .send_request(self.client.new_inbox(), request)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match e.kind() {
-                RequestErrorKind::NoResponders => Ok(()),
-                RequestErrorKind::TimedOut => {
-                    // Slow server or a permission denying the inbox: the subscription is
-                    // most likely in place already, do not fail because of the check.
-                    tracing::warn!("subscription not confirmed by the NATS server in time");
-                    Ok(())
-                }
-                _ => Err(BusError::Connection(format!(
-                    "subscription round trip: {e}"
-                ))),
-            },
-        }
+        barrier(&self.client, "subscription").await
+    }
+}
+
+/// Returns once the server has processed everything `client` sent before (a new
+/// subscription, an unsubscription), so that `serve`/`subscribe` keep their promise of being
+/// in place and a drain its promise of being effective. `Client::flush` only empties the
+/// socket buffer; a round trip is needed: a request on a fresh inbox nobody listens to,
+/// which the server itself answers with no-responders, after the operations queued before
+/// it. The answer also comes after every message the server sent this client before, so
+/// those have been handed to their subscriptions when this returns. Works without echo and
+/// without JetStream; inbox subjects are the ones a restricted account may publish on
+/// anyway. `what` names the operation for the logs.
+async fn barrier(client: &Client, what: &str) -> Result<(), BusError> {
+    let request = async_nats::Request::new().timeout(Some(BARRIER_TIMEOUT));
+    match client.send_request(client.new_inbox(), request).await {
+        Ok(_) => Ok(()),
+        Err(e) => match e.kind() {
+            RequestErrorKind::NoResponders => Ok(()),
+            RequestErrorKind::TimedOut => {
+                // Slow server or a permission denying the inbox: the operation most likely
+                // went through already, do not fail because of the check.
+                tracing::warn!("{what} not confirmed by the NATS server in time");
+                Ok(())
+            }
+            _ => Err(BusError::Connection(format!("{what} round trip: {e}"))),
+        },
     }
 }
 
@@ -363,6 +376,137 @@ impl Drop for NatsReplier {
     }
 }
 
+/// One server's subscription, shared by its stream and its drain handle.
+struct ServeShared {
+    /// Locked by each poll of the stream, for the time of the poll, and by the drain for
+    /// the time it takes to queue the unsubscription.
+    subscriber: Mutex<async_nats::Subscriber>,
+    /// The stream, when a poll found the drain holding the subscriber.
+    waker: AtomicWaker,
+    /// The outcome of the drain: done once, however many times asked.
+    drained: OnceCell<Result<(), BusError>>,
+}
+
+/// The requests of one server (see `serve_drainable`).
+struct NatsRequests {
+    shared: Arc<ServeShared>,
+    client: Client,
+}
+
+impl NatsRequests {
+    fn to_request(&self, message: async_nats::Message) -> Option<IncomingRequest> {
+        let Some(reply) = message.reply else {
+            // Someone published (not requested) on a request subject: nobody to answer, and
+            // handling it would hide the caller's mistake.
+            tracing::warn!(subject = %message.subject, "message without reply subject on a served subject: ignored");
+            return None;
+        };
+        Some(IncomingRequest::new(
+            message.subject.to_string(),
+            from_nats_headers(message.headers.as_ref()),
+            message.payload,
+            Box::new(NatsReplier {
+                client: self.client.clone(),
+                reply,
+                subject: message.subject.to_string(),
+                answered: false,
+            }),
+        ))
+    }
+}
+
+impl Stream for NatsRequests {
+    type Item = IncomingRequest;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<IncomingRequest>> {
+        let this = self.get_mut();
+        let mut subscriber = match this.shared.subscriber.try_lock() {
+            Ok(subscriber) => subscriber,
+            Err(_) => {
+                // The drain holds it for a moment: have it wake us, unless it let go since.
+                this.shared.waker.register(cx.waker());
+                match this.shared.subscriber.try_lock() {
+                    Ok(subscriber) => subscriber,
+                    Err(_) => return Poll::Pending,
+                }
+            }
+        };
+        loop {
+            match ready!(subscriber.poll_next_unpin(cx)) {
+                None => return Poll::Ready(None),
+                Some(message) => {
+                    if let Some(request) = this.to_request(message) {
+                        return Poll::Ready(Some(request));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for NatsRequests {
+    /// Fails the requests still buffered in the client at once ([`BusError::NoReply`], sent
+    /// by the replier's drop) rather than letting their requesters wait for the timeout.
+    /// Best effort: those arriving until the unsubscription takes effect are lost, which is
+    /// what draining avoids.
+    fn drop(&mut self) {
+        let Ok(mut subscriber) = self.shared.subscriber.try_lock() else {
+            return;
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Poll::Ready(Some(message)) = subscriber.poll_next_unpin(&mut cx) {
+            drop(self.to_request(message));
+        }
+    }
+}
+
+/// Drains a server's subscription with `Subscriber::drain`: it sends the server the
+/// unsubscription but, unlike `unsubscribe`, keeps the subscriber's channel open, so that
+/// the stream still yields the requests buffered in the client; the client drops its end
+/// of the channel (the stream then ends) on the next turn of its connection loop. A round
+/// trip then confirms that the server has processed the unsubscription: new requests go to
+/// the other members of the group.
+///
+/// Limit of async-nats 0.51: that turn of the connection loop can come before the server
+/// has processed the unsubscription (any traffic on the connection triggers it, our round
+/// trip included), and the client ignores the messages of a subscription it no longer
+/// knows. A request the server routed here during that round trip is thus lost (its
+/// requester times out). Requests already buffered, the ones a server holds when it is told
+/// to stop, are never lost. The fix belongs in the client: forget a drained subscription
+/// when the PONG answering the drain's PING arrives, as the Go client does; nothing in its
+/// public API lets us wait for that ourselves.
+struct NatsDrain {
+    shared: Weak<ServeShared>,
+    client: Client,
+}
+
+impl Drainer for NatsDrain {
+    fn drain(&self) -> BoxFuture<'static, Result<(), BusError>> {
+        let shared = self.shared.upgrade();
+        let client = self.client.clone();
+        Box::pin(async move {
+            // The stream was dropped, and its subscription with it.
+            let Some(shared) = shared else {
+                return Ok(());
+            };
+            shared
+                .drained
+                .get_or_init(|| async {
+                    let sent = {
+                        let mut subscriber = shared.subscriber.lock().await;
+                        subscriber.drain().await
+                    };
+                    shared.waker.wake();
+                    // Only fails once the client's connection task is gone.
+                    sent.map_err(|_| BusError::Closed)?;
+                    barrier(&client, "unsubscription").await
+                })
+                .await
+                .clone()
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Bus for NatsBus {
     async fn request(
@@ -417,7 +561,11 @@ impl Bus for NatsBus {
         })
     }
 
-    async fn serve(&self, subject: &str, queue_group: &str) -> Result<RequestStream, BusError> {
+    async fn serve_drainable(
+        &self,
+        subject: &str,
+        queue_group: &str,
+    ) -> Result<(RequestStream, DrainHandle), BusError> {
         subjects::validate_pattern(subject)?;
         subjects::validate_token(queue_group)?;
         let subscriber = self
@@ -426,30 +574,20 @@ impl Bus for NatsBus {
             .await
             .map_err(|e| subscribe_error(subject, e))?;
         self.barrier().await?;
-        let client = self.client.clone();
-        let stream = subscriber.filter_map(move |message| {
-            let request = match message.reply {
-                Some(reply) => Some(IncomingRequest::new(
-                    message.subject.to_string(),
-                    from_nats_headers(message.headers.as_ref()),
-                    message.payload,
-                    Box::new(NatsReplier {
-                        client: client.clone(),
-                        reply,
-                        subject: message.subject.to_string(),
-                        answered: false,
-                    }),
-                )),
-                None => {
-                    // Someone published (not requested) on a request subject: nobody to
-                    // answer, and handling it would hide the caller's mistake.
-                    tracing::warn!(subject = %message.subject, "message without reply subject on a served subject: ignored");
-                    None
-                }
-            };
-            std::future::ready(request)
+        let shared = Arc::new(ServeShared {
+            subscriber: Mutex::new(subscriber),
+            waker: AtomicWaker::new(),
+            drained: OnceCell::new(),
         });
-        Ok(Box::pin(stream))
+        let drain = DrainHandle::new(NatsDrain {
+            shared: Arc::downgrade(&shared),
+            client: self.client.clone(),
+        });
+        let stream = NatsRequests {
+            shared,
+            client: self.client.clone(),
+        };
+        Ok((Box::pin(stream), drain))
     }
 
     async fn publish(

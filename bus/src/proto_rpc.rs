@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tonic::{Code, Status};
 
 use crate::subjects::{HEADER_REQUEST_ID, serving_service};
-use crate::{Bus, BusError, Headers, IncomingRequest, RequestStream};
+use crate::{Bus, BusError, DrainHandle, Headers, IncomingRequest, RequestStream};
 
 /// Sends `req` on `subject` and decodes the typed response, or the status the server
 /// replied with. Bus failures become statuses a gRPC client understands (see
@@ -113,10 +113,12 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
 /// `InvalidArgument`), runs `handler(headers, request)` with at most `concurrency` requests
 /// in flight (each on its own task, so handlers run in parallel), and replies.
 ///
-/// Returns once the stream has ended **and** the in-flight handlers have replied: graceful
-/// shutdown ends the stream (e.g. with `take_until` on a shutdown signal) and awaits this. A
+/// Returns once the stream has ended **and** the in-flight handlers have replied. A
 /// panicking handler is answered `Internal` and does not stop the others. Replies carry the
 /// request's [`HEADER_REQUEST_ID`] header back.
+///
+/// For graceful shutdown use [`serve_typed_until`]: ending the stream some other way (e.g.
+/// `take_until` on a shutdown signal) drops it, and with it the requests it still holds.
 pub async fn serve_typed<Req, Resp, F, Fut>(
     mut stream: RequestStream,
     concurrency: usize,
@@ -150,6 +152,73 @@ pub async fn serve_typed<Req, Resp, F, Fut>(
     // The stream is over: drop it (unsubscribes) and let the accepted requests finish.
     drop(stream);
     while in_flight.join_next().await.is_some() {}
+}
+
+/// [`serve_typed`] until `shutdown` resolves, then a graceful stop: drains the subscription
+/// (`drain`, from [`Bus::serve_drainable`] with `stream`) so that new requests go to the
+/// other members of the queue group, serves every request already delivered to this server,
+/// waits for the in-flight handlers, and returns.
+///
+/// Also returns if the stream ends by itself (connection closed), without waiting for
+/// `shutdown`.
+///
+/// ```no_run
+/// # use passerelle_bus::{BusError, SharedBus, subjects};
+/// # use passerelle_proto::ins::v1::{CheckMatriculeRequest, CheckMatriculeResponse};
+/// # async fn example(
+/// #     bus: SharedBus,
+/// #     mut stop: tokio::sync::watch::Receiver<bool>,
+/// # ) -> Result<(), BusError> {
+/// let (stream, drain) = bus
+///     .serve_drainable(subjects::INS_CHECK_MATRICULE, subjects::INS_QUEUE_GROUP)
+///     .await?;
+/// let shutdown = async move {
+///     let _ = stop.wait_for(|stop| *stop).await;
+/// };
+/// passerelle_bus::proto_rpc::serve_typed_until(
+///     stream,
+///     drain,
+///     shutdown,
+///     8,
+///     |_headers, req: CheckMatriculeRequest| async move {
+///         Ok::<_, tonic::Status>(CheckMatriculeResponse {
+///             valid: true,
+///             expected_key: req.key,
+///             message: String::new(),
+///         })
+///     },
+/// )
+/// .await;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn serve_typed_until<Req, Resp, F, Fut, S>(
+    stream: RequestStream,
+    drain: DrainHandle,
+    shutdown: S,
+    concurrency: usize,
+    handler: F,
+) where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+    F: Fn(Headers, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    S: Future<Output = ()> + Send,
+{
+    let serving = serve_typed(stream, concurrency, handler);
+    let drain_on_shutdown = async move {
+        shutdown.await;
+        if let Err(e) = drain.drain().await {
+            // The stream still ends, with the connection; nothing more to do here.
+            tracing::warn!(error = %e, "could not confirm the drain of a subscription");
+        }
+        // From here on, only the end of the stream (serving) finishes the select.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = serving => {}
+        () = drain_on_shutdown => {}
+    }
 }
 
 async fn handle_one<Req, Resp, F, Fut>(request: IncomingRequest, handler: &F)

@@ -6,7 +6,7 @@ use crate::InsOid;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InsError {
     #[error(
-        "matricule {0:?} must have 13 characters: sex digit, year, month, department (2A/2B for Corsica), commune, order — e.g. 2480392630010"
+        "matricule {0:?} must have 13 characters: sex digit, year, month, department (2A/2B for Corsica), commune, order — e.g. 1850578006084"
     )]
     MatriculeFormat(String),
     #[error("key {0:?} must be two digits between 01 and 97")]

@@ -14,7 +14,9 @@ use crate::service::InsCore;
 /// Requests one replica works on at once; more wait on the bus.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 
-/// Serves every INS subject until `shutdown`; in-flight requests finish before it returns.
+/// Serves every INS subject until `shutdown`, then drains: the requests already delivered to
+/// this replica are served and in-flight ones finish before it returns, new ones go to the
+/// other replicas.
 pub async fn run(
     bus: SharedBus,
     core: InsCore,
@@ -38,13 +40,16 @@ pub async fn run_with_ready(
     let group = subjects::INS_QUEUE_GROUP;
     let subscribed = async {
         Ok::<_, BusError>((
-            bus.serve(subjects::INS_SEARCH_BY_TRAITS, group).await?,
-            bus.serve(subjects::INS_SEARCH_BY_VITALE, group).await?,
-            bus.serve(subjects::INS_CHECK_MATRICULE, group).await?,
+            bus.serve_drainable(subjects::INS_SEARCH_BY_TRAITS, group)
+                .await?,
+            bus.serve_drainable(subjects::INS_SEARCH_BY_VITALE, group)
+                .await?,
+            bus.serve_drainable(subjects::INS_CHECK_MATRICULE, group)
+                .await?,
         ))
     }
     .await;
-    let (traits, vitale, check) = match subscribed {
+    let ((traits, traits_drain), (vitale, vitale_drain), (check, check_drain)) = match subscribed {
         Ok(s) => {
             let _ = ready.send(Ok(()));
             s
@@ -54,20 +59,20 @@ pub async fn run_with_ready(
             return Err(e);
         }
     };
-    let until = |s: passerelle_bus::RequestStream| {
+    // On shutdown each subject is drained: new requests go to the other replicas, those
+    // already delivered to this one are served, then in-flight work finishes.
+    let stopped = || {
         let stop = shutdown.clone();
-        // Ending the stream on shutdown makes serve_typed stop taking requests and wait for
-        // those in flight.
-        Box::pin(futures::StreamExt::take_until(s, async move {
-            stop.wait().await
-        })) as passerelle_bus::RequestStream
+        async move { stop.wait().await }
     };
 
     let counted = |served: Arc<AtomicU64>| move || served.fetch_add(1, Ordering::Relaxed);
 
     let (c, count) = (core.clone(), counted(served.clone()));
-    let traits = proto_rpc::serve_typed(
-        until(traits),
+    let traits = proto_rpc::serve_typed_until(
+        traits,
+        traits_drain,
+        stopped(),
         concurrency,
         move |headers, req: api::SearchByTraitsRequest| {
             count();
@@ -80,8 +85,10 @@ pub async fn run_with_ready(
         },
     );
     let (c, count) = (core.clone(), counted(served.clone()));
-    let vitale = proto_rpc::serve_typed(
-        until(vitale),
+    let vitale = proto_rpc::serve_typed_until(
+        vitale,
+        vitale_drain,
+        stopped(),
         concurrency,
         move |headers, req: api::SearchByVitaleRequest| {
             count();
@@ -94,8 +101,10 @@ pub async fn run_with_ready(
         },
     );
     let (c, count) = (core, counted(served));
-    let check = proto_rpc::serve_typed(
-        until(check),
+    let check = proto_rpc::serve_typed_until(
+        check,
+        check_drain,
+        stopped(),
         concurrency,
         move |_headers, req: api::CheckMatriculeRequest| {
             count();

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use passerelle_bus::subjects::{EVENTS_ALL, EVENTS_INS_SEARCHED};
-use passerelle_bus::{BusError, IncomingRequest, SharedBus};
-use tokio::sync::oneshot;
+use passerelle_bus::{BusError, IncomingRequest, Message, RequestStream, SharedBus};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
-use crate::harness::{Harness, assert_quiet, headers, take};
+use crate::harness::{Harness, assert_quiet, fence, headers, take};
 
 const ECHO: &str = "passerelle.test.v1.echo";
 
@@ -370,4 +371,209 @@ pub async fn oversized_message_rejected(h: &impl Harness) {
         .await
         .expect_err("too large");
     assert!(matches!(err, BusError::PayloadTooLarge { .. }), "{err:?}");
+}
+
+/// A server taking one request at a time (concurrency 1) and answering it, with
+/// `served-by: name`, only once its gate is open: the requests routed to it meanwhile pile
+/// up in its buffer.
+struct GatedServer {
+    /// One message per request taken from the stream.
+    taken: mpsc::UnboundedReceiver<()>,
+    /// `true` opens the gate.
+    gate: watch::Sender<bool>,
+    /// How many requests it answered, once its stream has ended.
+    ended: oneshot::Receiver<usize>,
+}
+
+fn spawn_gated(mut requests: RequestStream, name: &str) -> GatedServer {
+    let (taken_tx, taken) = mpsc::unbounded_channel();
+    let (gate, mut open) = watch::channel(false);
+    let (ended_tx, ended) = oneshot::channel();
+    let name = name.to_owned();
+    tokio::spawn(async move {
+        let mut answered = 0;
+        while let Some(request) = requests.next().await {
+            let _ = taken_tx.send(());
+            open.wait_for(|open| *open)
+                .await
+                .expect("gate kept by the test");
+            let payload = request.payload.clone();
+            request
+                .reply(headers(&[("served-by", &name)]), payload)
+                .await
+                .expect("reply");
+            answered += 1;
+        }
+        let _ = ended_tx.send(answered);
+    });
+    GatedServer { taken, gate, ended }
+}
+
+/// Sends requests `0..n` on ECHO at once, each in its own task (payload: its number).
+fn spawn_requests(client: &SharedBus, n: usize) -> Vec<JoinHandle<Result<Message, BusError>>> {
+    (0..n)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .request(
+                        ECHO,
+                        Default::default(),
+                        Bytes::from(i.to_string()),
+                        Duration::from_secs(10),
+                    )
+                    .await
+            })
+        })
+        .collect()
+}
+
+/// Every request answered (none timed out) with its own payload, by `server`.
+async fn assert_all_served_by(requests: Vec<JoinHandle<Result<Message, BusError>>>, server: &str) {
+    for (i, request) in requests.into_iter().enumerate() {
+        let reply = request
+            .await
+            .expect("requester task")
+            .unwrap_or_else(|e| panic!("request {i} was not answered: {e}"));
+        assert_eq!(reply.payload, Bytes::from(i.to_string()));
+        assert_eq!(reply.headers["served-by"], server, "request {i}");
+    }
+}
+
+const HELD: usize = 5;
+
+/// Graceful hand-over in a queue group: the server that drains answers every request it
+/// held, while the requests sent after the drain go to the other member.
+pub async fn drain_hands_over_to_the_group(h: &impl Harness) {
+    let a = h.connect().await;
+    let b = h.connect().await;
+    let client = h.connect().await;
+    let watcher = h.connect().await;
+    let mut seen = watcher.subscribe(ECHO).await.expect("subscribe");
+    let (requests, drain) = a.serve_drainable(ECHO, "workers").await.expect("serve");
+    let mut server_a = spawn_gated(requests, "a");
+
+    // A is alone in the group: it takes every request, holds the first and buffers the rest.
+    let held = spawn_requests(&client, HELD);
+    take(&mut seen, HELD).await;
+    fence(&a).await;
+    server_a.taken.recv().await.expect("A took a request");
+
+    // B joins, A drains while still stuck on its first request.
+    spawn_echo(&b, ECHO, "workers", "b").await;
+    drain.drain().await.expect("drain");
+    for i in 0..5 {
+        let reply = client
+            .request(
+                ECHO,
+                Default::default(),
+                Bytes::from(format!("after {i}")),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("served after the drain");
+        assert_eq!(
+            reply.headers["served-by"], "b",
+            "request {i} after the drain"
+        );
+    }
+
+    // A is let go: it answers all it held, then its stream ends.
+    server_a.gate.send_replace(true);
+    assert_all_served_by(held, "a").await;
+    let answered = tokio::time::timeout(Duration::from_secs(5), server_a.ended)
+        .await
+        .expect("A's stream ended")
+        .expect("A's task");
+    assert_eq!(answered, HELD);
+}
+
+/// The last server of a subject drains: the subject has no responders at once, yet every
+/// request the server held is answered, then its stream ends.
+pub async fn drain_last_server_answers_what_it_holds(h: &impl Harness) {
+    let server = h.connect().await;
+    let client = h.connect().await;
+    let watcher = h.connect().await;
+    let mut seen = watcher.subscribe(ECHO).await.expect("subscribe");
+    let (requests, drain) = server.serve_drainable(ECHO, "solo").await.expect("serve");
+    let mut solo = spawn_gated(requests, "solo");
+
+    let held = spawn_requests(&client, HELD);
+    take(&mut seen, HELD).await;
+    fence(&server).await;
+    solo.taken.recv().await.expect("took a request");
+    // A plain subscriber is interest enough for NATS not to answer no-responders.
+    drop(seen);
+    fence(&watcher).await;
+
+    drain.drain().await.expect("drain");
+    let err = client
+        .request(
+            ECHO,
+            Default::default(),
+            Bytes::new(),
+            Duration::from_secs(2),
+        )
+        .await
+        .expect_err("nobody serves it any more");
+    assert_eq!(
+        err,
+        BusError::NoResponders {
+            subject: ECHO.to_owned()
+        }
+    );
+    drain
+        .clone()
+        .drain()
+        .await
+        .expect("draining again does nothing");
+
+    solo.gate.send_replace(true);
+    assert_all_served_by(held, "solo").await;
+    let answered = tokio::time::timeout(Duration::from_secs(5), solo.ended)
+        .await
+        .expect("the stream ended")
+        .expect("server task");
+    assert_eq!(answered, HELD);
+    drain
+        .drain()
+        .await
+        .expect("draining an ended stream does nothing");
+}
+
+/// Dropping a stream (instead of draining it) fails the requests it still buffers at once,
+/// rather than letting their requesters wait for the timeout.
+pub async fn dropped_stream_fails_buffered_requests_fast(h: &impl Harness) {
+    let server = h.connect().await;
+    let client = h.connect().await;
+    let watcher = h.connect().await;
+    let mut seen = watcher.subscribe(ECHO).await.expect("subscribe");
+    let mut requests = server.serve(ECHO, "dropper").await.expect("serve");
+
+    let started = Instant::now();
+    let sent = spawn_requests(&client, HELD);
+    take(&mut seen, HELD).await;
+    fence(&server).await;
+    let first = requests.next().await.expect("a request");
+    drop(requests);
+    // The request taken before the drop can still be answered.
+    let payload = first.payload.clone();
+    first
+        .reply(Default::default(), payload)
+        .await
+        .expect("reply");
+
+    let mut answered = 0;
+    for request in sent {
+        match request.await.expect("requester task") {
+            Ok(_) => answered += 1,
+            Err(BusError::NoReply { .. }) => {}
+            Err(e) => panic!("expected NoReply, got {e:?}"),
+        }
+    }
+    assert_eq!(answered, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited for the timeout"
+    );
 }

@@ -142,3 +142,13 @@ pub async fn assert_quiet(stream: &mut MessageStream) {
         panic!("unexpected message on {}", m.subject);
     }
 }
+
+/// Returns once `bus` has taken in every message the broker sent it before the call (into
+/// its subscribers' buffers). On NATS a new subscription is confirmed by a round trip on
+/// the connection, which the broker answers after what it sent before; in-process, delivery
+/// is immediate anyway. With a watcher that saw a request (so the broker routed it), this
+/// tells a test the request now waits in its server's buffer, not on the wire.
+pub async fn fence(bus: &SharedBus) {
+    let round_trip = bus.subscribe("passerelle.test.v1.fence").await;
+    drop(round_trip.expect("round trip to the broker"));
+}

@@ -39,6 +39,9 @@ on_both!(contract = cases:
     timeout,
     dropped_request_answers_no_reply,
     dropped_stream_unregisters,
+    dropped_stream_fails_buffered_requests_fast,
+    drain_hands_over_to_the_group,
+    drain_last_server_answers_what_it_holds,
     queue_group_shares_load,
     wildcard_subscribe,
     publish_durable_delivers_and_stores,
@@ -55,6 +58,7 @@ on_both!(typed_rpc = typed:
     handler_panic_answers_internal,
     concurrency_is_bounded,
     serve_typed_finishes_in_flight_work,
+    serve_typed_until_drains_on_shutdown,
 );
 
 mod nats_only {

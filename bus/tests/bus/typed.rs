@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use passerelle_bus::proto_rpc::{call, serve_typed};
+use passerelle_bus::proto_rpc::{call, serve_typed, serve_typed_until};
 use passerelle_bus::subjects::{INS_CHECK_MATRICULE, INS_QUEUE_GROUP};
 use passerelle_bus::{Headers, SharedBus};
 use passerelle_proto::bus::v1::{Reply, reply::Outcome};
 use passerelle_proto::ins::v1::{CheckMatriculeRequest, CheckMatriculeResponse};
 use prost::Message as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::harness::{Harness, headers};
+use crate::harness::{Harness, fence, headers, take};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -289,4 +289,97 @@ pub async fn serve_typed_finishes_in_flight_work(h: &impl Harness) {
         .expect("requester task")
         .expect("the in-flight request was answered");
     assert_eq!(resp.message, "finished");
+}
+
+/// Graceful shutdown with `serve_typed_until`: on the signal the subscription is drained
+/// (nobody serves the subject any more), yet every request already delivered is answered
+/// before it returns, with concurrency 1 and a handler held back so that they pile up.
+pub async fn serve_typed_until_drains_on_shutdown(h: &impl Harness) {
+    const HELD: usize = 4;
+    let server = h.connect().await;
+    let client = h.connect().await;
+    let watcher = h.connect().await;
+    let mut seen = watcher
+        .subscribe(INS_CHECK_MATRICULE)
+        .await
+        .expect("subscribe");
+    let (stream, drain) = server
+        .serve_drainable(INS_CHECK_MATRICULE, INS_QUEUE_GROUP)
+        .await
+        .expect("serve");
+    let (gate, open) = watch::channel(false);
+    let (taken_tx, mut taken) = mpsc::unbounded_channel::<()>();
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let serving = tokio::spawn(serve_typed_until(
+        stream,
+        drain.clone(),
+        async {
+            let _ = shutdown_rx.await;
+        },
+        1,
+        move |_h: Headers, req: CheckMatriculeRequest| {
+            let (taken_tx, mut open) = (taken_tx.clone(), open.clone());
+            async move {
+                let _ = taken_tx.send(());
+                let _ = open.wait_for(|open| *open).await;
+                Ok::<_, Status>(CheckMatriculeResponse {
+                    valid: true,
+                    expected_key: req.key,
+                    message: req.matricule,
+                })
+            }
+        },
+    ));
+    let calls: Vec<_> = (0..HELD)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                call::<_, CheckMatriculeResponse>(
+                    client.as_ref(),
+                    INS_CHECK_MATRICULE,
+                    Headers::new(),
+                    &req(&i.to_string()),
+                    Duration::from_secs(10),
+                )
+                .await
+            })
+        })
+        .collect();
+    // All delivered: one in the handler, the others waiting in the buffer.
+    take(&mut seen, HELD).await;
+    fence(&server).await;
+    taken.recv().await.expect("handler started");
+    // A plain subscriber is interest enough for NATS not to answer no-responders.
+    drop(seen);
+    fence(&watcher).await;
+
+    shutdown_tx
+        .send(())
+        .expect("serve_typed_until still running");
+    // Joins the drain the shutdown started: once it returns, the subject is unserved.
+    drain.drain().await.expect("drain");
+    let status = call::<_, CheckMatriculeResponse>(
+        client.as_ref(),
+        INS_CHECK_MATRICULE,
+        Headers::new(),
+        &req("late"),
+        TIMEOUT,
+    )
+    .await
+    .expect_err("nobody serves any more");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(!serving.is_finished(), "returned with requests pending");
+
+    gate.send_replace(true);
+    for (i, call) in calls.into_iter().enumerate() {
+        let resp = call
+            .await
+            .expect("caller task")
+            .unwrap_or_else(|s| panic!("call {i} was not answered: {s:?}"));
+        assert_eq!(resp.message, i.to_string());
+    }
+    tokio::time::timeout(TIMEOUT, serving)
+        .await
+        .expect("serve_typed_until returned")
+        .expect("serve_typed_until did not panic");
 }
