@@ -23,12 +23,28 @@ pub const INS_SEARCH_BY_VITALE: &str = "passerelle.ins.v1.search_vitale";
 /// Request `passerelle.ins.v1.CheckMatriculeRequest` → `passerelle.ins.v1.CheckMatriculeResponse`.
 pub const INS_CHECK_MATRICULE: &str = "passerelle.ins.v1.check_matricule";
 
+/// Verification of a known INS against INSi, trait by trait.
+/// Request `passerelle.ins.v1.VerifyInsRequest` → `passerelle.ins.v1.VerifyInsResponse`.
+pub const INS_VERIFY: &str = "passerelle.ins.v1.verify";
+
+/// Identity-vigilance status (qualification) of an identity.
+/// Request `passerelle.ins.v1.QualifyIdentityRequest` → `passerelle.ins.v1.QualifyIdentityResponse`.
+pub const INS_QUALIFY: &str = "passerelle.ins.v1.qualify";
+
 /// Queue group of the ins-service instances: they share the `passerelle.ins.v1.*` requests.
 pub const INS_QUEUE_GROUP: &str = "ins-service";
 
 /// Event after every INS search, published durably.
 /// Payload `passerelle.events.v1.InsSearched`.
 pub const EVENTS_INS_SEARCHED: &str = "passerelle.events.v1.ins.searched";
+
+/// Event when an identity becomes qualifiée, published durably.
+/// Payload `passerelle.events.v1.IdentityQualified`.
+pub const EVENTS_IDENTITY_QUALIFIED: &str = "passerelle.events.v1.ins.qualified";
+
+/// Audit event of every call made to INSi (each attempt), published durably.
+/// Payload `passerelle.events.v1.InsiCallAudited`.
+pub const EVENTS_AUDIT_INSI: &str = "passerelle.events.v1.audit.insi";
 
 /// Every event: the pattern captured by the JetStream stream [`EVENTS_STREAM`].
 pub const EVENTS_ALL: &str = "passerelle.events.>";
@@ -144,7 +160,11 @@ mod tests {
             INS_SEARCH_BY_TRAITS,
             INS_SEARCH_BY_VITALE,
             INS_CHECK_MATRICULE,
+            INS_VERIFY,
+            INS_QUALIFY,
             EVENTS_INS_SEARCHED,
+            EVENTS_IDENTITY_QUALIFIED,
+            EVENTS_AUDIT_INSI,
         ] {
             assert!(validate_subject(s).is_ok(), "{s}");
         }

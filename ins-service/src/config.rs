@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use passerelle_service_kit::telemetry::LogFormat;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditSettings;
 use crate::insi::InsiClientConfig;
+use crate::retry::RetryPolicy;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -14,6 +16,9 @@ pub struct InsServiceConfig {
     pub grpc: GrpcSettings,
     pub bus: BusSettings,
     pub insi: InsiClientConfig,
+    /// Retries of transient INSi failures (the timeout of one call is `insi.timeout`).
+    pub insi_retry: RetryPolicy,
+    pub audit: AuditSettings,
     pub log: LogSettings,
     pub worker: WorkerSettings,
 }

@@ -64,4 +64,18 @@ impl InsService for InsGrpc {
     ) -> Result<Response<api::CheckMatriculeResponse>, Status> {
         self.forward(subjects::INS_CHECK_MATRICULE, req).await
     }
+
+    async fn verify_ins(
+        &self,
+        req: Request<api::VerifyInsRequest>,
+    ) -> Result<Response<api::VerifyInsResponse>, Status> {
+        self.forward(subjects::INS_VERIFY, req).await
+    }
+
+    async fn qualify_identity(
+        &self,
+        req: Request<api::QualifyIdentityRequest>,
+    ) -> Result<Response<api::QualifyIdentityResponse>, Status> {
+        self.forward(subjects::INS_QUALIFY, req).await
+    }
 }

@@ -1,18 +1,25 @@
 //! The INS service: INS retrieval from the INSi téléservice, served over gRPC and the bus.
 //!
 //! - [`insi`]: the SOAP client of INSi (envelopes, RESULTAT, faults, mutual TLS);
+//! - [`gateway`]: every INSi call, with retries ([`retry`]) and an audit event ([`audit`]);
 //! - [`strategy`]: the first-name search strategy;
+//! - [`verify`]: a known INS compared with INSi's answer; [`qualify`]: identity status;
 //! - [`service`]: the logic, independent of transport;
 //! - [`diagnostics`]: what to check when no single identity is found;
 //! - [`worker`]: serves the bus subjects; [`grpc`]: the gRPC face, forwarding to the bus;
 //! - [`config`]: configuration; [`start`] assembles them.
 
+pub mod audit;
 pub mod config;
 pub mod diagnostics;
+pub mod gateway;
 pub mod grpc;
 pub mod insi;
+pub mod qualify;
+pub mod retry;
 pub mod service;
 pub mod strategy;
+pub mod verify;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -35,6 +42,8 @@ pub enum StartError {
     Insi(#[from] insi::InsiError),
     #[error("bus: {0}")]
     Bus(#[from] passerelle_bus::BusError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
 }
 
 /// A started INS service.
@@ -85,7 +94,13 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> Result<RunningInsService, StartError> {
     let client = insi::InsiClient::new(config.insi.clone())?;
-    let core = service::InsCore::new(Arc::new(client), Some(bus.clone()));
+    let hasher = audit::InsHasher::from_settings(&config.audit)?;
+    let core = service::InsCore::new(
+        Arc::new(client),
+        config.insi_retry.clone(),
+        hasher,
+        Some(bus.clone()),
+    );
     let (listener, grpc_addr) = kit_grpc::bind(config.grpc.listen).await?;
 
     let served = Arc::new(AtomicU64::new(0));

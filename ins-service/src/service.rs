@@ -2,23 +2,25 @@
 //! request, run the search against INSi, answer in the API's terms, publish what happened.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use passerelle_bus::{SharedBus, subjects};
 use passerelle_domain::{
     IdentityTraits, Ins, InsError, InsOid, Key, LunarDate, Matricule, Name, TraitsInput,
 };
 use passerelle_proto::common::v1::{Actor, actor};
-use passerelle_proto::events::v1::InsSearched;
+use passerelle_proto::events::v1::{IdentityQualified, InsSearched};
 use passerelle_proto::ins::v1 as api;
 use passerelle_service_kit::RequestId;
 use passerelle_service_kit::errors::RichError;
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::diagnostics;
-use crate::insi::{CallAuth, CallContext, CrCode, InsiAnswer, InsiError, VitaleQuery};
-use crate::strategy::{self, Insi, StrategyOutcome};
+use crate::audit::{Auditor, InsHasher, now_unix_ms};
+use crate::gateway::{InsiGateway, RequestScope};
+use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, VitaleQuery};
+use crate::retry::RetryPolicy;
+use crate::strategy::{self, Insi, Scoped, StrategyOutcome};
+use crate::{diagnostics, qualify, verify};
 
 /// Reasons (google.rpc.ErrorInfo.reason) of the errors this service returns.
 pub mod reasons {
@@ -33,18 +35,53 @@ pub mod reasons {
     pub const INSI_TLS: &str = "INSI_TLS";
     pub const INSI_BAD_RESPONSE: &str = "INSI_BAD_RESPONSE";
     pub const INSI_CONFIGURATION: &str = "INSI_CONFIGURATION";
+    pub const INVALID_DOCUMENT: &str = "INVALID_DOCUMENT";
 }
 
 /// The INS service. Cheap to clone.
 #[derive(Clone)]
 pub struct InsCore {
-    insi: Arc<dyn Insi>,
+    gateway: InsiGateway,
     events: Option<SharedBus>,
 }
 
 impl InsCore {
-    pub fn new(insi: Arc<dyn Insi>, events: Option<SharedBus>) -> Self {
-        Self { insi, events }
+    /// `events`: where events and audit records go (none in unit tests).
+    pub fn new(
+        insi: Arc<dyn Insi>,
+        retry: RetryPolicy,
+        hasher: InsHasher,
+        events: Option<SharedBus>,
+    ) -> Self {
+        let auditor = Auditor::new(events.clone(), hasher);
+        Self {
+            gateway: InsiGateway::new(insi, retry, auditor),
+            events,
+        }
+    }
+
+    fn scope(&self, request_id: &RequestId, actor: Option<Actor>) -> Result<RequestScope, Status> {
+        let auth = call_auth(actor.as_ref())?;
+        Ok(RequestScope {
+            request_id: request_id.clone(),
+            actor,
+            auth,
+        })
+    }
+
+    async fn search_traits(
+        &self,
+        scope: &RequestScope,
+        traits: &IdentityTraits,
+    ) -> StrategyOutcome {
+        strategy::search(
+            &Scoped {
+                gateway: &self.gateway,
+                scope,
+            },
+            traits,
+        )
+        .await
     }
 
     pub async fn search_by_traits(
@@ -52,16 +89,11 @@ impl InsCore {
         request_id: &RequestId,
         req: api::SearchByTraitsRequest,
     ) -> Result<api::SearchResponse, Status> {
-        let actor = req.actor.clone();
-        let auth = call_auth(actor.as_ref())?;
+        let scope = self.scope(request_id, req.actor.clone())?;
         let traits = traits_from_request(req.traits.unwrap_or_default())?;
-        let outcome = strategy::search(self.insi.as_ref(), &traits, |_| CallContext {
-            message_id: uuid::Uuid::new_v4(),
-            auth: auth.clone(),
-        })
-        .await;
+        let outcome = self.search_traits(&scope, &traits).await;
         let response = response_from_outcome(request_id, &traits, &outcome);
-        self.publish_searched(request_id, actor, &response, &outcome)
+        self.publish_searched(request_id, scope.actor, &response, &outcome)
             .await;
         response
     }
@@ -71,14 +103,9 @@ impl InsCore {
         request_id: &RequestId,
         req: api::SearchByVitaleRequest,
     ) -> Result<api::SearchResponse, Status> {
-        let actor = req.actor.clone();
-        let auth = call_auth(actor.as_ref())?;
+        let scope = self.scope(request_id, req.actor.clone())?;
         let q = vitale_query(&req)?;
-        let call = CallContext {
-            message_id: uuid::Uuid::new_v4(),
-            auth,
-        };
-        let outcome = self.insi.search_by_vitale(&q, &call).await;
+        let outcome = self.gateway.search_by_vitale(&scope, &q).await;
         let outcome = StrategyOutcome {
             tries: vec![strategy::Try {
                 first_names_sent: String::new(),
@@ -86,9 +113,101 @@ impl InsCore {
             }],
         };
         let response = response_from_vitale(request_id, &outcome);
-        self.publish_searched(request_id, actor, &response, &outcome)
+        self.publish_searched(request_id, scope.actor, &response, &outcome)
             .await;
         response
+    }
+
+    /// Searches INSi with the local traits and compares its answer with the INS held.
+    pub async fn verify_ins(
+        &self,
+        request_id: &RequestId,
+        req: api::VerifyInsRequest,
+    ) -> Result<api::VerifyInsResponse, Status> {
+        let scope = self.scope(request_id, req.actor.clone())?;
+        let known = known_ins(req.ins.as_ref())?
+            .ok_or_else(|| invalid_ins("ins", "the INS to verify is required".to_owned()))?;
+        let traits = traits_from_request(req.traits.unwrap_or_default())?;
+        let outcome = self.search_traits(&scope, &traits).await;
+        let search = response_from_outcome(request_id, &traits, &outcome)?;
+        Ok(verification(request_id, &known, &traits, &outcome, search))
+    }
+
+    /// The identity-vigilance status of an identity: its INS retrieved or verified with INSi
+    /// with matching traits, and its identity checked on a high-trust document.
+    pub async fn qualify_identity(
+        &self,
+        request_id: &RequestId,
+        req: api::QualifyIdentityRequest,
+    ) -> Result<api::QualifyIdentityResponse, Status> {
+        let scope = self.scope(request_id, req.actor.clone())?;
+        let traits = traits_from_request(req.traits.unwrap_or_default())?;
+        let known = known_ins(req.ins.as_ref())?;
+        let document = document_check(req.document.as_ref())?;
+        let high_trust =
+            document.is_some_and(|d| qualify::is_high_trust(d, traits.birth_date, today()));
+
+        let outcome = self.search_traits(&scope, &traits).await;
+        let search = response_from_outcome(request_id, &traits, &outcome)?;
+        let found = found_individual(&outcome);
+        // Without an INS held, the one INSi returns is compared with itself: only the traits
+        // can then differ.
+        let reference = known.clone().or_else(|| found.map(|f| f.active.clone()));
+        let verification = match &reference {
+            Some(r) => verification(request_id, r, &traits, &outcome, search),
+            None => api::VerifyInsResponse {
+                result: verify_result_without_identity(&search) as i32,
+                comparisons: Vec::new(),
+                search: Some(search),
+                request_id: request_id.to_string(),
+            },
+        };
+        let confirmed = verification.result == api::VerifyResult::Verified as i32;
+        let status = qualify::status(confirmed, high_trust);
+        let mut actions = qualify::missing(confirmed, document, high_trust);
+        for c in &verification.comparisons {
+            if c.comparison == api::Comparison::Mismatch as i32 {
+                actions.push(api::Diagnostic {
+                    code: format!("UPDATE_{}", c.name.to_uppercase()),
+                    message: format!("{}: {}", c.name, c.note),
+                });
+            }
+        }
+        let identity = verification
+            .search
+            .as_ref()
+            .and_then(|s| s.identity.clone());
+        if status == api::IdentityStatus::Qualifiee
+            && let (Some(bus), Some(f), Some(doc)) = (&self.events, found, document)
+        {
+            let event = IdentityQualified {
+                request_id: request_id.to_string(),
+                actor: scope.actor.clone(),
+                ins_hash: self.gateway.auditor().hasher().hash(&f.active),
+                document_type: doc
+                    .as_str_name()
+                    .trim_start_matches("DOCUMENT_TYPE_")
+                    .to_owned(),
+                at_unix_ms: now_unix_ms(),
+            };
+            if let Err(e) = bus
+                .publish_durable(
+                    subjects::EVENTS_IDENTITY_QUALIFIED,
+                    request_id.bus_headers(),
+                    event.encode_to_vec().into(),
+                )
+                .await
+            {
+                tracing::error!(error = %e, "could not publish IdentityQualified");
+            }
+        }
+        Ok(api::QualifyIdentityResponse {
+            status: status as i32,
+            verification: Some(verification),
+            actions,
+            identity,
+            request_id: request_id.to_string(),
+        })
     }
 
     pub fn check_matricule(
@@ -128,10 +247,7 @@ impl InsCore {
             result,
             tries: outcome.tries.len() as u32,
             upstream_code,
-            at_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or_default(),
+            at_unix_ms: now_unix_ms(),
         };
         // Durable (JetStream on NATS): what happened must survive a crash of the consumers.
         if let Err(e) = bus
@@ -531,4 +647,100 @@ fn response_from_vitale(
         diagnostics: Vec::new(),
         request_id: request_id.to_string(),
     })
+}
+
+fn invalid_ins(field: &str, message: String) -> Status {
+    RichError::new(
+        Code::InvalidArgument,
+        reasons::INVALID_MATRICULE,
+        message.clone(),
+    )
+    .field(field, message)
+    .into()
+}
+
+/// The INS a caller holds, typed by a user: a key that does not check is refused.
+fn known_ins(ins: Option<&api::KnownIns>) -> Result<Option<Ins>, Status> {
+    let Some(k) = ins.filter(|k| !k.matricule.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let oid = if k.oid.trim().is_empty() {
+        InsOid::Nir
+    } else {
+        InsOid::parse(&k.oid).map_err(|e| invalid_ins("ins.oid", e.to_string()))?
+    };
+    Ins::typed(&k.matricule, &k.key, oid)
+        .map(Some)
+        .map_err(|e| {
+            let field = match e {
+                InsError::MatriculeFormat(_) => "ins.matricule",
+                _ => "ins.key",
+            };
+            invalid_ins(field, e.to_string())
+        })
+}
+
+fn document_check(d: Option<&api::DocumentCheck>) -> Result<Option<api::DocumentType>, Status> {
+    let Some(d) = d else { return Ok(None) };
+    let doc = api::DocumentType::try_from(d.r#type).unwrap_or(api::DocumentType::Unspecified);
+    if doc == api::DocumentType::Unspecified {
+        return Ok(None);
+    }
+    if d.checked_by.trim().is_empty() {
+        let message =
+            "document.checked_by is required: say who checked the identity document".to_owned();
+        return Err(RichError::new(
+            Code::InvalidArgument,
+            reasons::INVALID_DOCUMENT,
+            message.clone(),
+        )
+        .field("document.checked_by", message)
+        .into());
+    }
+    Ok(Some(doc))
+}
+
+fn today() -> (u16, u8, u8) {
+    let now = time::OffsetDateTime::now_utc();
+    (
+        now.year().clamp(0, 9999) as u16,
+        u8::from(now.month()),
+        now.day(),
+    )
+}
+
+fn found_individual(outcome: &StrategyOutcome) -> Option<&Individual> {
+    outcome
+        .tries
+        .iter()
+        .find(|t| t.found())
+        .and_then(|t| t.outcome.as_ref().ok())
+        .and_then(|a| a.individual.as_ref())
+}
+
+fn verify_result_without_identity(search: &api::SearchResponse) -> api::VerifyResult {
+    if search.result == api::SearchResult::Multiple as i32 {
+        api::VerifyResult::Multiple
+    } else {
+        api::VerifyResult::NotFound
+    }
+}
+
+fn verification(
+    request_id: &RequestId,
+    known: &Ins,
+    traits: &IdentityTraits,
+    outcome: &StrategyOutcome,
+    search: api::SearchResponse,
+) -> api::VerifyInsResponse {
+    let (result, comparisons) = match found_individual(outcome) {
+        Some(found) => verify::compare(known, traits, found),
+        None => (verify_result_without_identity(&search), Vec::new()),
+    };
+    api::VerifyInsResponse {
+        result: result as i32,
+        comparisons,
+        search: Some(search),
+        request_id: request_id.to_string(),
+    }
 }

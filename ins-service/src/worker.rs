@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use passerelle_bus::{BusError, SharedBus, proto_rpc, subjects};
-use passerelle_proto::ins::v1 as api;
+use passerelle_bus::{BusError, DrainHandle, RequestStream, SharedBus, proto_rpc, subjects};
 use passerelle_service_kit::{RequestId, Shutdown};
+use tonic::Status;
 use tracing::Instrument;
 
 use crate::service::InsCore;
@@ -39,17 +39,19 @@ pub async fn run_with_ready(
 ) -> Result<(), BusError> {
     let group = subjects::INS_QUEUE_GROUP;
     let subscribed = async {
-        Ok::<_, BusError>((
+        Ok::<_, BusError>([
             bus.serve_drainable(subjects::INS_SEARCH_BY_TRAITS, group)
                 .await?,
             bus.serve_drainable(subjects::INS_SEARCH_BY_VITALE, group)
                 .await?,
             bus.serve_drainable(subjects::INS_CHECK_MATRICULE, group)
                 .await?,
-        ))
+            bus.serve_drainable(subjects::INS_VERIFY, group).await?,
+            bus.serve_drainable(subjects::INS_QUALIFY, group).await?,
+        ])
     }
     .await;
-    let ((traits, traits_drain), (vitale, vitale_drain), (check, check_drain)) = match subscribed {
+    let [traits, vitale, check, verify, qualify] = match subscribed {
         Ok(s) => {
             let _ = ready.send(Ok(()));
             s
@@ -59,59 +61,76 @@ pub async fn run_with_ready(
             return Err(e);
         }
     };
-    // On shutdown each subject is drained: new requests go to the other replicas, those
-    // already delivered to this one are served, then in-flight work finishes.
-    let stopped = || {
-        let stop = shutdown.clone();
-        async move { stop.wait().await }
+    let serving = Serving {
+        shutdown,
+        concurrency,
+        served,
     };
-
-    let counted = |served: Arc<AtomicU64>| move || served.fetch_add(1, Ordering::Relaxed);
-
-    let (c, count) = (core.clone(), counted(served.clone()));
-    let traits = proto_rpc::serve_typed_until(
-        traits,
-        traits_drain,
-        stopped(),
-        concurrency,
-        move |headers, req: api::SearchByTraitsRequest| {
-            count();
-            let c = c.clone();
-            async move {
-                let id = RequestId::from_bus(&headers);
-                let span = tracing::info_span!("ins.search_by_traits", request_id = %id);
-                c.search_by_traits(&id, req).instrument(span).await
-            }
-        },
-    );
-    let (c, count) = (core.clone(), counted(served.clone()));
-    let vitale = proto_rpc::serve_typed_until(
-        vitale,
-        vitale_drain,
-        stopped(),
-        concurrency,
-        move |headers, req: api::SearchByVitaleRequest| {
-            count();
-            let c = c.clone();
-            async move {
-                let id = RequestId::from_bus(&headers);
-                let span = tracing::info_span!("ins.search_by_vitale", request_id = %id);
-                c.search_by_vitale(&id, req).instrument(span).await
-            }
-        },
-    );
-    let (c, count) = (core, counted(served));
-    let check = proto_rpc::serve_typed_until(
-        check,
-        check_drain,
-        stopped(),
-        concurrency,
-        move |_headers, req: api::CheckMatriculeRequest| {
-            count();
-            let result = c.check_matricule(&req);
-            async move { result }
-        },
-    );
-    tokio::join!(traits, vitale, check);
+    let c = core.clone();
+    let traits = serving.serve("ins.search_by_traits", traits, move |id, req| {
+        let c = c.clone();
+        async move { c.search_by_traits(&id, req).await }
+    });
+    let c = core.clone();
+    let vitale = serving.serve("ins.search_by_vitale", vitale, move |id, req| {
+        let c = c.clone();
+        async move { c.search_by_vitale(&id, req).await }
+    });
+    let c = core.clone();
+    let check = serving.serve("ins.check_matricule", check, move |_, req| {
+        let result = c.check_matricule(&req);
+        async move { result }
+    });
+    let c = core.clone();
+    let verify = serving.serve("ins.verify", verify, move |id, req| {
+        let c = c.clone();
+        async move { c.verify_ins(&id, req).await }
+    });
+    let c = core;
+    let qualify = serving.serve("ins.qualify", qualify, move |id, req| {
+        let c = c.clone();
+        async move { c.qualify_identity(&id, req).await }
+    });
+    tokio::join!(traits, vitale, check, verify, qualify);
     Ok(())
+}
+
+/// What every subject's serving loop shares.
+struct Serving {
+    shutdown: Shutdown,
+    concurrency: usize,
+    served: Arc<AtomicU64>,
+}
+
+impl Serving {
+    /// Serves one subject until shutdown, then drains it: new requests go to the other
+    /// replicas, those already delivered here are served, then in-flight work finishes. Each
+    /// request runs in a span carrying its request id.
+    fn serve<Req, Resp, F, Fut>(
+        &self,
+        operation: &'static str,
+        (stream, drain): (RequestStream, DrainHandle),
+        handler: F,
+    ) -> impl Future<Output = ()> + use<Req, Resp, F, Fut>
+    where
+        Req: prost::Message + Default + Send + 'static,
+        Resp: prost::Message + Send + 'static,
+        F: Fn(RequestId, Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    {
+        let stop = self.shutdown.clone();
+        let served = self.served.clone();
+        proto_rpc::serve_typed_until(
+            stream,
+            drain,
+            async move { stop.wait().await },
+            self.concurrency,
+            move |headers, req: Req| {
+                served.fetch_add(1, Ordering::Relaxed);
+                let id = RequestId::from_bus(&headers);
+                let span = tracing::info_span!("request", op = operation, request_id = %id);
+                handler(id, req).instrument(span)
+            },
+        )
+    }
 }

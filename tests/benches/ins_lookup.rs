@@ -1,0 +1,172 @@
+//! INS lookups per second end to end (gRPC → NATS → ins-service → INSi sandbox) against the
+//! same lookups sent straight to the sandbox by the same INSi client code, in one run.
+//!
+//! ```text
+//! cargo bench -p passerelle-e2e --bench ins_lookup            # defaults: 64 callers, 3000 lookups
+//! cargo bench -p passerelle-e2e --bench ins_lookup -- 64 5000 # callers, lookups per path
+//! ```
+//! Sandbox latency is 0, so the figures measure the software, not a simulated network.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ins_service::insi::{CallAuth, CallContext, InsiClient, TraitsQuery};
+use passerelle_domain::{LunarDate, Name, Sex};
+use passerelle_e2e::{BusKind, System, SystemOptions, search};
+use passerelle_proto::ins::v1::{
+    SearchResult, Sex as ApiSex, ins_service_client::InsServiceClient,
+};
+use tokio::sync::Semaphore;
+
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile(&self, p: f64) -> Duration {
+        let mut l = self.latencies.clone();
+        l.sort();
+        l[((l.len() as f64 - 1.0) * p).round() as usize]
+    }
+}
+
+async fn drive<F, Fut>(callers: usize, total: usize, one: F) -> Run
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let one = Arc::new(one);
+    let permits = Arc::new(Semaphore::new(callers));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for _ in 0..total {
+        let permit = permits.clone().acquire_owned().await.expect("semaphore");
+        let one = one.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            one().await;
+            drop(permit);
+            t.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for t in tasks {
+        latencies.push(t.await.expect("lookup task"));
+    }
+    Run {
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let callers = args.first().copied().unwrap_or(64);
+    let total = args.get(1).copied().unwrap_or(3000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let sys = System::start(SystemOptions {
+            bus: BusKind::Nats,
+            ..Default::default()
+        })
+        .await;
+
+        // Direct: the INSi client of ins-service, straight to the sandbox.
+        let cfg = passerelle_e2e::ins_config(&sys.pki, sys.insi_url());
+        let client = Arc::new(InsiClient::new(cfg.insi).expect("INSi client"));
+        let query = Arc::new(TraitsQuery {
+            birth_name: Name::normalise("birth_name", "PAT-DOUZE").unwrap().value,
+            first_names: "NATHALIE".to_owned(),
+            sex: Sex::Female,
+            birth_date: LunarDate::parse("1948-03-21").unwrap(),
+            birth_place: None,
+        });
+        let direct_once = {
+            let client = client.clone();
+            let query = query.clone();
+            move || {
+                let client = client.clone();
+                let query = query.clone();
+                async move {
+                    let call = CallContext {
+                        message_id: uuid::Uuid::new_v4(),
+                        auth: CallAuth::Organisation,
+                    };
+                    let a = client
+                        .search_by_traits(&query, &call)
+                        .await
+                        .expect("direct lookup");
+                    assert_eq!(a.code.as_str(), "00");
+                }
+            }
+        };
+        // Gateway: gRPC → NATS → worker → sandbox. One channel (HTTP/2 multiplexes).
+        let grpc = InsServiceClient::connect(sys.ins_endpoint(0))
+            .await
+            .expect("gRPC");
+        let gateway_once = move || {
+            let mut grpc = grpc.clone();
+            async move {
+                let r = grpc
+                    .search_by_traits(search(
+                        "PAT-DOUZE",
+                        &["NATHALIE"],
+                        ApiSex::Female,
+                        "1948-03-21",
+                    ))
+                    .await
+                    .expect("gateway lookup")
+                    .into_inner();
+                assert_eq!(r.result, SearchResult::Found as i32);
+            }
+        };
+
+        // Warm both paths (TLS sessions, JetStream stream, connection pools).
+        drive(callers, callers * 2, direct_once.clone()).await;
+        drive(callers, callers * 2, gateway_once.clone()).await;
+
+        let direct = drive(callers, total, direct_once).await;
+        let gateway = drive(callers, total, gateway_once).await;
+
+        println!(
+            "INS lookups, {callers} concurrent callers, {total} lookups per path, sandbox latency 0"
+        );
+        println!(
+            "{:<28} {:>12} {:>10} {:>10}",
+            "path", "lookups/s", "p50 ms", "p99 ms"
+        );
+        for (name, r) in [
+            ("direct to sandbox", &direct),
+            ("gRPC → NATS → ins-service", &gateway),
+        ] {
+            println!(
+                "{:<28} {:>12.0} {:>10.2} {:>10.2}",
+                name,
+                r.per_second(),
+                ms(r.percentile(0.5)),
+                ms(r.percentile(0.99))
+            );
+        }
+        println!(
+            "gateway/direct throughput: {:.0} %   added p50: {:.2} ms   added p99: {:.2} ms",
+            100.0 * gateway.per_second() / direct.per_second(),
+            ms(gateway.percentile(0.5)) - ms(direct.percentile(0.5)),
+            ms(gateway.percentile(0.99)) - ms(direct.percentile(0.99)),
+        );
+        sys.stop().await;
+    });
+}
