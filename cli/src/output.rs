@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use passerelle_proto::ins::v1::{Ins, SearchResponse, SearchResult, Sex};
+use passerelle_proto::ins::v1::{
+    Comparison, IdentityStatus, Ins, QualifyIdentityResponse, SearchResponse, SearchResult, Sex,
+    TraitComparison, VerifyInsResponse, VerifyResult,
+};
 use passerelle_service_kit::errors::summarise;
 use serde_json::{Value, json};
 
@@ -35,6 +38,10 @@ fn ins_json(i: &Ins) -> Value {
 }
 
 pub fn search_json(r: &SearchResponse) -> String {
+    search_value(r).to_string()
+}
+
+fn search_value(r: &SearchResponse) -> Value {
     let ins = r.identity.as_ref().map(|id| {
         let i = id.ins.clone().unwrap_or_default();
         json!({
@@ -79,7 +86,7 @@ pub fn search_json(r: &SearchResponse) -> String {
         "diagnostics": r.diagnostics.iter().map(|d| json!({"code": d.code, "message": d.message})).collect::<Vec<_>>(),
         "request_id": r.request_id,
     });
-    v.to_string()
+    v
 }
 
 pub fn search_table(r: &SearchResponse) -> String {
@@ -163,5 +170,122 @@ pub fn status_message(status: &tonic::Status) -> String {
         extra.push(format!("field {f}"));
     }
     let _ = write!(s, " [{}]", extra.join(", "));
+    s
+}
+
+fn verify_result_name(r: i32) -> &'static str {
+    match VerifyResult::try_from(r).unwrap_or(VerifyResult::Unspecified) {
+        VerifyResult::Verified => "VERIFIED",
+        VerifyResult::Mismatch => "MISMATCH",
+        VerifyResult::NotFound => "NOT_FOUND",
+        VerifyResult::Multiple => "MULTIPLE",
+        VerifyResult::Unspecified => "UNSPECIFIED",
+    }
+}
+
+fn comparison_name(c: i32) -> &'static str {
+    match Comparison::try_from(c).unwrap_or(Comparison::Unspecified) {
+        Comparison::Match => "MATCH",
+        Comparison::Mismatch => "MISMATCH",
+        Comparison::NotCompared => "NOT_COMPARED",
+        Comparison::Unspecified => "UNSPECIFIED",
+    }
+}
+
+fn status_name(s: i32) -> &'static str {
+    match IdentityStatus::try_from(s).unwrap_or(IdentityStatus::Unspecified) {
+        IdentityStatus::Provisoire => "PROVISOIRE",
+        IdentityStatus::Recuperee => "RECUPEREE",
+        IdentityStatus::Validee => "VALIDEE",
+        IdentityStatus::Qualifiee => "QUALIFIEE",
+        IdentityStatus::Unspecified => "UNSPECIFIED",
+    }
+}
+
+fn comparisons_value(c: &[TraitComparison]) -> Vec<Value> {
+    c.iter()
+        .map(|c| {
+            json!({
+                "trait": c.name,
+                "local": c.local,
+                "insi": c.insi,
+                "comparison": comparison_name(c.comparison),
+                "note": c.note,
+            })
+        })
+        .collect()
+}
+
+fn verify_value(r: &VerifyInsResponse) -> Value {
+    json!({
+        "result": verify_result_name(r.result),
+        "comparisons": comparisons_value(&r.comparisons),
+        "search": r.search.as_ref().map(search_value),
+        "request_id": r.request_id,
+    })
+}
+
+pub fn verify_json(r: &VerifyInsResponse) -> String {
+    verify_value(r).to_string()
+}
+
+fn comparisons_table(s: &mut String, c: &[TraitComparison]) {
+    if c.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "{:<12} {:<13} {:<32} INSi", "Trait", "", "Local");
+    for c in c {
+        let _ = writeln!(
+            s,
+            "{:<12} {:<13} {:<32} {}",
+            c.name,
+            comparison_name(c.comparison),
+            c.local,
+            c.insi
+        );
+        if !c.note.is_empty() {
+            let _ = writeln!(s, "{:<12} -> {}", "", c.note);
+        }
+    }
+}
+
+pub fn verify_table(r: &VerifyInsResponse) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Verification {}", verify_result_name(r.result));
+    comparisons_table(&mut s, &r.comparisons);
+    if r.comparisons.is_empty()
+        && let Some(search) = &r.search
+    {
+        s.push_str(&search_table(search));
+    } else {
+        let _ = writeln!(s, "Request id  {}", r.request_id);
+    }
+    s
+}
+
+pub fn qualify_json(r: &QualifyIdentityResponse) -> String {
+    json!({
+        "status": status_name(r.status),
+        "actions": r.actions.iter().map(|d| json!({"code": d.code, "message": d.message})).collect::<Vec<_>>(),
+        "verification": r.verification.as_ref().map(verify_value),
+        "request_id": r.request_id,
+    })
+    .to_string()
+}
+
+pub fn qualify_table(r: &QualifyIdentityResponse) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Identity status {}", status_name(r.status));
+    if let Some(v) = &r.verification {
+        let _ = writeln!(s, "INSi check      {}", verify_result_name(v.result));
+        comparisons_table(&mut s, &v.comparisons);
+    }
+    if !r.actions.is_empty() {
+        let _ = writeln!(s, "To do");
+        for a in &r.actions {
+            let _ = writeln!(s, "  - [{}] {}", a.code, a.message);
+        }
+    }
+    let _ = writeln!(s, "Request id  {}", r.request_id);
     s
 }

@@ -87,6 +87,9 @@ fn demo_walks_through_the_tutorial() {
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
     assert!(out.contains("Result      FOUND"), "{out}");
     assert!(out.contains("2480392630010 64"), "{out}");
+    assert!(out.contains("Verification VERIFIED"), "{out}");
+    assert!(out.contains("Identity status QUALIFIEE"), "{out}");
+    assert!(out.contains("[COMPOUND_NAME]"), "{out}");
     assert!(out.contains("Demo finished"), "{out}");
 }
 
@@ -228,6 +231,77 @@ fn up_then_search(extra: &[&str]) {
         err.contains("YYYY-MM-DD") && err.contains("field traits.birth_date"),
         "{err}"
     );
+
+    let o = run(&[
+        "ins",
+        "verify",
+        "--json",
+        "--endpoint",
+        &endpoint,
+        "--matricule",
+        "2480392630010",
+        "--key",
+        "64",
+        "--birth-name",
+        "PAT-DOUZE",
+        "--first-name",
+        "NATHALIE",
+        "--sex",
+        "F",
+        "--birth-date",
+        "1948-03-21",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["result"], "VERIFIED");
+    assert!(
+        v["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["trait"] == "ins" && c["comparison"] == "MATCH")
+    );
+
+    let o = run(&[
+        "ins",
+        "qualify",
+        "--json",
+        "--endpoint",
+        &endpoint,
+        "--document",
+        "passport",
+        "--checked-by",
+        "desk-1",
+        "--birth-name",
+        "PAT-DOUZE",
+        "--first-name",
+        "NATHALIE",
+        "--sex",
+        "F",
+        "--birth-date",
+        "1948-03-21",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["status"], "QUALIFIEE");
+
+    let o = run(&[
+        "ins",
+        "qualify",
+        "--json",
+        "--endpoint",
+        &endpoint,
+        "--birth-name",
+        "PAT-DOUZE",
+        "--first-name",
+        "NATHALIE",
+        "--sex",
+        "F",
+        "--birth-date",
+        "1948-03-21",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["status"], "RECUPEREE");
+    assert_eq!(v["actions"][0]["code"], "CHECK_DOCUMENT");
 
     let status = terminate(&mut child);
     assert_eq!(status.code(), Some(0), "clean stop on SIGTERM");

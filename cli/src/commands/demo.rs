@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::Args;
 use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
 use passerelle_proto::ins::v1::{
-    CheckMatriculeRequest, IdentityTraits, SearchByTraitsRequest, SearchResult, Sex,
+    CheckMatriculeRequest, DocumentCheck, DocumentType, IdentityStatus, IdentityTraits, KnownIns,
+    QualifyIdentityRequest, SearchByTraitsRequest, SearchResult, Sex, VerifyInsRequest,
     ins_service_client::InsServiceClient,
 };
 use passerelle_sandbox::tutorial;
@@ -26,6 +27,14 @@ pub struct DemoArgs {
     /// Where the sandbox keeps its test PKI (default: a temporary folder).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+fn actor() -> Option<Actor> {
+    Some(Actor {
+        mode: Some(actor::Mode::Organisation(OrganisationMode {
+            on_behalf_of: "passerelle-demo".to_owned(),
+        })),
+    })
 }
 
 fn step(n: u32, title: &str) {
@@ -64,24 +73,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         patient.sex,
         patient.birth_date
     );
+    let traits = IdentityTraits {
+        birth_name: patient.birth_name.clone(),
+        used_name: String::new(),
+        first_names: patient.first_names.clone(),
+        sex: if patient.sex == "F" {
+            Sex::Female
+        } else {
+            Sex::Male
+        } as i32,
+        birth_date: patient.birth_date.clone(),
+        birth_place: String::new(),
+    };
     let request = SearchByTraitsRequest {
-        actor: Some(Actor {
-            mode: Some(actor::Mode::Organisation(OrganisationMode {
-                on_behalf_of: "passerelle-demo".to_owned(),
-            })),
-        }),
-        traits: Some(IdentityTraits {
-            birth_name: patient.birth_name.clone(),
-            used_name: String::new(),
-            first_names: patient.first_names.clone(),
-            sex: if patient.sex == "F" {
-                Sex::Female
-            } else {
-                Sex::Male
-            } as i32,
-            birth_date: patient.birth_date.clone(),
-            birth_place: String::new(),
-        }),
+        actor: actor(),
+        traits: Some(traits.clone()),
     };
     let found = match ins.search_by_traits(request).await {
         Ok(r) => r.into_inner(),
@@ -107,8 +113,69 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .into_inner();
     println!("{}", check.message);
 
-    step(4, "stop");
+    step(
+        4,
+        "« Vérifiez les informations »: verify the INS against the patient's file, trait by trait",
+    );
+    let known = KnownIns {
+        matricule: id.matricule.clone(),
+        key: id.key.clone(),
+        oid: id.oid.clone(),
+    };
+    let verified = ins
+        .verify_ins(VerifyInsRequest {
+            actor: actor(),
+            ins: Some(known.clone()),
+            traits: Some(traits.clone()),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    print!("{}", output::verify_table(&verified));
+
+    step(
+        5,
+        "« validez pour qualifier l'INS »: identity checked on a passport, INS verified → qualifiée",
+    );
+    let qualified = ins
+        .qualify_identity(QualifyIdentityRequest {
+            actor: actor(),
+            traits: Some(traits.clone()),
+            ins: Some(known),
+            document: Some(DocumentCheck {
+                r#type: DocumentType::Passport as i32,
+                checked_by: "demo-reception-desk".to_owned(),
+                checked_at: String::new(),
+            }),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    print!("{}", output::qualify_table(&qualified));
+    if qualified.status != IdentityStatus::Qualifiee as i32 {
+        anyhow::bail!("the tutorial's patient was not qualified");
+    }
+
+    step(
+        6,
+        "« Identité non trouvée »: the compound birth name typed with a space instead of a hyphen",
+    );
+    let mut typo = traits.clone();
+    typo.birth_name = patient.birth_name.replace('-', " ");
+    let not_found = ins
+        .search_by_traits(SearchByTraitsRequest {
+            actor: actor(),
+            traits: Some(typo),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    print!("{}", output::search_table(&not_found));
+
+    step(7, "stop");
     system.stop().await?;
-    println!("Demo finished: the INS of the tutorial's patient was retrieved from INSi (sandbox).");
+    println!(
+        "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox)."
+    );
     Ok(ExitCode::SUCCESS)
 }
