@@ -56,11 +56,16 @@ impl Embedded {
         .context("starting the INSi sandbox")?;
 
         let bus: SharedBus = match opts.nats_url.as_deref() {
-            Some(url) => Arc::new(
-                NatsBus::connect(url, Default::default())
+            Some(url) => {
+                let nats = NatsBus::connect(url, Default::default())
                     .await
-                    .with_context(|| format!("connecting to NATS at {url}"))?,
-            ),
+                    .with_context(|| format!("connecting to NATS at {url}"))?;
+                // Events and audit records are kept by JetStream from the first one on.
+                nats.ensure_events_stream()
+                    .await
+                    .context("creating the JetStream events stream")?;
+                Arc::new(nats)
+            }
             None => Arc::new(InProcessBus::new()),
         };
 

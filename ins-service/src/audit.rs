@@ -11,6 +11,7 @@ use passerelle_service_kit::RequestId;
 use prost::Message;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
+use tokio_util::task::TaskTracker;
 
 use crate::insi::{InsiAnswer, InsiError};
 
@@ -60,11 +61,14 @@ impl InsHasher {
     /// Hex HMAC of `OID|matricule key`.
     pub fn hash(&self, ins: &Ins) -> String {
         let data = format!("{}|{}{}", ins.oid(), ins.matricule(), ins.key());
-        hmac::sign(&self.0, data.as_bytes())
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let tag = hmac::sign(&self.0, data.as_bytes());
+        let mut out = String::with_capacity(tag.as_ref().len() * 2);
+        for b in tag.as_ref() {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
     }
 }
 
@@ -90,6 +94,9 @@ pub fn now_unix_ms() -> i64 {
 pub struct Auditor {
     bus: Option<SharedBus>,
     hasher: InsHasher,
+    // Publications waiting for the JetStream acknowledgement, off the caller's path; waited
+    // for on shutdown so that no record is dropped.
+    pending: TaskTracker,
 }
 
 /// One INSi call, as audited.
@@ -105,7 +112,18 @@ pub struct AuditedCall<'a> {
 
 impl Auditor {
     pub fn new(bus: Option<SharedBus>, hasher: InsHasher) -> Self {
-        Self { bus, hasher }
+        Self {
+            bus,
+            hasher,
+            pending: TaskTracker::new(),
+        }
+    }
+
+    /// Waits until every audit record was acknowledged (or its failure logged).
+    pub async fn flush(&self) {
+        self.pending.close();
+        self.pending.wait().await;
+        self.pending.reopen();
     }
 
     pub fn hasher(&self) -> &InsHasher {
@@ -143,10 +161,11 @@ impl Auditor {
         }
     }
 
-    /// Publishes the event durably (JetStream on NATS). A failure is logged, not returned:
+    /// Publishes the event durably (JetStream on NATS). The acknowledgement is awaited in the
+    /// background so that the caller does not wait for it; a failure is logged, not returned:
     /// the INSi answer is already there and must reach the caller.
-    pub async fn record(&self, call: &AuditedCall<'_>) {
-        let Some(bus) = &self.bus else { return };
+    pub fn record(&self, call: &AuditedCall<'_>) {
+        let Some(bus) = self.bus.clone() else { return };
         let event = self.event(call);
         tracing::info!(
             operation = call.operation,
@@ -157,16 +176,19 @@ impl Auditor {
             duration_ms = event.duration_ms,
             "INSi call"
         );
-        if let Err(e) = bus
-            .publish_durable(
-                subjects::EVENTS_AUDIT_INSI,
-                call.request_id.bus_headers(),
-                event.encode_to_vec().into(),
-            )
-            .await
-        {
-            tracing::error!(error = %e, "could not record the INSi call audit event");
-        }
+        let headers = call.request_id.bus_headers();
+        self.pending.spawn(async move {
+            if let Err(e) = bus
+                .publish_durable(
+                    subjects::EVENTS_AUDIT_INSI,
+                    headers,
+                    event.encode_to_vec().into(),
+                )
+                .await
+            {
+                tracing::error!(error = %e, "could not record the INSi call audit event");
+            }
+        });
     }
 }
 

@@ -86,17 +86,15 @@ impl InsiGateway {
                     auth: scope.auth.clone(),
                 })
                 .await;
-                self.auditor
-                    .record(&AuditedCall {
-                        request_id: &scope.request_id,
-                        actor: scope.actor.as_ref(),
-                        operation,
-                        message_id,
-                        attempt,
-                        outcome: &outcome,
-                        duration: began.elapsed(),
-                    })
-                    .await;
+                self.auditor.record(&AuditedCall {
+                    request_id: &scope.request_id,
+                    actor: scope.actor.as_ref(),
+                    operation,
+                    message_id,
+                    attempt,
+                    outcome: &outcome,
+                    duration: began.elapsed(),
+                });
                 outcome
             }
         })

@@ -48,11 +48,16 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(cfg.log.format, &cfg.log.filter);
 
     let bus: SharedBus = match cfg.bus.nats_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => Arc::new(
-            NatsBus::connect(url, Default::default())
+        Some(url) => {
+            let nats = NatsBus::connect(url, Default::default())
                 .await
-                .with_context(|| format!("connecting to NATS at {url}"))?,
-        ),
+                .with_context(|| format!("connecting to NATS at {url}"))?;
+            // Events and audit records are kept by JetStream from the first one on.
+            nats.ensure_events_stream()
+                .await
+                .context("creating the JetStream events stream")?;
+            Arc::new(nats)
+        }
         None => Arc::new(InProcessBus::new()),
     };
     let roles = Roles {

@@ -210,6 +210,11 @@ impl InsCore {
         })
     }
 
+    /// Waits for the audit records still being acknowledged (on shutdown).
+    pub async fn flush(&self) {
+        self.gateway.auditor().flush().await;
+    }
+
     pub fn check_matricule(
         &self,
         req: &api::CheckMatriculeRequest,
@@ -249,9 +254,10 @@ impl InsCore {
             upstream_code,
             at_unix_ms: now_unix_ms(),
         };
-        // Durable (JetStream on NATS): what happened must survive a crash of the consumers.
+        // A plain publication: the events stream stores it on NATS; unlike the audit, a lost
+        // search event costs nothing the caller needs, so no acknowledgement is awaited.
         if let Err(e) = bus
-            .publish_durable(
+            .publish(
                 subjects::EVENTS_INS_SEARCHED,
                 request_id.bus_headers(),
                 event.encode_to_vec().into(),

@@ -86,12 +86,13 @@ pub async fn run_with_ready(
         let c = c.clone();
         async move { c.verify_ins(&id, req).await }
     });
-    let c = core;
+    let c = core.clone();
     let qualify = serving.serve("ins.qualify", qualify, move |id, req| {
         let c = c.clone();
         async move { c.qualify_identity(&id, req).await }
     });
     tokio::join!(traits, vitale, check, verify, qualify);
+    core.flush().await;
     Ok(())
 }
 
