@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -68,10 +69,20 @@ pub async fn serve(
                 .await;
         }
     };
+    // With a listener of our own, tonic does not set TCP_NODELAY: small answers would wait
+    // for Nagle's algorithm and the peer's delayed ACK (40 ms tails).
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn
+            && let Err(e) = stream.set_nodelay(true)
+        {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        conn
+    });
     tonic::transport::Server::builder()
         .layer(RequestIdLayer)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(incoming, signal)
         .await
         .map_err(|e| GrpcError::Serve(e.to_string()))
 }
