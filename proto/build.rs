@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "passerelle/ins/v1/ins.proto",
     "passerelle/events/v1/events.proto",
     "passerelle/bus/v1/bus.proto",
+    "passerelle/card/v1/card.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -46,6 +46,41 @@ pub const EVENTS_IDENTITY_QUALIFIED: &str = "passerelle.events.v1.ins.qualified"
 /// Payload `passerelle.events.v1.InsiCallAudited`.
 pub const EVENTS_AUDIT_INSI: &str = "passerelle.events.v1.audit.insi";
 
+/// Audit event of every CPS signature made by a card-agent, published durably.
+/// Payload `passerelle.card.v1.SignatureAudited`.
+pub const EVENTS_AUDIT_CARD: &str = "passerelle.events.v1.audit.card";
+
+/// Operations a card-agent serves under `passerelle.card.v1.<workstation>.<op>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardOp {
+    /// `passerelle.card.v1.ListReadersRequest` → `ListReadersResponse`.
+    Readers,
+    /// `passerelle.card.v1.ReadCardRequest` → `ReadCardResponse`.
+    Read,
+    /// `passerelle.card.v1.SignRequest` (without PIN) → `SignResponse`.
+    Sign,
+    /// Events `passerelle.card.v1.CardEvent` (insertion, removal).
+    Events,
+}
+
+impl CardOp {
+    pub fn token(self) -> &'static str {
+        match self {
+            Self::Readers => "readers",
+            Self::Read => "read",
+            Self::Sign => "sign",
+            Self::Events => "events",
+        }
+    }
+}
+
+/// The subject of `op` on the card-agent of `workstation`; the workstation id must be a single
+/// token (see [`validate_token`]), so that it cannot reach another workstation's subjects.
+pub fn card_subject(workstation: &str, op: CardOp) -> Result<String, BusError> {
+    validate_token(workstation)?;
+    Ok(format!("passerelle.card.v1.{workstation}.{}", op.token()))
+}
+
 /// Every event: the pattern captured by the JetStream stream [`EVENTS_STREAM`].
 pub const EVENTS_ALL: &str = "passerelle.events.>";
 
@@ -190,6 +225,17 @@ mod tests {
         assert!(matches(">", "a"));
         assert!(matches(EVENTS_ALL, EVENTS_INS_SEARCHED));
         assert!(!matches(EVENTS_ALL, INS_SEARCH_BY_TRAITS));
+    }
+
+    #[test]
+    fn card_subjects_take_one_token() {
+        assert_eq!(
+            card_subject("ward-3_pc12", CardOp::Sign).unwrap(),
+            "passerelle.card.v1.ward-3_pc12.sign"
+        );
+        for bad in ["", "a.b", "*", ">", "a b", "ws.*"] {
+            assert!(card_subject(bad, CardOp::Read).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub mod events {
     }
 }
 
+pub mod card {
+    pub mod v1 {
+        tonic::include_proto!("passerelle.card.v1");
+    }
+}
+
 pub mod bus {
     pub mod v1 {
         tonic::include_proto!("passerelle.bus.v1");
