@@ -220,3 +220,23 @@ pub fn search(
         }),
     }
 }
+
+/// Runs each `async fn case(bus: BusKind)` as two tests, `in_process::case` and `nats::case`:
+/// the same behaviour is asserted on both buses.
+#[macro_export]
+macro_rules! on_both_buses {
+    ($($case:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() { super::$case($crate::BusKind::InProcess).await }
+            )*
+        }
+        mod nats {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() { super::$case($crate::BusKind::Nats).await }
+            )*
+        }
+    };
+}

@@ -343,24 +343,7 @@ async fn events_tell_what_happened(bus: BusKind) {
     sys.stop().await;
 }
 
-macro_rules! on_both_buses {
-    ($($case:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(passerelle_e2e::BusKind::InProcess).await }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(passerelle_e2e::BusKind::Nats).await }
-            )*
-        }
-    };
-}
-
-on_both_buses!(
+passerelle_e2e::on_both_buses!(
     tutorial_patient_is_found,
     second_first_name_matches,
     unknown_person_tries_every_first_name_then_all,

@@ -362,24 +362,7 @@ async fn every_insi_call_is_audited(bus: BusKind) {
     sys.stop().await;
 }
 
-macro_rules! on_both_buses {
-    ($($case:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(passerelle_e2e::BusKind::InProcess).await }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(passerelle_e2e::BusKind::Nats).await }
-            )*
-        }
-    };
-}
-
-on_both_buses!(verify_cases, qualify_cases, every_insi_call_is_audited);
+passerelle_e2e::on_both_buses!(verify_cases, qualify_cases, every_insi_call_is_audited);
 
 /// The tutorial's "click twice" defect: a transient failure is retried for the user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
