@@ -23,18 +23,31 @@ pub struct NatsServer {
     binary: PathBuf,
     port: u16,
     dir: tempfile::TempDir,
+    /// Server configuration file (e.g. an `authorization` block), when started with one.
+    config: Option<PathBuf>,
 }
 
 impl NatsServer {
     /// Starts a server and waits until it accepts clients (blocking, typically well under a
     /// second). The error says what to install when the binary is missing.
     pub fn start() -> io::Result<NatsServer> {
+        Self::start_inner(None)
+    }
+
+    /// As [`NatsServer::start`], with `config` as the server's configuration file (nats-server
+    /// syntax, e.g. an `authorization { users = [...] }` block to test permissions). Address,
+    /// port, JetStream and log still come from the command line.
+    pub fn start_with_config(config: &str) -> io::Result<NatsServer> {
+        Self::start_inner(Some(config))
+    }
+
+    fn start_inner(config: Option<&str>) -> io::Result<NatsServer> {
         let binary = find_binary()?;
         // The port is picked by binding port 0 then released: another process could grab it
         // in between, so a failed start is retried on a new port.
         let mut last_error = None;
         for _ in 0..3 {
-            match Self::start_on_free_port(&binary) {
+            match Self::start_on_free_port(&binary, config) {
                 Ok(server) => return Ok(server),
                 Err(e) => last_error = Some(e),
             }
@@ -42,19 +55,28 @@ impl NatsServer {
         Err(last_error.unwrap_or_else(|| io::Error::other("nats-server did not start")))
     }
 
-    fn start_on_free_port(binary: &Path) -> io::Result<NatsServer> {
+    fn start_on_free_port(binary: &Path, config: Option<&str>) -> io::Result<NatsServer> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
         let dir = tempfile::Builder::new()
             .prefix("passerelle-nats-")
             .tempdir()?;
-        let child = spawn(binary, port, dir.path())?;
+        let config = match config {
+            Some(text) => {
+                let path = dir.path().join("nats-server.conf");
+                std::fs::write(&path, text)?;
+                Some(path)
+            }
+            None => None,
+        };
+        let child = spawn(binary, port, dir.path(), config.as_deref())?;
         let mut server = NatsServer {
             child,
             binary: binary.to_owned(),
             port,
             dir,
+            config,
         };
         server.wait_ready()?;
         Ok(server)
@@ -67,7 +89,12 @@ impl NatsServer {
         self.child.wait()?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            self.child = spawn(&self.binary, self.port, self.dir.path())?;
+            self.child = spawn(
+                &self.binary,
+                self.port,
+                self.dir.path(),
+                self.config.as_deref(),
+            )?;
             match self.wait_ready() {
                 Ok(()) => return Ok(()),
                 // The old socket may linger a moment before the port can be bound again.
@@ -151,13 +178,17 @@ impl Drop for NatsServer {
     }
 }
 
-fn spawn(binary: &Path, port: u16, dir: &Path) -> io::Result<Child> {
+fn spawn(binary: &Path, port: u16, dir: &Path, config: Option<&Path>) -> io::Result<Child> {
     // nats-server appends to its log: start afresh so readiness is read from this run only.
     match std::fs::remove_file(dir.join("nats-server.log")) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(config) = config {
+        command.arg("-c").arg(config);
+    }
+    command
         .arg("-a")
         .arg("127.0.0.1")
         .arg("-p")

@@ -29,6 +29,9 @@ enum Command {
     /// INS: search the national health identity, check a matricule.
     #[command(subcommand)]
     Ins(commands::ins::InsCommand),
+    /// Card-agent of this workstation: readers, reading the CPS, signing.
+    #[command(subcommand)]
+    Card(commands::card::CardCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
             Command::Up(args) => commands::up::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Ins(cmd) => commands::ins::run(cmd).await,
+            Command::Card(cmd) => commands::card::run(cmd).await,
         }
     });
     match result {

@@ -102,6 +102,8 @@ fn up(extra: &[&str], data_dir: &std::path::Path) -> (Child, String) {
             "127.0.0.1:0",
             "--insi-listen",
             "127.0.0.1:0",
+            "--card-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)

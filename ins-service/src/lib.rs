@@ -1,6 +1,7 @@
 //! The INS service: INS retrieval from the INSi téléservice, served over gRPC and the bus.
 //!
 //! - [`insi`]: the SOAP client of INSi (envelopes, RESULTAT, faults, mutual TLS);
+//! - [`card_signer`]: CPS mode through the workstation's card-agent;
 //! - [`gateway`]: every INSi call, with retries ([`retry`]) and an audit event ([`audit`]);
 //! - [`strategy`]: the first-name search strategy;
 //! - [`verify`]: a known INS compared with INSi's answer; [`qualify`]: identity status;
@@ -10,6 +11,7 @@
 //! - [`config`]: configuration; [`start`] assembles them.
 
 pub mod audit;
+pub mod card_signer;
 pub mod config;
 pub mod diagnostics;
 pub mod gateway;

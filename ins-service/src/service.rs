@@ -16,8 +16,9 @@ use prost::Message;
 use tonic::{Code, Status};
 
 use crate::audit::{Auditor, InsHasher, now_unix_ms};
+use crate::card_signer::{self, AgentSigner};
 use crate::gateway::{InsiGateway, RequestScope};
-use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, VitaleQuery};
+use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, SignerError, VitaleQuery};
 use crate::retry::RetryPolicy;
 use crate::strategy::{self, Insi, Scoped, StrategyOutcome};
 use crate::{diagnostics, qualify, verify};
@@ -28,7 +29,16 @@ pub mod reasons {
     pub const INVALID_MATRICULE: &str = "INVALID_MATRICULE";
     pub const MISSING_ACTOR: &str = "MISSING_ACTOR";
     pub const INVALID_WORKSTATION: &str = "INVALID_WORKSTATION";
+    /// CPS mode cannot be used: no card-agent answers for the workstation (or no bus).
     pub const CPS_MODE_UNAVAILABLE: &str = "CPS_MODE_UNAVAILABLE";
+    /// No CPS in the workstation's reader (or it was removed or swapped).
+    pub const CPS_CARD_ABSENT: &str = "CPS_CARD_ABSENT";
+    /// The CPS needs its PIN, entered on the workstation.
+    pub const CPS_PIN_REQUIRED: &str = "CPS_PIN_REQUIRED";
+    /// The card refused (blocked PIN…).
+    pub const CPS_CARD_REFUSED: &str = "CPS_CARD_REFUSED";
+    /// The card or its middleware failed.
+    pub const CPS_CARD_ERROR: &str = "CPS_CARD_ERROR";
     pub const INSI_FAULT: &str = "INSI_FAULT";
     pub const INSI_UNAVAILABLE: &str = "INSI_UNAVAILABLE";
     pub const INSI_TIMEOUT: &str = "INSI_TIMEOUT";
@@ -60,8 +70,12 @@ impl InsCore {
         }
     }
 
-    fn scope(&self, request_id: &RequestId, actor: Option<Actor>) -> Result<RequestScope, Status> {
-        let auth = call_auth(actor.as_ref())?;
+    async fn scope(
+        &self,
+        request_id: &RequestId,
+        actor: Option<Actor>,
+    ) -> Result<RequestScope, Status> {
+        let auth = call_auth(actor.as_ref(), self.events.as_ref()).await?;
         Ok(RequestScope {
             request_id: request_id.clone(),
             actor,
@@ -89,7 +103,7 @@ impl InsCore {
         request_id: &RequestId,
         req: api::SearchByTraitsRequest,
     ) -> Result<api::SearchResponse, Status> {
-        let scope = self.scope(request_id, req.actor.clone())?;
+        let scope = self.scope(request_id, req.actor.clone()).await?;
         let traits = traits_from_request(req.traits.unwrap_or_default())?;
         let outcome = self.search_traits(&scope, &traits).await;
         let response = response_from_outcome(request_id, &traits, &outcome);
@@ -103,7 +117,7 @@ impl InsCore {
         request_id: &RequestId,
         req: api::SearchByVitaleRequest,
     ) -> Result<api::SearchResponse, Status> {
-        let scope = self.scope(request_id, req.actor.clone())?;
+        let scope = self.scope(request_id, req.actor.clone()).await?;
         let q = vitale_query(&req)?;
         let outcome = self.gateway.search_by_vitale(&scope, &q).await;
         let outcome = StrategyOutcome {
@@ -124,7 +138,7 @@ impl InsCore {
         request_id: &RequestId,
         req: api::VerifyInsRequest,
     ) -> Result<api::VerifyInsResponse, Status> {
-        let scope = self.scope(request_id, req.actor.clone())?;
+        let scope = self.scope(request_id, req.actor.clone()).await?;
         let known = known_ins(req.ins.as_ref())?
             .ok_or_else(|| invalid_ins("ins", "the INS to verify is required".to_owned()))?;
         let traits = traits_from_request(req.traits.unwrap_or_default())?;
@@ -140,7 +154,7 @@ impl InsCore {
         request_id: &RequestId,
         req: api::QualifyIdentityRequest,
     ) -> Result<api::QualifyIdentityResponse, Status> {
-        let scope = self.scope(request_id, req.actor.clone())?;
+        let scope = self.scope(request_id, req.actor.clone()).await?;
         let traits = traits_from_request(req.traits.unwrap_or_default())?;
         let known = known_ins(req.ins.as_ref())?;
         let document = document_check(req.document.as_ref())?;
@@ -269,7 +283,10 @@ impl InsCore {
     }
 }
 
-fn call_auth(actor: Option<&Actor>) -> Result<CallAuth, Status> {
+/// How the INSi calls of a request are authenticated. CPS mode: the workstation's
+/// card-agent reads the card now (certificates, situation) and signs each call's assertion
+/// (and TLS handshake) later.
+async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<CallAuth, Status> {
     match actor.and_then(|a| a.mode.as_ref()) {
         None => Err(RichError::new(
             Code::InvalidArgument,
@@ -292,14 +309,24 @@ fn call_auth(actor: Option<&Actor>) -> Result<CallAuth, Status> {
                 .field("actor.cps.workstation_id", "not a single subject token")
                 .into());
             }
-            Err(RichError::new(
-                Code::FailedPrecondition,
-                reasons::CPS_MODE_UNAVAILABLE,
-                "CPS mode needs the card-agent of the workstation to sign the INSi assertion, and no \
-                 card-agent is connected to this service yet: use organisation mode",
+            let Some(bus) = bus else {
+                return Err(RichError::new(
+                    Code::FailedPrecondition,
+                    reasons::CPS_MODE_UNAVAILABLE,
+                    "CPS mode needs the bus to reach the workstation's card-agent, and this \
+                     service runs without one: use organisation mode",
+                )
+                .field("actor.cps", "no bus to reach a card-agent")
+                .into());
+            };
+            let signer = AgentSigner::read(
+                bus.clone(),
+                &cps.workstation_id,
+                card_signer::DEFAULT_AGENT_TIMEOUT,
             )
-            .field("actor.cps", "no card-agent available")
-            .into())
+            .await
+            .map_err(|error| status_from_signer_error(&error, 0))?;
+            Ok(CallAuth::Cps(Arc::new(signer)))
         }
     }
 }
@@ -466,14 +493,52 @@ pub fn status_from_insi_error(e: &InsiError, tries: usize) -> Status {
             reasons::INSI_CONFIGURATION,
             format!("the INSi client is misconfigured: {e}"),
         ),
-        InsiError::CpsModeUnavailable => (
+        InsiError::Signer { error } => {
+            return status_from_signer_error(error, tries.parse().unwrap_or_default());
+        }
+    };
+    RichError::new(code, reason, message)
+        .metadata("tries", tries)
+        .into()
+}
+
+/// What the professional (or the operator) must do about the card.
+fn status_from_signer_error(e: &SignerError, tries: usize) -> Status {
+    let (code, reason, message) = match e {
+        SignerError::Unavailable { .. } => (
             Code::FailedPrecondition,
             reasons::CPS_MODE_UNAVAILABLE,
+            format!("CPS mode needs the workstation's card-agent: {e}"),
+        ),
+        SignerError::NoCard => (
+            Code::FailedPrecondition,
+            reasons::CPS_CARD_ABSENT,
+            format!("{e}: insert the professional's CPS in the workstation's reader"),
+        ),
+        SignerError::PinRequired => (
+            Code::FailedPrecondition,
+            reasons::CPS_PIN_REQUIRED,
+            "the CPS needs its PIN: enter the PIN on the workstation, then try again".to_owned(),
+        ),
+        SignerError::Refused { .. } => (
+            Code::FailedPrecondition,
+            reasons::CPS_CARD_REFUSED,
+            e.to_string(),
+        ),
+        SignerError::Transient { .. } => (
+            Code::Unavailable,
+            reasons::CPS_CARD_ERROR,
+            format!("{e}; try again"),
+        ),
+        SignerError::Failed { .. } => (
+            Code::FailedPrecondition,
+            reasons::CPS_CARD_ERROR,
             e.to_string(),
         ),
     };
     RichError::new(code, reason, message)
-        .metadata("tries", tries)
+        .field("actor.cps", e.to_string())
+        .metadata("tries", tries.to_string())
         .into()
 }
 

@@ -670,7 +670,8 @@ mod insi_transport {
             auth: CallAuth::Cps(Arc::new(NoCard)),
         };
         let err = client.search_by_traits(&traits(), &call).await.unwrap_err();
-        assert_eq!(err, InsiError::CpsModeUnavailable);
+        // The assertion cannot be made (no certificate): refused before any connection.
+        assert!(matches!(err, InsiError::Config { .. }), "{err:?}");
         assert!(server.seen.lock().unwrap().is_empty(), "nothing was sent");
     }
 }

@@ -34,6 +34,10 @@ struct Args {
     /// of http-503, garbage, close, unavailable, technical.
     #[arg(long)]
     fault: Option<FaultInjection>,
+    /// CPS mode: largest distance, in seconds, between an assertion's IssueInstant and the
+    /// sandbox's clock.
+    #[arg(long, default_value_t = 300)]
+    assertion_skew_secs: u64,
 }
 
 #[tokio::main]
@@ -55,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
         accepted_idams: args.accepted_idams,
         identities_file: args.insi_identities,
         fault_injection: args.fault,
+        assertion_max_skew: Duration::from_secs(args.assertion_skew_secs),
         ..InsiSandboxConfig::default()
     };
     let insi = InsiSandbox::start(config, &pki)

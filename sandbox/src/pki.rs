@@ -1,5 +1,6 @@
 //! Test PKI of the sandbox: a root CA, an IGC-Santé-like CPS intermediate, the
-//! organisation (INSI-AUTO), CPS and server certificates.
+//! organisation (INSI-AUTO), CPS (authentication and signature, RSA-2048 like a real
+//! card) and server certificates.
 //!
 //! Everything is generated on the first run into the directory the caller passes
 //! (`<data dir>/pki/`) and loaded afterwards. A piece that is missing, unreadable,
@@ -19,8 +20,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
 /// Password of `org.p12` (a test keystore: the password only satisfies tools that
@@ -70,6 +71,8 @@ pub enum PkiError {
     Pkcs12(String),
     #[error("invalid certificate or key: {0}")]
     Invalid(String),
+    #[error("RSA key generation failed: {0}")]
+    Rsa(String),
 }
 
 /// The sandbox's test PKI: paths of every file, all under one directory.
@@ -87,9 +90,14 @@ pub struct TestPki {
     pub org_key: PathBuf,
     /// The organisation certificate, key and root CA as PKCS#12 ([`ORG_P12_PASSWORD`]).
     pub org_p12: PathBuf,
-    /// Test CPS (professional card) authentication certificate.
+    /// Test CPS (professional card) authentication certificate (digitalSignature,
+    /// clientAuth) and its RSA-2048 key: TLS client authentication.
     pub cps_cert: PathBuf,
     pub cps_key: PathBuf,
+    /// Test CPS signature certificate (nonRepudiation) and its RSA-2048 key: assertions
+    /// (INSi, VIHF) and documents.
+    pub cps_sign_cert: PathBuf,
+    pub cps_sign_key: PathBuf,
     /// Server certificate for `localhost`, `sandbox` (docker-compose), `127.0.0.1` and `::1`.
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
@@ -116,6 +124,8 @@ impl TestPki {
             org_p12: p("org.p12"),
             cps_cert: p("cps.crt"),
             cps_key: p("cps.key"),
+            cps_sign_cert: p("cps-sign.crt"),
+            cps_sign_key: p("cps-sign.key"),
             server_cert: p("server.crt"),
             server_key: p("server.key"),
         }
@@ -160,9 +170,19 @@ impl TestPki {
         let org_new = pki.ensure_leaf(&pki.org_cert, &pki.org_key, &root, root_new, || {
             generate_org(&root_issuer)
         })?;
-        pki.ensure_leaf(&pki.cps_cert, &pki.cps_key, &cps_ca.0, cps_ca.1, || {
-            generate_cps(&cps_ca_issuer)
-        })?;
+        // A real CPS holds RSA keys: an older directory's ECDSA ones are replaced.
+        for usage in [CpsKey::Authentication, CpsKey::Signature] {
+            let (cert, key) = match usage {
+                CpsKey::Authentication => (&pki.cps_cert, &pki.cps_key),
+                CpsKey::Signature => (&pki.cps_sign_cert, &pki.cps_sign_key),
+            };
+            let keep = !cps_ca.1
+                && load_pair(cert, key, Some(&cps_ca.0.cert_der))
+                    .is_some_and(|p| p.key.algorithm() == &rcgen::PKCS_RSA_SHA256);
+            if !keep {
+                pki.write_pair(cert, key, generate_cps(&cps_ca_issuer, usage)?)?;
+            }
+        }
         pki.ensure_leaf(&pki.server_cert, &pki.server_key, &root, root_new, || {
             generate_server(&root_issuer)
         })?;
@@ -250,11 +270,17 @@ impl TestPki {
                 format!(" (password: {ORG_P12_PASSWORD})"),
             ),
             (
-                "CPS certificate",
+                "CPS authentication cert",
                 &self.cps_cert,
-                format!(" (card {CPS_CARD_ID})"),
+                format!(" (card {CPS_CARD_ID}, RSA-2048, TLS client)"),
             ),
-            ("CPS key", &self.cps_key, String::new()),
+            ("CPS authentication key", &self.cps_key, String::new()),
+            (
+                "CPS signature cert",
+                &self.cps_sign_cert,
+                format!(" (card {CPS_CARD_ID}, RSA-2048, nonRepudiation)"),
+            ),
+            ("CPS signature key", &self.cps_sign_key, String::new()),
             (
                 "server certificate",
                 &self.server_cert,
@@ -309,6 +335,31 @@ fn new_key() -> Result<KeyPair, PkiError> {
     // ECDSA P-256: ring generates it (it cannot generate RSA keys) and every TLS and
     // PKCS#12 stack in use reads it.
     Ok(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?)
+}
+
+/// An RSA-2048 key, as on a real CPS. ring (rcgen's backend) cannot generate RSA keys, so
+/// the key comes from the `rsa` crate, as PKCS#8, and rcgen signs with it (RSA-SHA256).
+fn new_rsa_key() -> Result<KeyPair, PkiError> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .map_err(|e| PkiError::Rsa(e.to_string()))?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| PkiError::Rsa(e.to_string()))?;
+    let der = PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+    Ok(KeyPair::from_pkcs8_der_and_sign_algo(
+        &der,
+        &rcgen::PKCS_RSA_SHA256,
+    )?)
+}
+
+/// The two keys of a CPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CpsKey {
+    /// Authentication: TLS client authentication (digitalSignature, clientAuth).
+    Authentication,
+    /// Signature (non-repudiation): assertions and documents.
+    Signature,
 }
 
 fn base_params(years: i64) -> CertificateParams {
@@ -396,8 +447,10 @@ fn generate_org(root: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
 /// Subject shaped like an IGC-Santé TEST CPS certificate: C, title (profession), then
 /// given name, card id (CN) and surname. The real certificate puts the last three in
 /// one multi-valued RDN; rcgen writes one RDN each, which readers treat alike.
-fn generate_cps(cps_ca: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
-    let key = new_key()?;
+/// Key usages as on a card: the authentication certificate for TLS, the signature one
+/// (nonRepudiation, emailProtection, as the captured INSi assertion's) for signatures.
+fn generate_cps(cps_ca: &Issuer<'_, KeyPair>, usage: CpsKey) -> Result<Pair, PkiError> {
+    let key = new_rsa_key()?;
     let mut params = base_params(LEAF_YEARS);
     let dn = &mut params.distinguished_name;
     dn.push(DnType::CountryName, "FR");
@@ -408,15 +461,19 @@ fn generate_cps(cps_ca: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
         DnType::CustomDnType(OID_SURNAME.to_vec()),
         "MEDECIN SANDBOX0001",
     );
-    // Authentication (TLS) and signature (assertions) with the same test key.
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::ContentCommitment,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::EmailProtection,
-    ];
+    match usage {
+        CpsKey::Authentication => {
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = vec![
+                ExtendedKeyUsagePurpose::ClientAuth,
+                ExtendedKeyUsagePurpose::EmailProtection,
+            ];
+        }
+        CpsKey::Signature => {
+            params.key_usages = vec![KeyUsagePurpose::ContentCommitment];
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
+        }
+    }
     let cert = params.signed_by(&key, cps_ca)?;
     Ok(Pair {
         cert_der: cert.der().to_vec(),

@@ -2,8 +2,13 @@
 //! (Cryptolib CPS, SoftHSM), or a software token (the organisation certificate on servers, the
 //! sandbox's test CPS).
 
+pub mod pcsc;
+pub mod software;
+
 use async_trait::async_trait;
 use zeroize::Zeroizing;
+
+pub mod pkcs11;
 
 /// What a card holds, as far as the agent tells callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,6 +52,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         insi_listen: any_port,
         insi_latency: Duration::ZERO,
         insi_fault: None,
+        card_listen: any_port,
     };
 
     step(1, "start the sandbox and the services");

@@ -1,3 +1,4 @@
+pub mod card;
 pub mod demo;
 pub mod ins;
 pub mod up;

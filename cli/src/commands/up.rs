@@ -9,7 +9,7 @@ use clap::Args;
 use passerelle_sandbox::insi::FaultInjection;
 use passerelle_service_kit::{Shutdown, telemetry};
 
-use crate::embedded::{Embedded, EmbeddedOptions, INS_PORT};
+use crate::embedded::{CARD_PORT, CARD_WORKSTATION, Embedded, EmbeddedOptions, INS_PORT};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -22,6 +22,9 @@ pub struct UpArgs {
     /// gRPC address of the INS service.
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], INS_PORT)))]
     pub ins_listen: SocketAddr,
+    /// Local gRPC address of the card-agent (loopback only).
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], CARD_PORT)))]
+    pub card_listen: SocketAddr,
     /// HTTPS address of the INSi sandbox.
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub insi_listen: SocketAddr,
@@ -35,6 +38,10 @@ pub struct UpArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     pub log_json: bool,
+    /// Put a software carte Vitale (test/demo device) in a second reader of the card-agent:
+    /// a TOML file with the insured person and the beneficiaries (see card-agent's README).
+    #[arg(long)]
+    pub vitale_file: Option<PathBuf>,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -52,10 +59,23 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         insi_listen: args.insi_listen,
         insi_latency: Duration::from_millis(args.insi_latency_ms),
         insi_fault: args.insi_fault,
+        card_listen: args.card_listen,
     };
-    let system = Embedded::start(&opts, shutdown.clone()).await?;
+    let vitale_file = args.vitale_file.clone();
+    let system = Embedded::start_with_vitale(&opts, args.vitale_file, shutdown.clone()).await?;
     println!("Passerelle is up (bus: {})", system.bus.describe());
     println!("  ins-service   gRPC {}", system.ins_endpoint());
+    println!(
+        "  card-agent    gRPC {} (workstation {CARD_WORKSTATION}, test CPS, PIN 1234)",
+        system.card_endpoint()
+    );
+    if let Some(file) = &vitale_file {
+        println!(
+            "                software carte Vitale from {} (reader \"{}\")",
+            file.display(),
+            card_agent::backend::software::DEFAULT_VITALE_READER
+        );
+    }
     println!("  INSi sandbox  {}", system.insi.url());
     println!("                WSDL {}", system.insi.wsdl_url());
     println!("Test PKI:");

@@ -21,14 +21,45 @@ use super::envelope::format_time;
 /// Failures of the card-agent signing for us.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignerError {
+    /// No card-agent answers for the workstation (not started, bus down, no answer).
     #[error("the card-agent is not reachable: {reason}")]
     Unavailable { reason: String },
     #[error("no CPS card in the reader, or it was removed")]
     NoCard,
+    /// The card's PIN has not been entered on the workstation (it never travels here).
+    #[error("the CPS PIN is needed: enter the PIN on the workstation")]
+    PinRequired,
     #[error("the card holder refused or the PIN is blocked: {reason}")]
     Refused { reason: String },
+    /// A passing card or reader failure (reset, sharing violation, first use of the
+    /// day): worth retrying.
+    #[error("transient card error: {reason}")]
+    Transient { reason: String },
     #[error("the card failed to sign: {reason}")]
     Failed { reason: String },
+}
+
+impl SignerError {
+    /// Only a transient card error is worth retrying: a missing card, PIN or agent needs
+    /// someone to act.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+}
+
+/// TLS client authentication with the card's authentication key: the certificate resolver
+/// to put in a rustls client configuration, and where its signer leaves the card's error
+/// when a handshake signature fails (rustls only reports a generic error).
+#[derive(Clone)]
+pub struct CardTlsIdentity {
+    pub resolver: std::sync::Arc<dyn rustls::client::ResolvesClientCert>,
+    pub last_error: std::sync::Arc<std::sync::Mutex<Option<SignerError>>>,
+}
+
+impl std::fmt::Debug for CardTlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardTlsIdentity").finish_non_exhaustive()
+    }
 }
 
 /// The professional's practice situation, read from the card.
@@ -40,15 +71,21 @@ pub struct PracticeSituation {
     pub activity_sector: String,
 }
 
-/// What the card-agent offers: the CPS authentication certificate and signing with its key.
+/// What the card-agent offers: the certificate of the key that signs the assertion (the
+/// CPS signature key) and signing with it.
 #[async_trait]
 pub trait AssertionSigner: Send + Sync {
-    /// The CPS authentication certificate (DER).
+    /// The certificate (DER) of the key [`sign`](Self::sign) uses.
     fn certificate_der(&self) -> Vec<u8>;
     /// The situation the professional acts in.
     fn situation(&self) -> PracticeSituation;
     /// RSA PKCS#1 v1.5 with SHA-256 over `data` (the canonical `SignedInfo`).
     async fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignerError>;
+    /// The card's TLS client identity (authentication key), when the card also
+    /// authenticates the TLS session; `None`: the configured organisation certificate.
+    fn tls_identity(&self) -> Option<CardTlsIdentity> {
+        None
+    }
 }
 
 /// The content of a professional's assertion.

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use passerelle_soap::{SoapError, SoapFault};
 
+use super::cps::SignerError;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InsiError {
     /// INSi refused the request with a SOAP fault (e.g. `siram_100` / `desir_550`: unknown
@@ -33,9 +35,10 @@ pub enum InsiError {
     /// The client configuration is unusable (certificate file, key, PKCS#12 password…).
     #[error("INSi client configuration: {reason}")]
     Config { reason: String },
-    /// CPS mode was asked and cannot be served yet.
-    #[error("CPS mode needs the card-agent; use organisation mode")]
-    CpsModeUnavailable,
+    /// CPS mode: the card-agent could not read the card or sign (no agent, no card, PIN
+    /// not entered, card error).
+    #[error("CPS card: {error}")]
+    Signer { error: SignerError },
 }
 
 fn fault_codes(f: &SoapFault) -> String {
@@ -59,6 +62,8 @@ impl InsiError {
             // siram_40 is INSi's "service temporarily unavailable / technical error" (captured
             // with desir_1020 and insi_102); a Receiver fault is the service's own failure.
             Self::Fault(f) => f.subcode() == Some("siram_40") || !f.is_sender(),
+            // Only the card's passing failures; a missing card, PIN or agent needs a person.
+            Self::Signer { error } => error.is_transient(),
             _ => false,
         }
     }
@@ -90,7 +95,7 @@ impl InsiError {
             Self::ResponseTooLarge { .. } => "response_too_large",
             Self::MalformedResponse { .. } => "malformed_response",
             Self::Config { .. } => "config",
-            Self::CpsModeUnavailable => "cps_mode_unavailable",
+            Self::Signer { .. } => "signer",
         }
     }
 

@@ -3,7 +3,8 @@
 //! - [`envelope`]: the requests, as pure functions;
 //! - [`result`]: the answers (`RESULTAT`, faults);
 //! - [`transport`] / [`tls`]: HTTP, mutual TLS, identities;
-//! - [`cps`]: the CPS-mode seam (assertion signed by the card through the card-agent).
+//! - [`cps`]: CPS mode (assertion signed by the card through the card-agent, see
+//!   [`crate::card_signer`]; TLS with the card's authentication key).
 //!
 //! Logs carry the message id, operation, CR code, fault code and duration — never traits,
 //! names, NIR or birth dates.
@@ -25,7 +26,9 @@ use std::time::Instant;
 use passerelle_domain::{BirthPlace, Key, LunarDate, Matricule, Name, Sex};
 
 pub use config::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
-pub use cps::{AssertionSigner, CpsError, PracticeSituation, PsAssertion, SignerError};
+pub use cps::{
+    AssertionSigner, CardTlsIdentity, CpsError, PracticeSituation, PsAssertion, SignerError,
+};
 pub use envelope::{Operation, RequestContext};
 pub use error::InsiError;
 pub use result::{CrCode, HistoricalIns, Individual, InsiAnswer, ReturnedTraits};
@@ -182,12 +185,20 @@ impl InsiClient {
         build: impl FnOnce(&RequestContext<'_>) -> Result<Vec<u8>, InsiError>,
     ) -> Result<InsiAnswer, InsiError> {
         let now = time::OffsetDateTime::now_utc();
-        let security: Option<String> = match &call.auth {
-            CallAuth::Organisation => None,
-            // `cps::signed_security_header` makes the signed header; it is switched on with the
-            // card-agent, together with an error variant for the card's own failures (PIN,
-            // card removed). Until then nothing is sent in CPS mode.
-            CallAuth::Cps(_) => return Err(InsiError::CpsModeUnavailable),
+        // CPS mode: the assertion signed by the card (its signature key) in `wsse:Security`,
+        // and, when the signer offers it, TLS authenticated by the card (its authentication
+        // key) instead of the organisation certificate.
+        let (security, card_tls) = match &call.auth {
+            CallAuth::Organisation => (None, None),
+            CallAuth::Cps(signer) => {
+                let header = cps::signed_security_header(signer.as_ref(), call.message_id, now)
+                    .await
+                    .map_err(|e| match e {
+                        CpsError::Signer(error) => InsiError::Signer { error },
+                        CpsError::Assertion(e) => e,
+                    })?;
+                (Some(header), signer.tls_identity())
+            }
         };
         let ctx = RequestContext {
             message_id: call.message_id,
@@ -197,7 +208,10 @@ impl InsiClient {
             security: security.as_deref(),
         };
         let body = build(&ctx)?;
-        let raw = self.transport.post(op, body).await?;
+        let raw = match &card_tls {
+            None => self.transport.post(op, body).await?,
+            Some(card) => self.transport.post_with_card(op, body, card).await?,
+        };
         result::interpret_response(raw.status, &raw.body, self.transport.max_response_bytes())
     }
 }

@@ -965,9 +965,29 @@ fn canonical_escaping() {
 }
 
 #[test]
-fn cps_mode_error_message() {
+fn card_errors_are_transient_only_when_the_card_says_so() {
+    let e = |error| InsiError::Signer { error };
+    assert!(
+        e(SignerError::Transient {
+            reason: "reset".into()
+        })
+        .is_transient()
+    );
+    for error in [
+        SignerError::NoCard,
+        SignerError::PinRequired,
+        SignerError::Unavailable {
+            reason: "none".into(),
+        },
+        SignerError::Refused {
+            reason: "blocked".into(),
+        },
+        SignerError::Failed { reason: "x".into() },
+    ] {
+        assert!(!e(error.clone()).is_transient(), "{error:?}");
+    }
     assert_eq!(
-        InsiError::CpsModeUnavailable.to_string(),
-        "CPS mode needs the card-agent; use organisation mode"
+        e(SignerError::PinRequired).to_string(),
+        "CPS card: the CPS PIN is needed: enter the PIN on the workstation"
     );
 }

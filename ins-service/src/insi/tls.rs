@@ -115,6 +115,23 @@ pub fn load_roots(files: &[std::path::PathBuf]) -> Result<RootCertStore, InsiErr
     Ok(roots)
 }
 
+/// The rustls configuration for INSi in CPS mode with TLS authenticated by the card: the
+/// card's authentication key signs the handshake through `card`. TLS 1.2 only: a CPS signs
+/// RSA PKCS#1 v1.5 only, and TLS 1.3 requires RSA-PSS for the client's CertificateVerify.
+pub fn card_client_config(
+    roots: Arc<RootCertStore>,
+    card: &super::cps::CardTlsIdentity,
+) -> Result<ClientConfig, InsiError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .map_err(|e| InsiError::config(format!("TLS versions: {e}")))?
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(card.resolver.clone());
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// The rustls configuration for INSi: ring provider, TLS 1.2/1.3, configured roots only,
 /// client authentication, HTTP/1.1.
 pub fn client_config(tls: &ClientTls) -> Result<ClientConfig, InsiError> {

@@ -1,7 +1,10 @@
 //! HTTP over mutual TLS (reqwest with a preconfigured rustls configuration), reading at most
 //! `max_response_bytes`, and telling TLS failures from a service that is down.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::RootCertStore;
 
 use super::InsiError;
 use super::config::InsiClientConfig;
@@ -14,6 +17,8 @@ pub struct Transport {
     endpoint: reqwest::Url,
     timeout: Duration,
     max_response_bytes: usize,
+    /// The trusted CAs, for the per-call clients of CPS mode.
+    roots: Arc<RootCertStore>,
 }
 
 /// An HTTP answer, body bounded.
@@ -42,26 +47,43 @@ impl Transport {
             ));
         }
         let tls = super::tls::client_config(&config.tls)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .http1_only()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            // Proxies would need their own configuration; never pick one up from the environment.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!(
-                "passerelle-ins-service/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .map_err(|e| InsiError::config(format!("cannot build the HTTP client: {e}")))?;
+        let roots = Arc::new(super::tls::load_roots(&config.tls.trusted_ca)?);
         Ok(Self {
-            http,
+            http: http_client(tls, config.timeout)?,
             endpoint,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
+            roots,
         })
+    }
+
+    /// [`post`](Self::post) over a TLS session the card authenticates. A client (and so
+    /// a handshake, one card signature) per call: the card, its PIN session and its holder
+    /// change between calls, and a pooled session would outlive them. A failure of the card
+    /// during the handshake is reported as the card's error, not as a TLS one.
+    pub async fn post_with_card(
+        &self,
+        op: Operation,
+        envelope: Vec<u8>,
+        card: &super::cps::CardTlsIdentity,
+    ) -> Result<RawResponse, InsiError> {
+        let tls = super::tls::card_client_config(self.roots.clone(), card)?;
+        let http = http_client(tls, self.timeout)?;
+        let outcome = self.post_on(&http, op, envelope).await;
+        match outcome {
+            Err(InsiError::Tls { .. } | InsiError::Connect { .. }) => {
+                let card_error = card
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                match card_error {
+                    Some(error) => Err(InsiError::Signer { error }),
+                    None => outcome,
+                }
+            }
+            other => other,
+        }
     }
 
     pub fn max_response_bytes(&self) -> usize {
@@ -70,8 +92,16 @@ impl Transport {
 
     /// POSTs the envelope and reads the answer, at most `max_response_bytes` of it.
     pub async fn post(&self, op: Operation, envelope: Vec<u8>) -> Result<RawResponse, InsiError> {
-        let mut response = self
-            .http
+        self.post_on(&self.http, op, envelope).await
+    }
+
+    async fn post_on(
+        &self,
+        http: &reqwest::Client,
+        op: Operation,
+        envelope: Vec<u8>,
+    ) -> Result<RawResponse, InsiError> {
+        let mut response = http
             .post(self.endpoint.clone())
             .header(reqwest::header::CONTENT_TYPE, op.content_type())
             .header(reqwest::header::ACCEPT, "application/soap+xml")
@@ -113,6 +143,23 @@ impl Transport {
             reason: error_chain(e),
         }
     }
+}
+
+fn http_client(tls: rustls::ClientConfig, timeout: Duration) -> Result<reqwest::Client, InsiError> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .http1_only()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        // Proxies would need their own configuration; never pick one up from the environment.
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!(
+            "passerelle-ins-service/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+        .map_err(|e| InsiError::config(format!("cannot build the HTTP client: {e}")))
 }
 
 /// The rustls error somewhere in the source chain. `io::Error::source` skips the error it

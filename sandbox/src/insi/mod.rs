@@ -2,6 +2,8 @@
 //! SOAP 1.2 over mutual TLS, `rechercherInsAvecTraitsIdentite` and
 //! `rechercherInsAvecCarteVitale`, answered from a table of test identities.
 
+mod assertion;
+mod c14n;
 mod identities;
 mod request;
 mod server;
@@ -133,7 +135,13 @@ pub struct InsiSandboxConfig {
     /// Identities file (TOML, the format of `data/insi-identities.toml`); `None` serves
     /// the identities shipped with the crate.
     pub identities_file: Option<PathBuf>,
+    /// CPS mode: how far the assertion's `IssueInstant` may be from the sandbox's clock,
+    /// either way.
+    pub assertion_max_skew: Duration,
 }
+
+/// Default of [`InsiSandboxConfig::assertion_max_skew`].
+pub const DEFAULT_ASSERTION_MAX_SKEW: Duration = Duration::from_secs(300);
 
 impl Default for InsiSandboxConfig {
     fn default() -> Self {
@@ -144,6 +152,7 @@ impl Default for InsiSandboxConfig {
             accepted_idams: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             identities_file: None,
+            assertion_max_skew: DEFAULT_ASSERTION_MAX_SKEW,
         }
     }
 }
@@ -214,7 +223,13 @@ impl InsiSandbox {
             addr: config.listen,
             source,
         })?;
-        let state = Arc::new(server::State::new(config, registry, tls.cps_issuer, addr));
+        let state = Arc::new(server::State::new(
+            config,
+            registry,
+            tls.cps_issuer,
+            tls.cps_ca_der,
+            addr,
+        ));
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, tls.acceptor, state, stop_rx));
         tracing::info!(

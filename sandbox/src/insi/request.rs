@@ -6,8 +6,8 @@ use super::identities::{
     Matricule, TraitsQuery, VitaleQuery, is_cog, is_key, is_lunar_date, is_matricule, is_sex,
 };
 use super::soap::{
-    Fault, NS_CTXBAM, NS_CTXLPS, NS_RECSANS, NS_RECVIT, NS_SAML2, NS_SOAP11, NS_SOAP12, NS_WSA,
-    NS_WSSE, SiramFault,
+    Fault, NS_CTXBAM, NS_CTXLPS, NS_RECSANS, NS_RECVIT, NS_SOAP11, NS_SOAP12, NS_WSA, NS_WSSE,
+    SiramFault,
 };
 use super::xml::Element;
 
@@ -62,8 +62,6 @@ pub(crate) struct Headers {
     pub operation: Operation,
     pub message_id: String,
     pub idam: String,
-    /// A SAML assertion in `wsse:Security` (CPS mode).
-    pub saml_assertion: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -166,14 +164,11 @@ pub(crate) fn check_envelope(
 
     check_bam(find(NS_CTXBAM, "ContexteBAM"))?;
     let idam = check_lps(find(NS_CTXLPS, "ContexteLPS"))?;
-    let saml_assertion =
-        find(NS_WSSE, "Security").is_some_and(|s| s.child(NS_SAML2, "Assertion").is_some());
 
     Ok(Headers {
         operation,
         message_id,
         idam,
-        saml_assertion,
     })
 }
 

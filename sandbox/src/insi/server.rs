@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use super::assertion::{self, AssertionError, CpsTrust, VerifiedCps};
 use super::identities::Registry;
 use super::request::{self, Headers, Operation, Query};
 use super::soap::{self, CONTENT_TYPE_SOAP12, Fault, NS_SOAP12, Outcome, SiramFault};
@@ -43,6 +44,8 @@ pub(crate) struct TlsSetup {
     pub acceptor: TlsAcceptor,
     /// Raw subject of the CPS intermediate CA: a client certificate it issued is a CPS.
     pub cps_issuer: Vec<u8>,
+    /// DER of the CPS intermediate CA: CPS assertions' certificates must chain to it.
+    pub cps_ca_der: Vec<u8>,
 }
 
 fn tls_error(what: &str, e: impl std::fmt::Display) -> SandboxError {
@@ -60,6 +63,7 @@ pub(crate) fn tls_config(pki: &TestPki) -> Result<TlsSetup, SandboxError> {
         .subject()
         .as_raw()
         .to_vec();
+    let cps_ca_der = cps_ca.to_vec();
     let mut roots = RootCertStore::empty();
     roots.add(ca).map_err(|e| tls_error("CA", e))?;
     // Also an anchor by itself, so that a CPS client sending only its own certificate
@@ -84,6 +88,7 @@ pub(crate) fn tls_config(pki: &TestPki) -> Result<TlsSetup, SandboxError> {
     Ok(TlsSetup {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         cps_issuer,
+        cps_ca_der,
     })
 }
 
@@ -91,6 +96,7 @@ pub(crate) struct State {
     config: InsiSandboxConfig,
     registry: Registry,
     cps_issuer: Vec<u8>,
+    cps_trust: CpsTrust,
     addr: SocketAddr,
     soap_requests: AtomicU64,
 }
@@ -100,12 +106,18 @@ impl State {
         config: InsiSandboxConfig,
         registry: Registry,
         cps_issuer: Vec<u8>,
+        cps_ca_der: Vec<u8>,
         addr: SocketAddr,
     ) -> Self {
+        let cps_trust = CpsTrust {
+            ca_der: cps_ca_der,
+            max_skew: config.assertion_max_skew,
+        };
         Self {
             config,
             registry,
             cps_issuer,
+            cps_trust,
             addr,
             soap_requests: AtomicU64::new(0),
         }
@@ -149,13 +161,27 @@ impl Client {
         }
     }
 
-    fn authorised(&self, saml_assertion: bool) -> bool {
+    /// Access: an organisation certificate (`INSI-AUTO`/`INSI-MANU`) without assertion;
+    /// in CPS mode a verified assertion, over a session authenticated either by an
+    /// organisation certificate or by the same card's authentication certificate.
+    fn authorise(&self, cps: Option<&VerifiedCps>) -> Result<(), Fault> {
         let organisation = self.cn.as_deref().is_some_and(|cn| ORG_CNS.contains(&cn));
-        // CPS mode: the real service verifies the assertion's signature against the
-        // card's certificate. That is a later step here: for now the assertion's
-        // presence is enough, but only over a TLS session authenticated by a CPS
-        // certificate of the test PKI.
-        organisation || (saml_assertion && self.test_cps)
+        match cps {
+            None if organisation => Ok(()),
+            Some(_) if organisation => Ok(()),
+            Some(v) if self.test_cps => {
+                if self.cn.as_deref() == Some(v.card_id.as_str()) {
+                    Ok(())
+                } else {
+                    Err(SiramFault::bad_assertion(
+                        DESIR_ASSERTION_IDENTITY,
+                        "La carte de la session TLS n'est pas celle qui a signé l'assertion.",
+                    )
+                    .into())
+                }
+            }
+            _ => Err(SiramFault::insufficient_rights().into()),
+        }
     }
 }
 
@@ -442,6 +468,33 @@ async fn soap_call(
     Ok(response)
 }
 
+// Detail codes of refused CPS assertions. None was captured: they are assumed (README).
+const DESIR_ASSERTION_SIGNATURE: &str = "desir_561";
+const DESIR_ASSERTION_CERTIFICATE: &str = "desir_562";
+const DESIR_ASSERTION_IDENTITY: &str = "desir_563";
+const DESIR_ASSERTION_INSTANT: &str = "desir_564";
+
+/// The CPS assertion, verified, when the request carries one.
+fn verify_assertion(
+    envelope: &xml::Element,
+    trust: &CpsTrust,
+) -> Result<Option<VerifiedCps>, Fault> {
+    let checked = assertion::find(envelope).and_then(|path| {
+        path.map(|p| assertion::verify(&p, trust, time::OffsetDateTime::now_utc()))
+            .transpose()
+    });
+    checked.map_err(|e| {
+        let (code, detail) = match e {
+            AssertionError::Signature(d) => (DESIR_ASSERTION_SIGNATURE, d),
+            AssertionError::Certificate(d) => (DESIR_ASSERTION_CERTIFICATE, d),
+            AssertionError::Identity(d) => (DESIR_ASSERTION_IDENTITY, d),
+            AssertionError::Instant(d) => (DESIR_ASSERTION_INSTANT, d),
+        };
+        let detail = format!("Assertion CPS refusée : {detail}.");
+        SiramFault::bad_assertion(code, detail).into()
+    })
+}
+
 fn kind_name(kind: &FaultKind) -> &'static str {
     match kind {
         FaultKind::Http503 => "http-503",
@@ -492,15 +545,14 @@ fn process(
         operation,
         message_id,
         idam,
-        saml_assertion,
     } = headers;
     let message_id = Some(message_id);
-    if !client.authorised(saml_assertion) {
-        return Answer::fault(
-            &SiramFault::insufficient_rights().into(),
-            message_id,
-            Some(operation),
-        );
+    let cps = match verify_assertion(&envelope, &state.cps_trust) {
+        Ok(cps) => cps,
+        Err(fault) => return Answer::fault(&fault, message_id, Some(operation)),
+    };
+    if let Err(fault) = client.authorise(cps.as_ref()) {
+        return Answer::fault(&fault, message_id, Some(operation));
     }
     if !state.config.accepted_idams.is_empty() && !state.config.accepted_idams.contains(&idam) {
         return Answer::fault(

@@ -138,6 +138,12 @@ impl SiramFault {
         )
     }
 
+    /// Assumed: the CPS assertion is refused (`desir_561` signature, `desir_562`
+    /// certificate, `desir_563` identity, `desir_564` instant; see the README).
+    pub fn bad_assertion(detail_code: &str, detail: impl Into<String>) -> Self {
+        Self::sender("siram_100", REASON_ACCESS_RIGHTS, detail_code, detail)
+    }
+
     /// Assumed: the message is not a well-formed INSi SOAP request.
     pub fn malformed(detail: impl Into<String>) -> Self {
         Self::sender("siram_10", REASON_INVALID, "desir_100", detail)

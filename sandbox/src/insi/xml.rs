@@ -7,7 +7,7 @@
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{PrefixDeclaration, ResolveResult};
 use quick_xml::reader::NsReader;
 
 /// Deeper documents are refused: SOAP requests are shallow, and the limit keeps the
@@ -22,6 +22,20 @@ pub(crate) struct Element {
     pub children: Vec<Element>,
     /// Direct character content (text, CDATA, references), concatenated.
     pub text: String,
+    /// The prefix as written (canonicalisation renders it; checks never look at it).
+    pub prefix: Option<String>,
+    /// Namespace declarations made on this element: (prefix, "" for the default; URI).
+    pub ns_decls: Vec<(String, String)>,
+    /// Text and children in document order (canonicalisation needs mixed content).
+    pub content: Vec<Content>,
+}
+
+/// A piece of an element's content, in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Content {
+    Text(String),
+    /// Index into `children`.
+    Child(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +43,7 @@ pub(crate) struct Attr {
     pub ns: Option<String>,
     pub local: String,
     pub value: String,
+    pub prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,17 +129,32 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                 }
                 let ns = namespace(res)?;
                 let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let prefix = e
+                    .name()
+                    .prefix()
+                    .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
                 let mut attrs = Vec::new();
+                let mut ns_decls = Vec::new();
                 for attr in e.attributes() {
                     let attr = attr.map_err(malformed)?;
-                    if attr.key.as_namespace_binding().is_some() {
+                    let value = attribute_value(&attr.value)?;
+                    if let Some(binding) = attr.key.as_namespace_binding() {
+                        let bound = match binding {
+                            PrefixDeclaration::Default => String::new(),
+                            PrefixDeclaration::Named(p) => String::from_utf8_lossy(p).into_owned(),
+                        };
+                        ns_decls.push((bound, value));
                         continue;
                     }
                     let (ares, alocal) = reader.resolve_attribute(attr.key);
                     attrs.push(Attr {
                         ns: namespace(ares)?,
                         local: String::from_utf8_lossy(alocal.as_ref()).into_owned(),
-                        value: attr.unescape_value().map_err(malformed)?.into_owned(),
+                        value,
+                        prefix: attr
+                            .key
+                            .prefix()
+                            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()),
                     });
                 }
                 let element = Element {
@@ -133,6 +163,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                     attrs,
                     children: Vec::new(),
                     text: String::new(),
+                    prefix,
+                    ns_decls,
+                    content: Vec::new(),
                 };
                 if matches!(event, Event::Start(_)) {
                     stack.push(element);
@@ -149,7 +182,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
             Event::Text(t) => {
                 let content = t.xml_content().map_err(malformed)?;
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(&content),
+                    Some(top) => push_text(top, &content),
                     None if content.trim().is_empty() => {}
                     None => {
                         return Err(XmlError::Malformed("text outside the root element".into()));
@@ -159,7 +192,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
             Event::CData(c) => {
                 let content = c.decode().map_err(malformed)?;
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(&content),
+                    Some(top) => push_text(top, &content),
                     None => {
                         return Err(XmlError::Malformed("CDATA outside the root element".into()));
                     }
@@ -170,13 +203,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                     XmlError::Malformed("reference outside the root element".into())
                 })?;
                 if let Some(ch) = r.resolve_char_ref().map_err(malformed)? {
-                    top.text.push(ch);
+                    push_text(top, ch.encode_utf8(&mut [0; 4]));
                 } else {
                     let name = r.decode().map_err(malformed)?;
                     let value = resolve_predefined_entity(&name).ok_or_else(|| {
                         XmlError::Malformed(format!("undeclared entity &{name};"))
                     })?;
-                    top.text.push_str(value);
+                    push_text(top, value);
                 }
             }
             Event::DocType(_) => return Err(XmlError::Doctype),
@@ -201,9 +234,41 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
 
 fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
     match stack.last_mut() {
-        Some(parent) => parent.children.push(element),
+        Some(parent) => {
+            parent.content.push(Content::Child(parent.children.len()));
+            parent.children.push(element);
+        }
         None => *root = Some(element),
     }
+}
+
+fn push_text(element: &mut Element, text: &str) {
+    element.text.push_str(text);
+    match element.content.last_mut() {
+        Some(Content::Text(t)) => t.push_str(text),
+        _ => element.content.push(Content::Text(text.to_owned())),
+    }
+}
+
+/// An attribute value as XML 1.0 §3.3.3 normalises it (CDATA attributes): line ends
+/// become `\n`, then literal tabs, line feeds and carriage returns become spaces, then
+/// references are expanded (so `&#9;` stays a tab).
+fn attribute_value(raw: &[u8]) -> Result<String, XmlError> {
+    let raw = std::str::from_utf8(raw).map_err(|_| XmlError::Encoding)?;
+    let normalised: String = raw
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| {
+            if matches!(c, '\t' | '\n' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    quick_xml::escape::unescape(&normalised)
+        .map(|v| v.into_owned())
+        .map_err(malformed)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Integration tests of the sandbox (one test binary, shared helpers).
 
 mod binary;
+mod cps;
 mod curl;
 mod faults;
 mod helpers;

@@ -1,0 +1,238 @@
+//! APDU exchange over PC/SC, PC/SC errors mapped to [`CardError`], and a small BER-TLV reader.
+
+use crate::backend::CardError;
+
+/// A response APDU: data and status word.
+pub struct Response {
+    pub data: Vec<u8>,
+    pub sw: u16,
+}
+
+impl Response {
+    pub fn ok(&self) -> bool {
+        self.sw == 0x9000
+    }
+}
+
+/// Maps a PC/SC error. `reader` names the reader for [`CardError::ReaderRemoved`].
+pub fn map_pcsc(e: pcsc::Error, reader: &str) -> CardError {
+    use pcsc::Error as E;
+    match e {
+        E::ResetCard | E::SharingViolation | E::UnpoweredCard | E::UnresponsiveCard => {
+            CardError::Transient(e.to_string())
+        }
+        E::RemovedCard | E::NoSmartcard => CardError::CardRemoved,
+        E::UnknownReader | E::ReaderUnavailable | E::NoReadersAvailable => {
+            CardError::ReaderRemoved(reader.to_owned())
+        }
+        other => CardError::Device(other.to_string()),
+    }
+}
+
+/// A failed exchange: if the card is gone meanwhile (pulled out mid-command, the reader
+/// reports a communication error first), say so.
+fn after_failure(card: &pcsc::Card, e: pcsc::Error, reader: &str) -> CardError {
+    let mapped = map_pcsc(e, reader);
+    if matches!(mapped, CardError::Device(_)) {
+        match card.status2_owned() {
+            Err(e) => {
+                if let gone @ (CardError::CardRemoved | CardError::ReaderRemoved(_)) =
+                    map_pcsc(e, reader)
+                {
+                    return gone;
+                }
+            }
+            Ok(s) if !s.status().contains(pcsc::Status::PRESENT) => return CardError::CardRemoved,
+            Ok(_) => {}
+        }
+    }
+    mapped
+}
+
+/// Sends one command APDU; follows `61xx` (GET RESPONSE) and `6Cxx` (wrong Le) as the CPS3
+/// driver does.
+pub fn transmit(card: &pcsc::Card, reader: &str, cmd: &[u8]) -> Result<Response, CardError> {
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    let mut out = Vec::new();
+    let mut cmd = cmd.to_vec();
+    for _ in 0..32 {
+        let rsp = match card.transmit(&cmd, &mut buf) {
+            Ok(r) => r,
+            Err(e) => return Err(after_failure(card, e, reader)),
+        };
+        if rsp.len() < 2 {
+            // vpcd (and some readers) give an empty answer when the card went away during the
+            // command; pcscd notices the removal a moment later.
+            for _ in 0..10 {
+                match card.status2_owned() {
+                    Err(e) => {
+                        if let gone @ (CardError::CardRemoved | CardError::ReaderRemoved(_)) =
+                            map_pcsc(e, reader)
+                        {
+                            return Err(gone);
+                        }
+                    }
+                    Ok(s) if !s.status().contains(pcsc::Status::PRESENT) => {
+                        return Err(CardError::CardRemoved);
+                    }
+                    Ok(_) => {}
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            return Err(CardError::Device(
+                "response APDU shorter than a status word".into(),
+            ));
+        }
+        let (data, sw) = rsp.split_at(rsp.len() - 2);
+        out.extend_from_slice(data);
+        match (sw[0], sw[1]) {
+            (0x61, n) => cmd = vec![0x00, 0xC0, 0x00, 0x00, n],
+            (0x6C, n) if cmd.len() >= 5 => {
+                let last = cmd.len() - 1;
+                cmd[last] = n;
+            }
+            _ => {
+                return Ok(Response {
+                    data: out,
+                    sw: u16::from_be_bytes([sw[0], sw[1]]),
+                });
+            }
+        }
+    }
+    Err(CardError::Device("card keeps answering 61xx/6Cxx".into()))
+}
+
+/// `00 A4 P1 P2 Lc data` (no FCI asked: P2 = 0C).
+pub fn select(card: &pcsc::Card, reader: &str, p1: u8, data: &[u8]) -> Result<Response, CardError> {
+    let mut cmd = vec![0x00, 0xA4, p1, 0x0C, data.len() as u8];
+    cmd.extend_from_slice(data);
+    transmit(card, reader, &cmd)
+}
+
+/// Selects an EF by path from the MF (P1 = 08) and reads it whole.
+pub fn read_path(
+    card: &pcsc::Card,
+    reader: &str,
+    path: &[u16],
+) -> Result<Option<Vec<u8>>, CardError> {
+    let data: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
+    let r = select(card, reader, 0x08, &data)?;
+    if !r.ok() {
+        return Ok(None);
+    }
+    read_current(card, reader).map(Some)
+}
+
+/// READ BINARY of the current EF until a short answer.
+pub fn read_current(card: &pcsc::Card, reader: &str) -> Result<Vec<u8>, CardError> {
+    const CHUNK: usize = 0xE7;
+    let mut out = Vec::new();
+    loop {
+        if out.len() > 0x7FFF {
+            return Err(CardError::Device("file too large".into()));
+        }
+        let off = (out.len() as u16).to_be_bytes();
+        let r = transmit(card, reader, &[0x00, 0xB0, off[0], off[1], CHUNK as u8])?;
+        match r.sw {
+            0x9000 | 0x6282 => {
+                let n = r.data.len();
+                out.extend(r.data);
+                if n < CHUNK || r.sw == 0x6282 {
+                    return Ok(out);
+                }
+            }
+            // Offset past the end of a file whose size is a multiple of the chunk.
+            0x6B00 if !out.is_empty() => return Ok(out),
+            sw => return Err(CardError::Device(format!("READ BINARY answered {sw:04X}"))),
+        }
+    }
+}
+
+/// One BER-TLV element (tags of one or two bytes).
+pub struct Tlv<'a> {
+    pub tag: u16,
+    pub value: &'a [u8],
+}
+
+/// Splits a sequence of BER-TLV elements; stops at the first malformed or padding byte.
+pub fn tlvs(mut data: &[u8]) -> Vec<Tlv<'_>> {
+    let mut out = Vec::new();
+    while let Some((&first, rest)) = data.split_first() {
+        if first == 0x00 || first == 0xFF {
+            break;
+        }
+        let (tag, rest) = if first & 0x1F == 0x1F {
+            let Some((&second, rest)) = rest.split_first() else {
+                break;
+            };
+            (u16::from_be_bytes([first, second]), rest)
+        } else {
+            (u16::from(first), rest)
+        };
+        let Some((&l0, rest)) = rest.split_first() else {
+            break;
+        };
+        let (len, rest) = match l0 {
+            0x81 => match rest.split_first() {
+                Some((&l, r)) => (usize::from(l), r),
+                None => break,
+            },
+            0x82 if rest.len() >= 2 => (
+                usize::from(u16::from_be_bytes([rest[0], rest[1]])),
+                &rest[2..],
+            ),
+            l if l < 0x80 => (usize::from(l), rest),
+            _ => break,
+        };
+        if rest.len() < len {
+            break;
+        }
+        out.push(Tlv {
+            tag,
+            value: &rest[..len],
+        });
+        data = &rest[len..];
+    }
+    out
+}
+
+/// The value of the first element with `tag`, as text (Latin-1 tolerated).
+pub fn text(items: &[Tlv<'_>], tag: u16) -> String {
+    items
+        .iter()
+        .find(|t| t.tag == tag)
+        .map(|t| match std::str::from_utf8(t.value) {
+            Ok(s) => s.trim().to_owned(),
+            Err(_) => t
+                .value
+                .iter()
+                .map(|&b| char::from(b))
+                .collect::<String>()
+                .trim()
+                .to_owned(),
+        })
+        .unwrap_or_default()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tlv_parsing() {
+        let data = [
+            0x65, 0x06, 0x80, 0x01, b'A', 0x5F, 0x20, 0x00, 0x80, 0x81, 0x01, b'B', 0xFF,
+        ];
+        let items = tlvs(&data);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].tag, 0x65);
+        let inner = tlvs(items[0].value);
+        assert_eq!(text(&inner, 0x80), "A");
+        assert_eq!(inner[1].tag, 0x5F20);
+        assert_eq!(text(&items, 0x80), "B");
+    }
+}

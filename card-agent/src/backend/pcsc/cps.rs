@@ -1,0 +1,280 @@
+//! CPS3/CPS4 (IAS-ECC) over APDUs.
+//!
+//! From the public references (the OpenSC-based CPS drivers ANS publishes in
+//! `ansforge/dops-cryptolib`): the ATRs below, the IAS application AID, EF.SN.ICC at
+//! `3F00/D003` (issuer `80 25 00 00 01` at offset 2, the serial after it), the holder file of
+//! the contact mode `3F00/0001/7001`, the situation files `3F00/0001/D120`…`D12F`, MSE SET
+//! `41 B6` + PSO CDS `2A 9E 9A` for the signature key, MSE SET `41 A4` + INTERNAL AUTHENTICATE
+//! `88` for the authentication key, VERIFY with `63Cx` / `6983`.
+//!
+//! This project's convention (the card's own data formats are not public; shared with
+//! `card-emulator`): holder file TLVs `80` id type (`8` RPPS, `0` ADELI), `81` identifier, `82`
+//! last name, `83` first name, `84` profession code, `85` profession label, `86` specialty;
+//! situation TLVs `80` structure id type, `81` structure id, `82` name, `83` activity sector,
+//! `84` billing id; PIN reference `81`; key references `81` (authentication) and `82`
+//! (signature); certificates in EFs `C000` (authentication) and `C001` (signature) of the IAS
+//! application. A real card needs its PKCS#15 directory read instead of these fixed ids.
+
+use zeroize::Zeroizing;
+
+use super::apdu::{Response, hex, read_path, select, text, tlvs, transmit};
+use crate::backend::{CardError, CpsData, IdType, KeyUse, Situation};
+
+/// (ATR, mask) of the CPS cards, from the reference driver.
+const CPS_ATRS: [(&[u8], &[u8]); 5] = [
+    // CPS3 contact
+    (
+        &[
+            0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
+            0x00, 0x90, 0x00,
+        ],
+        &[
+            0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00,
+            0xFF, 0xFF, 0xFF,
+        ],
+    ),
+    // CPS3 contactless
+    (
+        &[
+            0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94,
+            0x01, 0x80, 0x82, 0x90, 0x00, 0x0E,
+        ],
+        &[
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0xFF, 0xC0, 0xFF, 0xFF,
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ],
+    ),
+    // CPS4 contact, release candidate, T=0 only
+    (
+        &[
+            0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00,
+            0x00, 0x90, 0x44,
+        ],
+        &[0xFF; 17],
+    ),
+    (
+        &[
+            0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01,
+            0x00, 0x90, 0x44,
+        ],
+        &[0xFF; 17],
+    ),
+    (
+        &[
+            0x3B, 0xDC, 0x18, 0xFF, 0x00, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01,
+            0x00, 0x90, 0x00,
+        ],
+        &[0xFF; 17],
+    ),
+];
+
+pub const IAS_AID: [u8; 13] = [
+    0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
+];
+const ISSUER: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
+const PIN_REF: u8 = 0x81;
+const AUTH_KEY_REF: u8 = 0x81;
+const SIGN_KEY_REF: u8 = 0x82;
+const AUTH_CERT: u16 = 0xC000;
+const SIGN_CERT: u16 = 0xC001;
+/// DigestInfo prefix of SHA-256 (RFC 8017, 9.2 note 1).
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+pub fn is_cps_atr(atr: &[u8]) -> bool {
+    CPS_ATRS.iter().any(|(a, m)| {
+        a.len() == atr.len() && a.iter().zip(*m).zip(atr).all(|((a, m), b)| a & m == b & m)
+    })
+}
+
+/// Card serial from EF.SN.ICC (the 10 hex digits after the issuer), None if not a CPS.
+pub fn serial(card: &pcsc::Card, reader: &str) -> Result<Option<String>, CardError> {
+    let Some(sn) = read_path(card, reader, &[0xD003])? else {
+        return Ok(None);
+    };
+    if sn.len() < 7 || sn[2..7] != ISSUER {
+        return Ok(None);
+    }
+    Ok(Some(hex(&sn[7..])))
+}
+
+fn read_cert(card: &pcsc::Card, reader: &str, fid: u16) -> Result<Vec<u8>, CardError> {
+    let r = select(card, reader, 0x04, &IAS_AID)?;
+    if !r.ok() {
+        return Err(CardError::Device(format!(
+            "selecting the IAS application answered {:04X}",
+            r.sw
+        )));
+    }
+    let r = select(card, reader, 0x02, &fid.to_be_bytes())?;
+    if !r.ok() {
+        return Err(CardError::Device(format!(
+            "certificate file {fid:04X} not found ({:04X})",
+            r.sw
+        )));
+    }
+    super::apdu::read_current(card, reader)
+}
+
+pub fn certificate(card: &pcsc::Card, reader: &str, key: KeyUse) -> Result<Vec<u8>, CardError> {
+    read_cert(
+        card,
+        reader,
+        if key == KeyUse::Signature {
+            SIGN_CERT
+        } else {
+            AUTH_CERT
+        },
+    )
+}
+
+/// Holder, situations, certificates.
+pub fn read(card: &pcsc::Card, reader: &str) -> Result<CpsData, CardError> {
+    let card_serial = serial(card, reader)?.ok_or_else(|| CardError::NotACps(reader.to_owned()))?;
+    let holder = read_path(card, reader, &[0x0001, 0x7001])?
+        .ok_or_else(|| CardError::Device("holder file 3F00/0001/7001 not found".into()))?;
+    let h = tlvs(&holder);
+    let id_type = match text(&h, 0x80).as_str() {
+        "8" => IdType::Rpps,
+        "0" => IdType::Adeli,
+        _ => IdType::Other,
+    };
+    let mut situations = Vec::new();
+    for i in 0..16u16 {
+        let Some(s) = read_path(card, reader, &[0x0001, 0xD120 + i])? else {
+            break;
+        };
+        let s = tlvs(&s);
+        if s.is_empty() {
+            break;
+        }
+        situations.push(Situation {
+            structure_id_type: text(&s, 0x80),
+            structure_id: text(&s, 0x81),
+            structure_name: text(&s, 0x82),
+            activity_sector: text(&s, 0x83),
+            billing_id: text(&s, 0x84),
+        });
+    }
+    Ok(CpsData {
+        id: text(&h, 0x81),
+        id_type,
+        last_name: text(&h, 0x82),
+        first_name: text(&h, 0x83),
+        profession: text(&h, 0x84),
+        profession_label: text(&h, 0x85),
+        specialty: text(&h, 0x86),
+        situations,
+        card_serial,
+        auth_certificate: read_cert(card, reader, AUTH_CERT)?,
+        sign_certificate: read_cert(card, reader, SIGN_CERT)?,
+    })
+}
+
+fn pin_status(r: &Response) -> Result<(), CardError> {
+    match r.sw {
+        0x9000 => Ok(()),
+        0x6983 | 0x6984 | 0x63C0 => Err(CardError::Blocked),
+        sw if sw & 0xFFF0 == 0x63C0 => Err(CardError::WrongPin {
+            tries_left: (sw & 0x0F) as u8,
+        }),
+        sw => Err(CardError::Device(format!("VERIFY answered {sw:04X}"))),
+    }
+}
+
+/// Tries left, without presenting a PIN (VERIFY with no data). Ok(None): already verified.
+pub fn tries_left(card: &pcsc::Card, reader: &str) -> Result<Option<u8>, CardError> {
+    let r = transmit(card, reader, &[0x00, 0x20, 0x00, PIN_REF])?;
+    match pin_status(&r) {
+        Ok(()) => Ok(None),
+        Err(CardError::WrongPin { tries_left }) => Ok(Some(tries_left)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Presents the PIN once. Never retried here.
+pub fn verify(card: &pcsc::Card, reader: &str, pin: &Zeroizing<String>) -> Result<(), CardError> {
+    if pin.len() < 4 || pin.len() > 8 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CardError::Device("the PIN must be 4 to 8 digits".into()));
+    }
+    // Refuse to spend a try on a blocked card.
+    if let Err(e @ CardError::Blocked) = tries_left(card, reader) {
+        return Err(e);
+    }
+    let mut cmd = Zeroizing::new(vec![0x00, 0x20, 0x00, PIN_REF, 0x08]);
+    cmd.extend_from_slice(pin.as_bytes());
+    cmd.resize(13, 0xFF);
+    let r = transmit(card, reader, &cmd)?;
+    pin_status(&r)
+}
+
+/// Signs a SHA-256 digest: DigestInfo sent to the card, which pads and signs.
+pub fn sign(
+    card: &pcsc::Card,
+    reader: &str,
+    key: KeyUse,
+    digest: &[u8],
+) -> Result<Vec<u8>, CardError> {
+    if digest.len() != 32 {
+        return Err(CardError::BadDigest(digest.len()));
+    }
+    let r = select(card, reader, 0x04, &IAS_AID)?;
+    if !r.ok() {
+        return Err(CardError::Device(format!(
+            "selecting the IAS application answered {:04X}",
+            r.sw
+        )));
+    }
+    let (template, key_ref) = match key {
+        KeyUse::Signature => (0xB6, SIGN_KEY_REF),
+        KeyUse::Authentication => (0xA4, AUTH_KEY_REF),
+    };
+    let r = transmit(
+        card,
+        reader,
+        &[
+            0x00, 0x22, 0x41, template, 0x06, 0x80, 0x01, 0x02, 0x84, 0x01, key_ref,
+        ],
+    )?;
+    if !r.ok() {
+        return Err(CardError::Device(format!("MSE SET answered {:04X}", r.sw)));
+    }
+    let mut data = SHA256_DIGEST_INFO.to_vec();
+    data.extend_from_slice(digest);
+    let mut cmd = match key {
+        KeyUse::Signature => vec![0x00, 0x2A, 0x9E, 0x9A],
+        KeyUse::Authentication => vec![0x00, 0x88, 0x00, 0x00],
+    };
+    cmd.push(data.len() as u8);
+    cmd.extend_from_slice(&data);
+    cmd.push(0x00);
+    let r = transmit(card, reader, &cmd)?;
+    match r.sw {
+        0x9000 if !r.data.is_empty() => Ok(r.data),
+        0x6982 => Err(CardError::PinRequired),
+        0x6983 => Err(CardError::Blocked),
+        sw => Err(CardError::Device(format!("signature answered {sw:04X}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atr_patterns() {
+        let cps3 = [
+            0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
+            0x00, 0x90, 0x00,
+        ];
+        assert!(is_cps_atr(&cps3));
+        let mut other = cps3;
+        other[1] = 0x11; // masked out
+        assert!(is_cps_atr(&other));
+        other[6] = 0x13; // not masked
+        assert!(!is_cps_atr(&other));
+        assert!(!is_cps_atr(&[0x3B, 0x88, 0x80, 0x01]));
+    }
+}

@@ -1,0 +1,268 @@
+//! A CPS-like IAS-ECC card (CPS3, contact).
+//!
+//! What follows the public references (the OpenSC-based CPS drivers that ANS publishes in
+//! `ansforge/dops-cryptolib`):
+//! - the ATR of a CPS3 contact card (`3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00`);
+//! - the IAS application AID `E8 28 BD 08 0F 80 25 00 00 01 FF 00 10`;
+//! - EF.SN.ICC at `3F00/D003` (12 bytes, issuer number `80 25 00 00 01` at offset 2, then the
+//!   card serial), EF_ACTUA at `3F00/D010` (template `EC`, start `81` and end `82` dates in BCD);
+//! - the holder file of the contact mode at `3F00/0001/7001` and the practice-situation files
+//!   at `3F00/0001/D120` … `D12F`;
+//! - MSE SET (`00 22 41 B6` for the signature key, `00 22 41 A4` for authentication), PSO
+//!   COMPUTE DIGITAL SIGNATURE (`00 2A 9E 9A` with the DigestInfo) and INTERNAL AUTHENTICATE
+//!   (`00 88 00 00` with the DigestInfo); the card pads (PKCS#1 v1.5 type 1) and signs;
+//! - VERIFY (`00 20 00 <ref>`), with no data to read the try counter; `63Cx` for a wrong PIN
+//!   with x tries left, `6983` once blocked.
+//!
+//! What the references leave to the card's own data (the "API CPS" formats are not public)
+//! and is therefore this project's convention, shared with the card-agent's reader and
+//! documented in `card-agent/src/backend/pcsc/cps.rs`: the TLV content of the holder and
+//! situation files, the PIN reference (`81`), the key references (`81` authentication, `82`
+//! signature) and the certificate EFs in the IAS application (`C000` authentication, `C001`
+//! signature).
+
+use rsa::{Pkcs1v15Sign, RsaPrivateKey};
+use zeroize::Zeroizing;
+
+use crate::apdu::{
+    Command, SW_AUTH_BLOCKED, SW_CONDITIONS_NOT_SATISFIED, SW_INS_NOT_SUPPORTED, SW_OK,
+    SW_SECURITY_NOT_SATISFIED, SW_WRONG_DATA, SW_WRONG_LENGTH, SW_WRONG_P1P2, respond, status, tlv,
+};
+use crate::fs::FileSystem;
+
+pub const CPS3_ATR: [u8; 17] = [
+    0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10, 0x00, 0x90,
+    0x00,
+];
+pub const IAS_AID: [u8; 13] = [
+    0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
+];
+pub const ISSUER: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
+pub const PIN_REF: u8 = 0x81;
+pub const AUTH_KEY_REF: u8 = 0x81;
+pub const SIGN_KEY_REF: u8 = 0x82;
+pub const MAX_TRIES: u8 = 3;
+
+/// A practice situation written on the card.
+#[derive(Debug, Clone, Default)]
+pub struct SituationSpec {
+    pub structure_id_type: String,
+    pub structure_id: String,
+    pub structure_name: String,
+    pub activity_sector: String,
+    pub billing_id: String,
+}
+
+/// What to put on the emulated CPS.
+#[derive(Clone)]
+pub struct CpsSpec {
+    /// 10 hexadecimal digits (5 bytes), the part of EF.SN.ICC after the issuer number.
+    pub serial: String,
+    /// `8` RPPS, `0` ADELI (type codes of the national identifier).
+    pub id_type: String,
+    pub id: String,
+    pub last_name: String,
+    pub first_name: String,
+    pub profession: String,
+    pub profession_label: String,
+    pub specialty: String,
+    pub situations: Vec<SituationSpec>,
+    pub pin: Zeroizing<String>,
+    pub auth_key: RsaPrivateKey,
+    pub auth_cert_der: Vec<u8>,
+    pub sign_key: RsaPrivateKey,
+    pub sign_cert_der: Vec<u8>,
+}
+
+fn hex_to_bytes(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The emulated card: files, PIN state and keys.
+pub struct CpsCard {
+    fs: FileSystem,
+    pin: Zeroizing<String>,
+    tries_left: u8,
+    verified: bool,
+    auth_key: RsaPrivateKey,
+    sign_key: RsaPrivateKey,
+    /// Key chosen by the last MSE SET: (template B6 or A4, key reference).
+    env: Option<(u8, u8)>,
+}
+
+impl CpsCard {
+    pub fn new(spec: CpsSpec) -> Self {
+        let mut fs = FileSystem::new();
+        let mut sn = vec![0x5A, 0x0A];
+        sn.extend_from_slice(&ISSUER);
+        sn.extend(hex_to_bytes(&spec.serial).into_iter().take(5));
+        sn.resize(12, 0);
+        fs.add_ef(&[0x3F00, 0xD003], sn);
+        let actua = tlv(
+            0xEC,
+            &[
+                tlv(0x81, &[0x20, 0x25, 0x01, 0x01]),
+                tlv(0x82, &[0x20, 0x28, 0x12, 0x31]),
+            ]
+            .concat(),
+        );
+        fs.add_ef(&[0x3F00, 0xD010], actua);
+        let holder = [
+            tlv(0x80, spec.id_type.as_bytes()),
+            tlv(0x81, spec.id.as_bytes()),
+            tlv(0x82, spec.last_name.as_bytes()),
+            tlv(0x83, spec.first_name.as_bytes()),
+            tlv(0x84, spec.profession.as_bytes()),
+            tlv(0x85, spec.profession_label.as_bytes()),
+            tlv(0x86, spec.specialty.as_bytes()),
+        ]
+        .concat();
+        fs.add_ef(&[0x3F00, 0x0001, 0x7001], holder);
+        for (i, s) in spec.situations.iter().take(16).enumerate() {
+            let content = [
+                tlv(0x80, s.structure_id_type.as_bytes()),
+                tlv(0x81, s.structure_id.as_bytes()),
+                tlv(0x82, s.structure_name.as_bytes()),
+                tlv(0x83, s.activity_sector.as_bytes()),
+                tlv(0x84, s.billing_id.as_bytes()),
+            ]
+            .concat();
+            fs.add_ef(&[0x3F00, 0x0001, 0xD120 + i as u16], content);
+        }
+        fs.add_df(&[0x3F00, 0x5015], Some(&IAS_AID));
+        fs.add_ef(&[0x3F00, 0x5015, 0xC000], spec.auth_cert_der);
+        fs.add_ef(&[0x3F00, 0x5015, 0xC001], spec.sign_cert_der);
+        Self {
+            fs,
+            pin: spec.pin,
+            tries_left: MAX_TRIES,
+            verified: false,
+            auth_key: spec.auth_key,
+            sign_key: spec.sign_key,
+            env: None,
+        }
+    }
+
+    pub fn tries_left(&self) -> u8 {
+        self.tries_left
+    }
+
+    /// Power off or reset: the security state is lost, the try counter is kept.
+    pub fn reset(&mut self) {
+        self.verified = false;
+        self.env = None;
+        self.fs.reset();
+    }
+
+    /// Whether this command asks for a private-key operation (used to simulate a removal in
+    /// the middle of a signature).
+    pub fn is_signature(cmd: &[u8]) -> bool {
+        cmd.len() >= 4 && ((cmd[1] == 0x2A && cmd[2] == 0x9E && cmd[3] == 0x9A) || cmd[1] == 0x88)
+    }
+
+    pub fn process(&mut self, cmd: &Command) -> Vec<u8> {
+        match cmd.ins {
+            0xA4 => self.fs.select(cmd),
+            0xB0 => self.fs.read_binary(cmd),
+            0x20 => self.verify(cmd),
+            0x22 => self.mse(cmd),
+            0x2A if cmd.p1 == 0x9E && cmd.p2 == 0x9A => self.sign(cmd, 0xB6),
+            0x88 => self.sign(cmd, 0xA4),
+            _ => status(SW_INS_NOT_SUPPORTED),
+        }
+    }
+
+    fn verify(&mut self, cmd: &Command) -> Vec<u8> {
+        if cmd.p2 != PIN_REF {
+            return status(crate::apdu::SW_FILE_NOT_FOUND);
+        }
+        if self.tries_left == 0 {
+            return status(SW_AUTH_BLOCKED);
+        }
+        if cmd.data.is_empty() {
+            // Status of the PIN.
+            return if self.verified {
+                status(SW_OK)
+            } else {
+                status(0x63C0 | u16::from(self.tries_left))
+            };
+        }
+        let presented: Vec<u8> = cmd
+            .data
+            .iter()
+            .copied()
+            .take_while(|b| *b != 0xFF)
+            .collect();
+        if presented == self.pin.as_bytes() {
+            self.tries_left = MAX_TRIES;
+            self.verified = true;
+            status(SW_OK)
+        } else {
+            self.tries_left -= 1;
+            self.verified = false;
+            if self.tries_left == 0 {
+                status(SW_AUTH_BLOCKED)
+            } else {
+                status(0x63C0 | u16::from(self.tries_left))
+            }
+        }
+    }
+
+    fn mse(&mut self, cmd: &Command) -> Vec<u8> {
+        if cmd.p1 != 0x41 || !(cmd.p2 == 0xB6 || cmd.p2 == 0xA4) {
+            return status(SW_WRONG_P1P2);
+        }
+        // Control reference template: 80 (algorithm), 83/84 (key reference).
+        let mut key = None;
+        let mut i = 0;
+        while i + 1 < cmd.data.len() {
+            let (tag, len) = (cmd.data[i], usize::from(cmd.data[i + 1]));
+            if (tag == 0x83 || tag == 0x84) && len == 1 {
+                key = cmd.data.get(i + 2).copied();
+            }
+            i += 2 + len;
+        }
+        let Some(key) = key else {
+            return status(SW_WRONG_DATA);
+        };
+        let allowed = match cmd.p2 {
+            0xB6 => key == SIGN_KEY_REF,
+            _ => key == AUTH_KEY_REF,
+        };
+        if !allowed {
+            return status(SW_WRONG_DATA);
+        }
+        self.env = Some((cmd.p2, key));
+        status(SW_OK)
+    }
+
+    fn sign(&mut self, cmd: &Command, template: u8) -> Vec<u8> {
+        let Some((t, key)) = self.env else {
+            return status(SW_CONDITIONS_NOT_SATISFIED);
+        };
+        if t != template {
+            return status(SW_CONDITIONS_NOT_SATISFIED);
+        }
+        if self.tries_left == 0 {
+            return status(SW_AUTH_BLOCKED);
+        }
+        if !self.verified {
+            return status(SW_SECURITY_NOT_SATISFIED);
+        }
+        if cmd.data.is_empty() || cmd.data.len() > 128 {
+            return status(SW_WRONG_LENGTH);
+        }
+        let key = if key == SIGN_KEY_REF {
+            &self.sign_key
+        } else {
+            &self.auth_key
+        };
+        // The card receives the DigestInfo, adds the PKCS#1 v1.5 padding and signs.
+        match key.sign(Pkcs1v15Sign::new_unprefixed(), &cmd.data) {
+            Ok(sig) => respond(sig, SW_OK),
+            Err(_) => status(SW_WRONG_DATA),
+        }
+    }
+}
