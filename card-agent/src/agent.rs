@@ -10,6 +10,8 @@
 //!   refuses it. It is never logged;
 //! - a wrong PIN is never presented again by the agent (the card counts the tries); the tries
 //!   left and a blocked card are told to the caller;
+//! - `Unlock` (local channel only: it has no bus subject) verifies the PIN and caches it, so that
+//!   services asking over the bus are served without a PIN until one of the above happens;
 //! - a transient card error (reset, sharing violation, "Erreur de Cryptolib" at the first call of
 //!   the day) gets one transparent retry, re-presenting the PIN to the same card: the user never
 //!   clicks twice.
@@ -53,6 +55,8 @@ pub mod reasons {
     pub const CARD_TRANSIENT: &str = "CARD_TRANSIENT";
     pub const CARD_DEVICE: &str = "CARD_DEVICE";
     pub const AUDIT_UNAVAILABLE: &str = "AUDIT_UNAVAILABLE";
+    pub const NO_PIN: &str = "NO_PIN";
+    pub const PIN_NOT_CACHED: &str = "PIN_NOT_CACHED";
 }
 
 /// `ErrorInfo.metadata` key with the PIN tries left.
@@ -199,6 +203,99 @@ impl CardAgent {
             .await
             .map_err(card_status)?;
         Ok(proto_card(reader, data))
+    }
+
+    /// Verifies the PIN typed on the workstation and keeps it for the card (see the PIN rules):
+    /// later signatures, asked over the bus too, are served without a PIN. Local channel only.
+    pub async fn unlock(
+        &self,
+        channel: Channel,
+        mut req: api::UnlockRequest,
+    ) -> Result<api::UnlockResponse, Status> {
+        let pin = Zeroizing::new(std::mem::take(&mut req.pin));
+        if channel == Channel::Bus {
+            return Err(RichError::new(
+                Code::InvalidArgument,
+                reasons::PIN_OVER_BUS,
+                "the PIN never travels over the bus: unlock the card on the workstation \
+                 (`passerelle card unlock --pin-stdin`)",
+            )
+            .field("pin", "only on the local channel")
+            .into_status());
+        }
+        if pin.is_empty() {
+            return Err(
+                RichError::new(Code::InvalidArgument, reasons::NO_PIN, "no PIN given")
+                    .field("pin", "required")
+                    .into_status(),
+            );
+        }
+        if pin.len() > MAX_PIN_LEN {
+            return Err(
+                RichError::new(Code::InvalidArgument, reasons::WRONG_PIN, "PIN too long")
+                    .field("pin", "too long")
+                    .into_status(),
+            );
+        }
+        let _card = self.inner.card.lock().await;
+        let (reader, serial) = self.resolve_cps(&req.reader).await?;
+        // Refused before the card is touched: no try spent on a PIN that could not be kept.
+        if serial.is_empty() || self.inner.settings.pin_idle_timeout.is_zero() {
+            return Err(RichError::new(
+                Code::FailedPrecondition,
+                reasons::PIN_NOT_CACHED,
+                if serial.is_empty() {
+                    "the card's serial cannot be read, so a PIN cannot be kept for it: \
+                     give the PIN with each signature"
+                } else {
+                    "this agent keeps no PIN (pin.idle_timeout_secs = 0): give the PIN with \
+                     each signature"
+                },
+            )
+            .into_status());
+        }
+        let mut result = self.verify_and_keep(&reader, &serial, &pin).await;
+        if result.as_ref().is_err_and(CardError::is_transient) {
+            tracing::info!("transient card error: one transparent retry");
+            let (_, again) = self
+                .resolve_cps(&reader)
+                .await
+                .map_err(|_| card_status(CardError::CardRemoved))?;
+            if again != serial {
+                self.forget(&serial);
+                return Err(card_status(CardError::CardRemoved));
+            }
+            result = self.verify_and_keep(&reader, &serial, &pin).await;
+        }
+        result.map_err(card_status)?;
+        tracing::info!(card_serial = %serial, reader = %reader, "card unlocked: PIN kept");
+        Ok(api::UnlockResponse {
+            ok: true,
+            reader,
+            card_serial: serial,
+            idle_timeout_secs: self.inner.settings.pin_idle_timeout.as_secs(),
+        })
+    }
+
+    /// Presents `pin` to the card; keeps it once accepted, forgets any kept one when refused.
+    async fn verify_and_keep(
+        &self,
+        reader: &str,
+        serial: &str,
+        pin: &Zeroizing<String>,
+    ) -> Result<(), CardError> {
+        match self.inner.backend.verify_pin(reader, pin).await {
+            Ok(()) => {
+                self.cache(serial, pin);
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e, CardError::WrongPin { .. } | CardError::Blocked) {
+                    self.forget(serial);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Signs `req.digest`; audited whatever the outcome.
@@ -364,19 +461,10 @@ impl CardAgent {
         digest: &[u8],
         pin: Option<&Zeroizing<String>>,
     ) -> Result<(Vec<u8>, Vec<u8>), CardError> {
-        let backend = &self.inner.backend;
         if let Some(pin) = pin {
-            match backend.verify_pin(reader, pin).await {
-                Ok(()) => self.cache(serial, pin),
-                Err(e) => {
-                    if matches!(e, CardError::WrongPin { .. } | CardError::Blocked) {
-                        self.forget(serial);
-                    }
-                    return Err(e);
-                }
-            }
+            self.verify_and_keep(reader, serial, pin).await?;
         }
-        backend.sign(reader, key, digest).await
+        self.inner.backend.sign(reader, key, digest).await
     }
 
     /// The reader holding the CPS to use, and its serial.
@@ -670,8 +758,9 @@ pub fn card_status(e: CardError) -> Status {
         CardError::PinRequired => RichError::new(
             Code::FailedPrecondition,
             reasons::PIN_REQUIRED,
-            "a PIN is required: configure the agent's PIN prompt (pin.pinentry) or sign from \
-             the workstation with `passerelle card sign --pin-stdin`",
+            "a PIN is required: unlock the card on the workstation (`passerelle card unlock \
+             --pin-stdin`), configure the agent's PIN prompt (pin.pinentry), or sign from the \
+             workstation with `passerelle card sign --pin-stdin`",
         )
         .into_status(),
         CardError::CardRemoved => {

@@ -121,7 +121,11 @@ fn install(args: InstallArgs) -> anyhow::Result<()> {
             paths.config.display()
         );
     }
-    print_commands(&report, args.dry_run, "to start the agent now and at each logon");
+    print_commands(
+        &report,
+        args.dry_run,
+        "to start the agent now and at each logon",
+    );
     Ok(())
 }
 

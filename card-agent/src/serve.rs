@@ -1,5 +1,5 @@
 //! The two faces of the agent: the local gRPC service `passerelle.card.v1.CardAgent` (loopback
-//! only: the local CLI, which may carry the PIN) and the bus subjects
+//! only: the local CLI, which may carry the PIN; `Unlock` is served here only) and the bus subjects
 //! `passerelle.card.v1.<workstation>.{readers,read,sign}` (services anywhere; never a PIN).
 //!
 //! On the bus, who may ask is decided by the NATS credentials and subject permissions (see the
@@ -69,6 +69,26 @@ impl CardAgentService for CardAgentGrpc {
         }
         self.agent
             .sign(Channel::Local, "local", req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn unlock(
+        &self,
+        req: Request<api::UnlockRequest>,
+    ) -> Result<Response<api::UnlockResponse>, Status> {
+        // Local only, and there is no bus subject for it.
+        if !req.remote_addr().is_none_or(|a| a.ip().is_loopback()) {
+            return Err(RichError::new(
+                Code::InvalidArgument,
+                reasons::PIN_NOT_LOCAL,
+                "the PIN is only accepted from this workstation",
+            )
+            .field("pin", "only on the loopback channel")
+            .into_status());
+        }
+        self.agent
+            .unlock(Channel::Local, req.into_inner())
             .await
             .map(Response::new)
     }

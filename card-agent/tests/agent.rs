@@ -574,6 +574,155 @@ async fn pin_prompt_asks_the_user(bus: BusKind) {
     f.stop().await;
 }
 
+fn unlock_req(pin: &str) -> api::UnlockRequest {
+    api::UnlockRequest {
+        reader: String::new(),
+        pin: pin.to_owned(),
+    }
+}
+
+async fn unlock_tells_tries_left_then_serves_the_bus_without_pin(bus: BusKind) {
+    let f = Fixture::start(bus).await;
+    let mut c = f.grpc().await;
+    let e = c.unlock(unlock_req("0000")).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert_eq!(reason(&e), "WRONG_PIN");
+    assert_eq!(tries_left(&e), Some("2".to_owned()));
+    assert!(!f.running().agent.has_cached_pin(SERIAL));
+    // Still locked: a service asking over the bus is told to have the PIN entered.
+    let e = f
+        .bus_call::<_, api::SignResponse>(CardOp::Sign, &sign_req(digest_of(b"x"), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "PIN_REQUIRED");
+    assert!(
+        e.message().contains("passerelle card unlock"),
+        "{}",
+        e.message()
+    );
+
+    let r = c
+        .unlock(unlock_req(PIN))
+        .await
+        .expect("unlocked")
+        .into_inner();
+    assert!(r.ok);
+    assert_eq!(r.card_serial, SERIAL);
+    assert_eq!(r.reader, "Passerelle software token");
+    assert_eq!(r.idle_timeout_secs, 900);
+    assert_eq!(f.token.tries_left(), 3, "the right PIN resets the tries");
+    assert!(f.running().agent.has_cached_pin(SERIAL));
+
+    // Services over the bus, without PIN, both keys.
+    let data = b"<saml:Assertion>unlocked</saml:Assertion>";
+    let resp: api::SignResponse = f
+        .bus_call(CardOp::Sign, &sign_req(digest_of(data), ""))
+        .await
+        .expect("signed without PIN after the unlock");
+    assert!(openssl_verifies(
+        f.dir.path(),
+        &resp.certificate,
+        data,
+        &resp.signature
+    ));
+    let mut req = sign_req(digest_of(data), "");
+    req.key = api::KeyUse::Authentication as i32;
+    let _: api::SignResponse = f.bus_call(CardOp::Sign, &req).await.expect("auth key");
+    f.stop().await;
+}
+
+async fn unlock_then_blocked_card(bus: BusKind) {
+    let f = Fixture::start(bus).await;
+    let mut c = f.grpc().await;
+    for _ in 0..2 {
+        let e = c.unlock(unlock_req("0000")).await.unwrap_err();
+        assert_eq!(reason(&e), "WRONG_PIN");
+    }
+    let e = c.unlock(unlock_req("0000")).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert_eq!(reason(&e), "CARD_BLOCKED");
+    assert_eq!(tries_left(&e), Some("0".to_owned()));
+    // The right PIN no longer helps, and nothing is cached.
+    let e = c.unlock(unlock_req(PIN)).await.unwrap_err();
+    assert_eq!(reason(&e), "CARD_BLOCKED");
+    assert!(!f.running().agent.has_cached_pin(SERIAL));
+    f.stop().await;
+}
+
+async fn unlock_is_forgotten_when_the_card_leaves(bus: BusKind) {
+    let f = Fixture::start(bus).await;
+    let mut events = f
+        .bus
+        .subscribe(&card_subject(WS, CardOp::Events).unwrap())
+        .await
+        .unwrap();
+    f.grpc()
+        .await
+        .unlock(unlock_req(PIN))
+        .await
+        .expect("unlocked");
+    assert!(f.running().agent.has_cached_pin(SERIAL));
+    f.token.remove_card();
+    let m = tokio::time::timeout(TIMEOUT, events.next())
+        .await
+        .expect("removal event")
+        .unwrap();
+    let ev = api::CardEvent::decode(m.payload).unwrap();
+    assert_eq!(ev.kind, api::card_event::Kind::Removed as i32);
+    assert!(!f.running().agent.has_cached_pin(SERIAL));
+    f.token.insert_card();
+    let m = tokio::time::timeout(TIMEOUT, events.next())
+        .await
+        .expect("insertion event")
+        .unwrap();
+    let ev = api::CardEvent::decode(m.payload).unwrap();
+    assert_eq!(ev.kind, api::card_event::Kind::Inserted as i32);
+    let e = f
+        .bus_call::<_, api::SignResponse>(CardOp::Sign, &sign_req(digest_of(b"b"), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "PIN_REQUIRED");
+    f.stop().await;
+}
+
+/// Unlock has no bus subject (the PIN never travels over the bus), and the core refuses it
+/// from the bus channel all the same.
+async fn unlock_is_local_only(bus: BusKind) {
+    let f = Fixture::start(bus).await;
+    let subject = format!("passerelle.card.v1.{WS}.unlock");
+    let asked = f
+        .bus
+        .request(
+            &subject,
+            Headers::new(),
+            Bytes::from(unlock_req(PIN).encode_to_vec()),
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(asked.is_err(), "nobody serves {subject}");
+    let e = f
+        .running()
+        .agent
+        .unlock(card_agent::Channel::Bus, unlock_req(PIN))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "PIN_OVER_BUS");
+    assert_eq!(f.token.tries_left(), 3, "the card was not touched");
+    assert!(!f.running().agent.has_cached_pin(SERIAL));
+    // No PIN, or a cache that keeps nothing: refused before the card is touched.
+    let e = f.grpc().await.unlock(unlock_req("")).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(reason(&e), "NO_PIN");
+    f.stop().await;
+
+    let f = Fixture::start_with(bus, |c| c.pin.idle_timeout_secs = 0).await;
+    let e = f.grpc().await.unlock(unlock_req(PIN)).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&e), "PIN_NOT_CACHED");
+    assert_eq!(f.token.tries_left(), 3);
+    f.stop().await;
+}
+
 macro_rules! on_both_buses {
     ($($case:ident),* $(,)?) => {
         mod in_process {
@@ -605,6 +754,10 @@ on_both_buses!(
     pin_is_forgotten_when_the_card_leaves,
     pin_is_forgotten_after_the_idle_timeout,
     pin_prompt_asks_the_user,
+    unlock_tells_tries_left_then_serves_the_bus_without_pin,
+    unlock_then_blocked_card,
+    unlock_is_forgotten_when_the_card_leaves,
+    unlock_is_local_only,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -874,4 +1027,102 @@ authorization {{
 
     shutdown.trigger();
     running.wait().await.unwrap();
+}
+
+/// The software token's test/demo carte Vitale (`vitale_file`): a second reader, read like a
+/// card; the CPS is still the one signing, and a bad file is refused at load.
+#[tokio::test]
+async fn software_vitale_file_is_a_second_reader() {
+    let files = tempfile::tempdir().unwrap();
+    let vitale = files.path().join("vitale.toml");
+    std::fs::write(
+        &vitale,
+        r#"
+[insured]
+matricule = "1090763220834"
+key = "89"
+birth_name = "ECETINSI"
+first_name = "PIERRE-ALAIN"
+birth_date = "2009-07-14"
+[[beneficiaries]]
+matricule = "2090763220834"
+key = "39"
+birth_name = "ECETINSI"
+first_name = "MARIE"
+birth_date = "2011-00-00"
+birth_rank = 2
+"#,
+    )
+    .unwrap();
+    let file = vitale.clone();
+    let f = Fixture::start_with(BusKind::InProcess, move |cfg| {
+        cfg.backend.software.vitale_file = Some(file);
+    })
+    .await;
+    let mut c = f.grpc().await;
+    let readers = c
+        .list_readers(api::ListReadersRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .readers;
+    assert_eq!(readers.len(), 2);
+    assert_eq!(readers[1].name, "Passerelle software Vitale");
+    assert_eq!(readers[1].card, api::CardKind::Vitale as i32);
+    assert_eq!(readers[1].card_serial, "SOFTWARE-VITALE");
+
+    // Two cards: the reader must be named to read one.
+    let err = c
+        .read_card(api::ReadCardRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "SEVERAL_CARDS");
+    let read: api::ReadCardResponse = f
+        .bus_call(
+            CardOp::Read,
+            &api::ReadCardRequest {
+                reader: "Passerelle software Vitale".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(read.kind, api::CardKind::Vitale as i32);
+    let Some(Card::Vitale(card)) = read.card else {
+        panic!("not a Vitale: {read:?}")
+    };
+    let insured = card.insured.unwrap();
+    assert_eq!(
+        (
+            insured.matricule.as_str(),
+            insured.quality.as_str(),
+            insured.birth_rank
+        ),
+        ("1090763220834", "00", 1)
+    );
+    assert_eq!(card.beneficiaries.len(), 1);
+    assert_eq!(card.beneficiaries[0].quality, "01");
+    assert_eq!(card.beneficiaries[0].birth_date, "2011-00-00");
+    assert_eq!(card.beneficiaries[0].birth_rank, 2);
+
+    // Signing still finds the only CPS; the Vitale reader cannot sign.
+    let digest = digest_of(b"vitale and cps");
+    let signed = c.sign(sign_req(digest.clone(), PIN)).await;
+    assert!(signed.is_ok(), "{signed:?}");
+    let mut req = sign_req(digest, PIN);
+    req.reader = "Passerelle software Vitale".to_owned();
+    let err = c.sign(req).await.unwrap_err();
+    assert_eq!(reason(&err), "NOT_A_CPS");
+    f.stop().await;
+
+    // A file missing a person's birth name, or with an unknown key, is refused.
+    let mut cfg = token_config(files.path());
+    for bad in [
+        "[insured]\nmatricule = \"1\"\nkey = \"2\"\nbirth_name = \"\"\nfirst_name = \"A\"\nbirth_date = \"2000-01-01\"\n",
+        "[insured]\nmatricule = \"1\"\nkey = \"2\"\nbirth_name = \"B\"\nfirst_name = \"A\"\nbirth_date = \"2000-01-01\"\nnir = \"x\"\n",
+    ] {
+        std::fs::write(&vitale, bad).unwrap();
+        cfg.vitale_file = Some(vitale.clone());
+        let err = SoftwareToken::load(&cfg).unwrap_err();
+        assert!(err.to_string().contains("vitale.toml"), "{err}");
+    }
 }

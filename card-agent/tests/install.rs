@@ -229,7 +229,10 @@ fn install_subcommands_with_a_temporary_home() {
     let config = home.path().join("conf/card agent.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(&config, "workstation = \"ws-1\"\n").unwrap();
-    let unit_path = home.path().join(".config/systemd/user").join(SYSTEMD_UNIT_NAME);
+    let unit_path = home
+        .path()
+        .join(".config/systemd/user")
+        .join(SYSTEMD_UNIT_NAME);
     let agent = |args: &[&str]| {
         let out = Command::new(AGENT)
             .args(args)
@@ -239,14 +242,20 @@ fn install_subcommands_with_a_temporary_home() {
             .expect("card-agent runs");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "card-agent {args:?}: {stdout}\n{stderr}");
+        assert!(
+            out.status.success(),
+            "card-agent {args:?}: {stdout}\n{stderr}"
+        );
         (stdout, stderr)
     };
     let config_arg = config.to_str().unwrap();
 
     let (out, _) = agent(&["install", "--config", config_arg, "--dry-run"]);
     assert!(!unit_path.exists(), "a dry run wrote the unit");
-    assert!(out.contains(&format!("Would write {}", unit_path.display())), "{out}");
+    assert!(
+        out.contains(&format!("Would write {}", unit_path.display())),
+        "{out}"
+    );
     assert!(out.contains("ExecStart="), "{out}");
     assert!(
         out.contains("systemctl --user enable --now passerelle-card-agent.service"),
@@ -259,7 +268,10 @@ fn install_subcommands_with_a_temporary_home() {
         return;
     }
     let (out, err) = agent(&["install", "--config", config_arg]);
-    assert!(out.contains(&format!("Wrote {}", unit_path.display())), "{out}");
+    assert!(
+        out.contains(&format!("Wrote {}", unit_path.display())),
+        "{out}"
+    );
     assert!(!err.contains("does not exist"), "{err}");
     assert!(out.contains("not reachable"), "{out}");
     assert!(out.contains("systemctl --user daemon-reload"), "{out}");
@@ -291,7 +303,10 @@ fn install_subcommands_with_a_temporary_home() {
     assert!(out.contains("systemctl --user disable --now"), "{out}");
     let (out, _) = agent(&["uninstall"]);
     assert!(!unit_path.exists(), "uninstall left the unit");
-    assert!(out.contains(&format!("Removed {}", unit_path.display())), "{out}");
+    assert!(
+        out.contains(&format!("Removed {}", unit_path.display())),
+        "{out}"
+    );
     let (out, _) = agent(&["uninstall"]);
     assert!(out.contains("Nothing to remove"), "{out}");
 }

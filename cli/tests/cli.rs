@@ -90,11 +90,38 @@ fn demo_walks_through_the_tutorial() {
     assert!(out.contains("Verification VERIFIED"), "{out}");
     assert!(out.contains("Identity status QUALIFIEE"), "{out}");
     assert!(out.contains("[COMPOUND_NAME]"), "{out}");
+    // CPS mode: the card read through the agent, unlocked on the local channel, then INSi.
+    assert!(
+        out.contains("the professional's CPS in the reader"),
+        "{out}"
+    );
+    assert!(out.contains("RPPS        810001234567"), "{out}");
+    assert!(out.contains("Holder      "), "{out}");
+    assert!(out.contains("« code porteur »"), "{out}");
+    assert!(out.contains("test PIN 1234"), "{out}");
+    assert!(out.contains("local gRPC channel"), "{out}");
+    assert!(out.contains("PIN accepted by the card"), "{out}");
+    let cps = out
+        .split("« Obtenir l'INSi » in CPS mode")
+        .nth(1)
+        .expect("the CPS-mode step");
+    assert!(cps.contains("Result      FOUND"), "{out}");
+    assert!(cps.contains("2480392630010 64"), "{out}");
     assert!(out.contains("Demo finished"), "{out}");
+    assert!(
+        out.contains("in CPS mode with the professional's card"),
+        "{out}"
+    );
 }
 
 /// `passerelle up` on free ports; returns the child and the INS endpoint it printed.
 fn up(extra: &[&str], data_dir: &std::path::Path) -> (Child, String) {
+    let (child, ins, _) = up_with_card(extra, data_dir);
+    (child, ins)
+}
+
+/// As [`up`], with the card-agent's local gRPC endpoint too.
+fn up_with_card(extra: &[&str], data_dir: &std::path::Path) -> (Child, String, String) {
     let mut child = Command::new(BIN)
         .args([
             "up",
@@ -117,6 +144,7 @@ fn up(extra: &[&str], data_dir: &std::path::Path) -> (Child, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = String::new();
     let mut endpoint = None;
+    let mut card = None;
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         seen.push_str(&line);
@@ -124,15 +152,87 @@ fn up(extra: &[&str], data_dir: &std::path::Path) -> (Child, String) {
         if let Some(e) = line.trim().strip_prefix("ins-service   gRPC ") {
             endpoint = Some(e.to_owned());
         }
+        if let Some(e) = line.trim().strip_prefix("card-agent    gRPC ") {
+            card = e.split_whitespace().next().map(str::to_owned);
+        }
         if line.contains("Press Ctrl-C") {
             break;
         }
     }
     let endpoint = endpoint.unwrap_or_else(|| panic!("no endpoint printed:\n{seen}"));
+    let card = card.unwrap_or_else(|| panic!("no card-agent endpoint printed:\n{seen}"));
     assert!(seen.contains("org.crt"), "PKI paths printed:\n{seen}");
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, endpoint)
+    (child, endpoint, card)
+}
+
+/// `passerelle card unlock --pin-stdin` with `stdin` typed in.
+fn card_unlock(endpoint: &str, extra: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["card", "unlock", "--endpoint", endpoint])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("passerelle card unlock");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn card_unlock_lets_ins_search_in_cps_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, ins, card) = up_with_card(&[], dir.path());
+    let cps_search = || {
+        search_json(
+            &ins,
+            &[
+                "--workstation",
+                "local",
+                "--birth-name",
+                "PAT-DOUZE",
+                "--first-name",
+                "NATHALIE",
+                "--sex",
+                "F",
+                "--birth-date",
+                "1948-03-21",
+            ],
+        )
+    };
+    // Locked: the service says to enter the PIN on the workstation.
+    let o = cps_search();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("CPS_PIN_REQUIRED"), "{}", stderr(&o));
+
+    // The PIN is never an argument.
+    let o = card_unlock(&card, &[], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--pin-stdin"), "{}", stderr(&o));
+    let o = card_unlock(&card, &["--pin-stdin"], "0000\n");
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("WRONG_PIN"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 tries left"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("0000"), "the PIN is never shown");
+    let o = card_unlock(&card, &["--pin-stdin", "--json"], "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["card_serial"], "00B9900001");
+    assert!(!stdout(&o).contains("1234"), "the PIN is never shown");
+
+    let o = cps_search();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["result"], "FOUND");
+    assert!(terminate(&mut child).success());
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {

@@ -1,25 +1,36 @@
-//! CPS mode end to end: gRPC (CPS actor) → ins-service → the workstation's card-agent over
-//! the bus (`.read`, then `.sign` for the assertion and for the TLS handshake) → INSi
-//! sandbox, which verifies the assertion and accepts the card's TLS certificate.
+//! CPS mode end to end with the real card-agent: gRPC (CPS actor) → ins-service → the
+//! workstation's card-agent over the bus (`.read`, then `.sign` for the assertion and for the
+//! TLS handshake) → INSi sandbox, which verifies the assertion and accepts the card's TLS
+//! certificate.
 //!
-//! Until the card-agent's software backend lands, the card is a test double answering
-//! `passerelle.card.v1.<ws>.read|sign` with the sandbox's test CPS keys (the `rsa` crate): a
-//! stand-in for the hardware, not for our code.
+//! The card is the agent's software backend holding the sandbox's test CPS (authentication
+//! pair `cps.crt`/`cps.key`, signature pair `cps-sign.crt`/`cps-sign.key`, PIN 1234): the
+//! stand-in is for the hardware only, every line of the agent runs. The professional unlocks
+//! the card on the workstation through the agent's local gRPC `Unlock`; the PIN never travels
+//! over the bus.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
-use passerelle_bus::subjects::{CardOp, card_subject};
-use passerelle_bus::{SharedBus, proto_rpc};
-use passerelle_e2e::{BusKind, System, SystemOptions, search};
-use passerelle_proto::card::v1 as card;
+use card_agent::backend::software::{
+    SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig, TokenIdentity,
+};
+use card_agent::{CardAgentConfig, RunningCardAgent};
+use futures_util::StreamExt;
+use passerelle_bus::nats::NatsBus;
+use passerelle_bus::{MessageStream, SharedBus, subjects};
+use passerelle_e2e::{BusKind, System, SystemOptions, on_both_buses, search};
+use passerelle_proto::card::v1::{self as card, card_agent_client::CardAgentClient};
 use passerelle_proto::common::v1::{Actor, CpsMode, actor};
-use passerelle_proto::ins::v1::{SearchResult, Sex};
-use passerelle_sandbox::pki::TestPki;
+use passerelle_proto::ins::v1::{SearchByTraitsRequest, SearchResult, Sex};
+use passerelle_sandbox::pki::{CPS_CARD_ID, TestPki};
+use passerelle_service_kit::Shutdown;
 use passerelle_service_kit::errors::summarise;
-use rsa::pkcs8::DecodePrivateKey;
+use prost::Message as _;
 use tonic::Code;
 
 const WS: &str = "ward-3_pc12";
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn cps_actor(ws: &str) -> Option<Actor> {
     Some(Actor {
@@ -29,119 +40,125 @@ fn cps_actor(ws: &str) -> Option<Actor> {
     })
 }
 
-/// What the stand-in card was asked to sign: (key, purpose, requester).
-type Log = Arc<Mutex<Vec<(i32, String, String)>>>;
-
-fn key_of(path: &std::path::Path) -> rsa::RsaPrivateKey {
-    rsa::RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(path).expect("key"))
-        .expect("PKCS#8 RSA key")
+fn cps_search(ws: &str) -> SearchByTraitsRequest {
+    let mut req = search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21");
+    req.actor = cps_actor(ws);
+    req
 }
 
-fn sign_digest(key: &rsa::RsaPrivateKey, digest: &[u8]) -> Vec<u8> {
-    key.sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), digest)
-        .expect("RSA signature")
+/// The workstation's card-agent: `card_agent::start` on the software backend with the
+/// sandbox's test CPS.
+struct Workstation {
+    running: Option<RunningCardAgent>,
+    token: Arc<SoftwareToken>,
+    shutdown: Shutdown,
 }
 
-/// Serves `.read` and `.sign` for `ws` with the sandbox's test CPS. `refuse_sign`: answer
-/// every signature with this status instead (PIN not entered…).
-async fn stand_in_card(
-    bus: &SharedBus,
-    pki: &TestPki,
-    ws: &str,
-    refuse_sign: Option<tonic::Status>,
-) -> Log {
-    let auth_pem = std::fs::read_to_string(&pki.cps_cert).expect("cps.crt");
-    let sign_pem = std::fs::read_to_string(&pki.cps_sign_cert).expect("cps-sign.crt");
-    let auth_key = Arc::new(key_of(&pki.cps_key));
-    let sign_key = Arc::new(key_of(&pki.cps_sign_key));
-    let log: Log = Arc::default();
+impl Workstation {
+    async fn start(sys: &System, ws: &str) -> Self {
+        let mut cfg = CardAgentConfig {
+            workstation: ws.to_owned(),
+            ..Default::default()
+        };
+        cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.backend.software = token_config(&sys.pki);
+        let token = Arc::new(SoftwareToken::load(&cfg.backend.software).expect("test CPS loads"));
+        // On NATS the agent has its own connection, as the workstation's process would.
+        let bus: SharedBus = match &sys.nats {
+            Some(n) => Arc::new(
+                NatsBus::connect(&n.url(), Default::default())
+                    .await
+                    .expect("NATS connection"),
+            ),
+            None => sys.bus.clone(),
+        };
+        let shutdown = Shutdown::new();
+        let running = card_agent::start(&cfg, token.clone(), bus, shutdown.clone())
+            .await
+            .expect("card-agent starts");
+        Self {
+            running: Some(running),
+            token,
+            shutdown,
+        }
+    }
 
-    let read = bus
-        .serve(&card_subject(ws, CardOp::Read).unwrap(), "card-agent")
-        .await
-        .expect("serve .read");
-    let (a, s) = (auth_pem.clone(), sign_pem.clone());
-    tokio::spawn(proto_rpc::serve_typed(
-        read,
-        4,
-        move |_, _req: card::ReadCardRequest| {
-            let (a, s) = (a.clone(), s.clone());
-            async move {
-                Ok::<_, tonic::Status>(card::ReadCardResponse {
-                    reader: "Virtual PCD 00 00".into(),
-                    kind: card::CardKind::Cps as i32,
-                    card: Some(card::read_card_response::Card::Cps(card::CpsHolder {
-                        id: "810000000001".into(),
-                        id_type: card::IdType::Rpps as i32,
-                        last_name: "MEDECIN SANDBOX0001".into(),
-                        first_name: "JEANNE".into(),
-                        profession: "10".into(),
-                        situations: vec![card::PracticeSituation {
-                            activity_sector: "SA07".into(),
-                            billing_id: "991234567".into(),
-                            ..Default::default()
-                        }],
-                        card_serial: "0000000001".into(),
-                        auth_certificate: a,
-                        sign_certificate: s,
-                        ..Default::default()
-                    })),
-                })
-            }
+    fn running(&self) -> &RunningCardAgent {
+        self.running.as_ref().unwrap()
+    }
+
+    /// `Unlock` on the local gRPC channel, as `passerelle card unlock --pin-stdin` does.
+    async fn unlock(&self, pin: &str) -> Result<card::UnlockResponse, tonic::Status> {
+        CardAgentClient::connect(self.running().endpoint())
+            .await
+            .expect("local gRPC of the card-agent")
+            .unlock(card::UnlockRequest {
+                reader: String::new(),
+                pin: pin.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.trigger();
+        self.running.take().unwrap().wait().await.unwrap();
+    }
+}
+
+fn token_config(pki: &TestPki) -> SoftwareTokenConfig {
+    SoftwareTokenConfig {
+        identity: TokenIdentity::Pem {
+            cert: pki.cps_cert.clone(),
+            key: pki.cps_key.clone(),
         },
-    ));
-
-    let sign = bus
-        .serve(&card_subject(ws, CardOp::Sign).unwrap(), "card-agent")
-        .await
-        .expect("serve .sign");
-    let log_in = log.clone();
-    tokio::spawn(proto_rpc::serve_typed(
-        sign,
-        4,
-        move |_, req: card::SignRequest| {
-            let (auth_key, sign_key) = (auth_key.clone(), sign_key.clone());
-            let (auth_pem, sign_pem) = (auth_pem.clone(), sign_pem.clone());
-            let refuse = refuse_sign.clone();
-            let log = log_in.clone();
-            async move {
-                log.lock()
-                    .unwrap()
-                    .push((req.key, req.purpose.clone(), req.requester.clone()));
-                if let Some(status) = refuse {
-                    return Err(status);
-                }
-                if req.digest.len() != 32 || !req.pin.is_empty() {
-                    return Err(tonic::Status::invalid_argument("32-byte digest, no PIN"));
-                }
-                let (key, pem) = if req.key == card::KeyUse::Authentication as i32 {
-                    (auth_key, auth_pem)
-                } else {
-                    (sign_key, sign_pem)
-                };
-                Ok(card::SignResponse {
-                    signature: sign_digest(&key, &req.digest),
-                    certificate: pem,
-                    algorithm: "rsa-pkcs1-sha256".into(),
-                })
-            }
-        },
-    ));
-    log
+        sign_identity: Some(TokenIdentity::Pem {
+            cert: pki.cps_sign_cert.clone(),
+            key: pki.cps_sign_key.clone(),
+        }),
+        pin: SANDBOX_CPS_PIN.to_owned(),
+        ..Default::default()
+    }
 }
 
-async fn cps_search_succeeds(bus: BusKind) {
+async fn audit_stream(sys: &System) -> MessageStream {
+    sys.bus
+        .subscribe(subjects::EVENTS_AUDIT_CARD)
+        .await
+        .expect("subscribe to the card audit")
+}
+
+/// The next audit record, within [`TIMEOUT`].
+async fn next_audited(audit: &mut MessageStream) -> card::SignatureAudited {
+    let m = tokio::time::timeout(TIMEOUT, audit.next())
+        .await
+        .expect("an audit record")
+        .expect("audit stream open");
+    card::SignatureAudited::decode(m.payload).expect("SignatureAudited")
+}
+
+fn reason(status: &tonic::Status) -> String {
+    summarise(status).reason.unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async fn cps_search_succeeds_once_unlocked(bus: BusKind) {
     let sys = System::start(SystemOptions {
         bus,
         ..Default::default()
     })
     .await;
-    let log = stand_in_card(&sys.bus, &sys.pki, WS, None).await;
-    let mut client = sys.ins_client().await;
-    let mut req = search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21");
-    req.actor = cps_actor(WS);
-    let r = client
-        .search_by_traits(req)
+    let ws = Workstation::start(&sys, WS).await;
+    let mut audit = audit_stream(&sys).await;
+    let unlocked = ws.unlock(SANDBOX_CPS_PIN).await.expect("unlocked");
+    assert!(unlocked.ok);
+    assert_eq!(unlocked.card_serial, CPS_CARD_ID);
+
+    let r = sys
+        .ins_client()
+        .await
+        .search_by_traits(cps_search(WS))
         .await
         .expect("CPS-mode search")
         .into_inner();
@@ -152,72 +169,52 @@ async fn cps_search_succeeds(bus: BusKind) {
         ("2480392630010", "64")
     );
 
-    // The assertion with the signature key, the handshake with the authentication key.
-    let signed = log.lock().unwrap().clone();
-    assert!(
-        signed.contains(&(
-            card::KeyUse::Signature as i32,
-            "insi-assertion".into(),
-            "ins-service".into()
-        )),
-        "{signed:?}"
-    );
-    assert!(
-        signed.contains(&(
-            card::KeyUse::Authentication as i32,
-            "tls-client-auth".into(),
-            "ins-service".into()
-        )),
-        "{signed:?}"
-    );
+    // Every signature audited: the assertion with the signature key, the handshake with the
+    // authentication key, both asked by ins-service, without PIN nor patient data.
+    let (mut assertion, mut tls) = (false, false);
+    while !(assertion && tls) {
+        let ev = next_audited(&mut audit).await;
+        assert!(ev.ok, "{ev:?}");
+        assert_eq!(ev.workstation, WS);
+        assert_eq!(ev.requester, "ins-service");
+        assert_eq!(ev.card_serial, CPS_CARD_ID);
+        let text = format!("{ev:?}");
+        for secret in [SANDBOX_CPS_PIN, "PAT-DOUZE", "2480392630010"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        match ev.purpose.as_str() {
+            "insi-assertion" => {
+                assert_eq!(ev.key, card::KeyUse::Signature as i32);
+                assertion = true;
+            }
+            "tls-client-auth" => {
+                assert_eq!(ev.key, card::KeyUse::Authentication as i32);
+                tls = true;
+            }
+            other => panic!("unexpected purpose {other:?}"),
+        }
+    }
+    assert!(ws.running().agent.has_cached_pin(CPS_CARD_ID));
+    ws.stop().await;
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cps_search_succeeds_in_process() {
-    cps_search_succeeds(BusKind::InProcess).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cps_search_succeeds_on_nats() {
-    cps_search_succeeds(BusKind::Nats).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_card_agent_or_no_pin_is_a_clear_failed_precondition() {
-    let sys = System::start(SystemOptions::default()).await;
-    let mut client = sys.ins_client().await;
-
-    // Nobody serves this workstation.
-    let mut req = search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21");
-    req.actor = cps_actor("ward-9");
-    let status = client.search_by_traits(req).await.unwrap_err();
+async fn without_unlock_the_pin_is_required(bus: BusKind) {
+    let sys = System::start(SystemOptions {
+        bus,
+        ..Default::default()
+    })
+    .await;
+    let ws = Workstation::start(&sys, WS).await;
+    let mut audit = audit_stream(&sys).await;
+    let status = sys
+        .ins_client()
+        .await
+        .search_by_traits(cps_search(WS))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert_eq!(
-        summarise(&status).reason.as_deref(),
-        Some("CPS_MODE_UNAVAILABLE")
-    );
-    assert!(
-        status.message().contains("card-agent"),
-        "{}",
-        status.message()
-    );
-
-    // A card whose PIN was not entered on the workstation.
-    let pin = <tonic::Status as tonic_types::StatusExt>::with_error_details(
-        tonic::Code::FailedPrecondition,
-        "a PIN is required",
-        tonic_types::ErrorDetails::with_error_info("PIN_REQUIRED", "card-agent", []),
-    );
-    let log = stand_in_card(&sys.bus, &sys.pki, WS, Some(pin)).await;
-    let mut req = search("PAT-DOUZE", &["NATHALIE"], Sex::Female, "1948-03-21");
-    req.actor = cps_actor(WS);
-    let status = client.search_by_traits(req).await.unwrap_err();
-    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert_eq!(
-        summarise(&status).reason.as_deref(),
-        Some("CPS_PIN_REQUIRED")
-    );
+    assert_eq!(reason(&status), "CPS_PIN_REQUIRED");
     assert!(
         status
             .message()
@@ -225,35 +222,88 @@ async fn no_card_agent_or_no_pin_is_a_clear_failed_precondition() {
         "{}",
         status.message()
     );
-    // Not retried: one signature asked.
-    assert_eq!(log.lock().unwrap().len(), 1);
+    // The refused signature is audited; no PIN try was spent, none retried.
+    let ev = next_audited(&mut audit).await;
+    assert!(!ev.ok);
+    assert_eq!(ev.purpose, "insi-assertion");
+    assert!(ev.error.contains("PIN"), "{}", ev.error);
+    assert_eq!(ws.token.tries_left(), 3);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), audit.next())
+            .await
+            .is_err(),
+        "one signature asked, not retried"
+    );
+    ws.stop().await;
     sys.stop().await;
 }
 
-/// The assertion our client builds verifies with Debian's xmlsec1 against the sandbox's CPS
-/// CA chain.
-#[tokio::test]
-async fn xmlsec1_verifies_the_assertion_our_client_builds() {
-    struct TestCard {
-        cert: Vec<u8>,
-        key: rsa::RsaPrivateKey,
+async fn blocked_card_is_refused(bus: BusKind) {
+    let sys = System::start(SystemOptions {
+        bus,
+        ..Default::default()
+    })
+    .await;
+    let ws = Workstation::start(&sys, WS).await;
+    for expected in ["WRONG_PIN", "WRONG_PIN", "CARD_BLOCKED"] {
+        let e = ws.unlock("0000").await.unwrap_err();
+        assert_eq!(reason(&e), expected);
     }
-    #[async_trait::async_trait]
-    impl ins_service::insi::AssertionSigner for TestCard {
-        fn certificate_der(&self) -> Vec<u8> {
-            self.cert.clone()
-        }
-        fn situation(&self) -> ins_service::insi::PracticeSituation {
-            ins_service::insi::PracticeSituation {
-                billing_id: "991234567".into(),
-                activity_sector: "SA07".into(),
-            }
-        }
-        async fn sign(&self, data: &[u8]) -> Result<Vec<u8>, ins_service::insi::SignerError> {
-            use sha2::Digest;
-            Ok(sign_digest(&self.key, &sha2::Sha256::digest(data)))
-        }
-    }
+    let mut audit = audit_stream(&sys).await;
+    let status = sys
+        .ins_client()
+        .await
+        .search_by_traits(cps_search(WS))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(reason(&status), "CPS_CARD_REFUSED");
+    assert!(status.message().contains("blocked"), "{}", status.message());
+    let ev = next_audited(&mut audit).await;
+    assert!(!ev.ok);
+    assert_eq!(ev.purpose, "insi-assertion");
+    ws.stop().await;
+    sys.stop().await;
+}
+
+async fn no_agent_for_the_workstation_is_unavailable(bus: BusKind) {
+    let sys = System::start(SystemOptions {
+        bus,
+        ..Default::default()
+    })
+    .await;
+    // An agent runs, for another workstation only.
+    let ws = Workstation::start(&sys, WS).await;
+    ws.unlock(SANDBOX_CPS_PIN).await.expect("unlocked");
+    let status = sys
+        .ins_client()
+        .await
+        .search_by_traits(cps_search("ward-9"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(reason(&status), "CPS_MODE_UNAVAILABLE");
+    assert!(
+        status.message().contains("card-agent"),
+        "{}",
+        status.message()
+    );
+    ws.stop().await;
+    sys.stop().await;
+}
+
+on_both_buses!(
+    cps_search_succeeds_once_unlocked,
+    without_unlock_the_pin_is_required,
+    blocked_card_is_refused,
+    no_agent_for_the_workstation_is_unavailable,
+);
+
+/// The assertion ins-service builds, signed through the real card-agent (over the bus, with
+/// the card's signature key), verifies with Debian's xmlsec1 against the sandbox's CPS CA
+/// chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xmlsec1_verifies_the_assertion_signed_through_the_agent() {
     let xmlsec1 = std::process::Command::new("xmlsec1")
         .arg("--version")
         .output();
@@ -261,28 +311,23 @@ async fn xmlsec1_verifies_the_assertion_our_client_builds() {
         xmlsec1.is_ok_and(|o| o.status.success()),
         "\n*** xmlsec1 NOT FOUND: run shared/conformance/setup.sh (installs xmlsec1) ***\n"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
-    let pem = std::fs::read(&pki.cps_sign_cert).unwrap();
-    let cert = {
-        use rustls_pki_types::pem::PemObject;
-        rustls_pki_types::CertificateDer::from_pem_slice(&pem)
-            .unwrap()
-            .to_vec()
-    };
-    let card = TestCard {
-        cert,
-        key: key_of(&pki.cps_sign_key),
-    };
+    let sys = System::start(SystemOptions::default()).await;
+    let ws = Workstation::start(&sys, WS).await;
+    ws.unlock(SANDBOX_CPS_PIN).await.expect("unlocked");
+    let signer = ins_service::card_signer::AgentSigner::read(sys.bus.clone(), WS, TIMEOUT)
+        .await
+        .expect("the agent reads the CPS");
     let assertion = ins_service::insi::cps::signed_assertion(
-        &card,
+        &signer,
         uuid::Uuid::new_v4(),
         time::OffsetDateTime::now_utc(),
     )
     .await
     .expect("signed assertion");
+    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("assertion.xml");
     std::fs::write(&file, &assertion).unwrap();
+    let pki = &sys.pki;
     let verify = |file: &std::path::Path| {
         std::process::Command::new("xmlsec1")
             .args([
@@ -301,11 +346,21 @@ async fn xmlsec1_verifies_the_assertion_our_client_builds() {
     let out = verify(&file);
     assert!(
         out.status.success(),
-        "xmlsec1 refused our assertion:\n{}",
+        "xmlsec1 refused the assertion signed through the agent:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Signed with the signature key's certificate, not the authentication one.
+    let sign_pem = std::fs::read_to_string(&pki.cps_sign_cert).unwrap();
+    let sign_b64: String = sign_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(assertion.contains(&sign_b64), "the signature certificate");
     // And refuses it tampered with (the check is not vacuous).
+    assert!(assertion.contains("SA05"), "the card's activity sector");
     let tampered = dir.path().join("tampered.xml");
-    std::fs::write(&tampered, assertion.replace("SA07", "SA08")).unwrap();
+    std::fs::write(&tampered, assertion.replace("SA05", "SA08")).unwrap();
     assert!(!verify(&tampered).status.success());
+    ws.stop().await;
+    sys.stop().await;
 }

@@ -241,8 +241,8 @@ fn first_rank() -> u8 {
 impl VitaleFile {
     /// Reads and checks the file.
     pub fn load(path: &Path) -> Result<Self, SoftwareTokenError> {
-        let text = String::from_utf8(read(path)?)
-            .map_err(|_| invalid(path, "not UTF-8".to_owned()))?;
+        let text =
+            String::from_utf8(read(path)?).map_err(|_| invalid(path, "not UTF-8".to_owned()))?;
         let file: Self = toml::from_str(&text).map_err(|e| invalid(path, e.to_string()))?;
         for p in std::iter::once(&file.insured).chain(&file.beneficiaries) {
             if p.matricule.trim().is_empty() || p.birth_name.trim().is_empty() {
@@ -272,11 +272,7 @@ impl VitaleFile {
         };
         VitaleData {
             insured: person(&self.insured, "00"),
-            beneficiaries: self
-                .beneficiaries
-                .iter()
-                .map(|p| person(p, "01"))
-                .collect(),
+            beneficiaries: self.beneficiaries.iter().map(|p| person(p, "01")).collect(),
         }
     }
 }
@@ -451,8 +447,7 @@ impl SoftwareToken {
         let vitale = match &config.vitale_file {
             Some(path) => {
                 let file = VitaleFile::load(path)?;
-                if config.vitale_reader.trim().is_empty() || config.vitale_reader == config.reader
-                {
+                if config.vitale_reader.trim().is_empty() || config.vitale_reader == config.reader {
                     return Err(SoftwareTokenError::Config(
                         "vitale_reader must be named, and differ from reader".to_owned(),
                     ));

@@ -25,6 +25,9 @@ pub enum CardCommand {
     Read(ReadArgs),
     /// Sign a SHA-256 digest with the CPS (RSA PKCS#1 v1.5).
     Sign(SignArgs),
+    /// Enter the CPS's PIN (code porteur) on this workstation: the agent verifies it and keeps
+    /// it for the card, so that services (INSi in CPS mode…) are served without asking it.
+    Unlock(UnlockArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,11 +78,25 @@ pub struct SignArgs {
     pub common: CommonArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Read the PIN from the first line of standard input (required: the PIN is never an
+    /// argument, which other users could see).
+    #[arg(long)]
+    pub pin_stdin: bool,
+    /// Reader name (default: the only reader holding a CPS).
+    #[arg(long)]
+    pub reader: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
 pub async fn run(cmd: CardCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         CardCommand::Readers(c) => readers(c).await,
         CardCommand::Read(a) => read(a).await,
         CardCommand::Sign(a) => sign(a).await,
+        CardCommand::Unlock(a) => unlock(a).await,
     }
 }
 
@@ -260,22 +277,75 @@ fn parse_digest(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The PIN on the first line of standard input; `None` (said on stderr) when there is none.
+fn pin_from_stdin() -> anyhow::Result<Option<Zeroizing<String>>> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the PIN from standard input")?;
+    let pin = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if pin.is_empty() {
+        eprintln!("error: --pin-stdin given but no PIN on standard input");
+        return Ok(None);
+    }
+    Ok(Some(pin))
+}
+
+async fn unlock(args: UnlockArgs) -> anyhow::Result<ExitCode> {
+    if !args.pin_stdin {
+        eprintln!(
+            "error: give the PIN on standard input with --pin-stdin (never as an argument), \
+             e.g. `passerelle card unlock --pin-stdin` then type it"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let Some(pin) = pin_from_stdin()? else {
+        return Ok(ExitCode::from(2));
+    };
+    let mut c = client(&args.common).await?;
+    let req = api::UnlockRequest {
+        reader: args.reader.clone().unwrap_or_default(),
+        pin: pin.to_string(),
+    };
+    let r = match c.unlock(req).await {
+        Ok(r) => r.into_inner(),
+        Err(s) => return Ok(fail(&s)),
+    };
+    if args.common.json {
+        println!(
+            "{}",
+            json!({
+                "ok": r.ok,
+                "reader": r.reader,
+                "card_serial": r.card_serial,
+                "idle_timeout_secs": r.idle_timeout_secs,
+            })
+        );
+    } else {
+        println!("{}", unlock_text(&r));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the user is told once the card is unlocked.
+pub fn unlock_text(r: &api::UnlockResponse) -> String {
+    format!(
+        "PIN accepted by the card {} ({}): kept by the card-agent for this card, services may \
+         sign with it until the card leaves the reader or after {} s without use.",
+        r.card_serial, r.reader, r.idle_timeout_secs
+    )
+}
+
 async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let Some(digest) = parse_digest(&args.digest) else {
         eprintln!("error: --digest must be a SHA-256 digest: 64 hex digits");
         return Ok(ExitCode::from(2));
     };
     let pin = if args.pin_stdin {
-        let mut line = Zeroizing::new(String::new());
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("reading the PIN from standard input")?;
-        let pin = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
-        if pin.is_empty() {
-            eprintln!("error: --pin-stdin given but no PIN on standard input");
+        let Some(pin) = pin_from_stdin()? else {
             return Ok(ExitCode::from(2));
-        }
+        };
         pin
     } else {
         Zeroizing::new(String::new())

@@ -6,8 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use card_agent::backend::software::SANDBOX_CPS_PIN;
 use clap::Args;
-use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
+use passerelle_proto::card::v1::{
+    self as card, card_agent_client::CardAgentClient, read_card_response::Card,
+};
+use passerelle_proto::common::v1::{Actor, CpsMode, OrganisationMode, actor};
 use passerelle_proto::ins::v1::{
     CheckMatriculeRequest, DocumentCheck, DocumentType, IdentityStatus, IdentityTraits, KnownIns,
     QualifyIdentityRequest, SearchByTraitsRequest, SearchResult, Sex, VerifyInsRequest,
@@ -16,7 +20,8 @@ use passerelle_proto::ins::v1::{
 use passerelle_sandbox::tutorial;
 use passerelle_service_kit::Shutdown;
 
-use crate::embedded::{Embedded, EmbeddedOptions};
+use crate::commands::card::unlock_text;
+use crate::embedded::{CARD_WORKSTATION, Embedded, EmbeddedOptions};
 use crate::output;
 
 #[derive(Debug, Args)]
@@ -33,6 +38,15 @@ fn actor() -> Option<Actor> {
     Some(Actor {
         mode: Some(actor::Mode::Organisation(OrganisationMode {
             on_behalf_of: "passerelle-demo".to_owned(),
+        })),
+    })
+}
+
+/// CPS mode: the professional's card in the reader of this workstation signs.
+fn cps_actor() -> Option<Actor> {
+    Some(Actor {
+        mode: Some(actor::Mode::Cps(CpsMode {
+            workstation_id: CARD_WORKSTATION.to_owned(),
         })),
     })
 }
@@ -173,10 +187,84 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .into_inner();
     print!("{}", output::search_table(&not_found));
 
-    step(7, "stop");
+    step(
+        7,
+        "the professional's CPS in the reader: the card-agent of this workstation reads it",
+    );
+    println!(
+        "card-agent: {} (workstation {CARD_WORKSTATION}, local gRPC)",
+        system.card_endpoint()
+    );
+    let mut agent = CardAgentClient::connect(system.card_endpoint()).await?;
+    let read = agent
+        .read_card(card::ReadCardRequest::default())
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    let Some(Card::Cps(holder)) = read.card else {
+        anyhow::bail!("the card in {} is not a CPS", read.reader);
+    };
+    println!("Reader      {}", read.reader);
+    println!("Holder      {} {}", holder.first_name, holder.last_name);
+    println!(
+        "{:<11} {}",
+        match card::IdType::try_from(holder.id_type) {
+            Ok(card::IdType::Adeli) => "ADELI",
+            Ok(card::IdType::Other) => "Id",
+            _ => "RPPS",
+        },
+        holder.id
+    );
+    println!(
+        "Profession  {} {}",
+        holder.profession, holder.profession_label
+    );
+    println!("Card serial {}", holder.card_serial);
+
+    step(
+        8,
+        "« code porteur »: the professional types the CPS's PIN on the workstation",
+    );
+    println!(
+        "test PIN {SANDBOX_CPS_PIN} of the sandbox's CPS, given to the card-agent on its local gRPC channel \
+         (loopback, `passerelle card unlock --pin-stdin`); a PIN never travels over the bus"
+    );
+    let unlocked = agent
+        .unlock(card::UnlockRequest {
+            reader: read.reader.clone(),
+            pin: SANDBOX_CPS_PIN.to_owned(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    println!("{}", unlock_text(&unlocked));
+
+    step(
+        9,
+        "« Obtenir l'INSi » in CPS mode: the assertion signed with the professional's CPS",
+    );
+    println!(
+        "ins-service asks the card-agent of workstation {CARD_WORKSTATION} over the bus \
+         (assertion: signature key; TLS: authentication key), without the PIN"
+    );
+    let cps_found = ins
+        .search_by_traits(SearchByTraitsRequest {
+            actor: cps_actor(),
+            traits: Some(traits.clone()),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", output::status_message(&s)))?
+        .into_inner();
+    print!("{}", output::search_table(&cps_found));
+    if cps_found.result != SearchResult::Found as i32 {
+        anyhow::bail!("the sandbox did not find the tutorial's patient in CPS mode");
+    }
+
+    step(10, "stop");
     system.stop().await?;
     println!(
-        "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox)."
+        "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox), \
+         then retrieved again in CPS mode with the professional's card."
     );
     Ok(ExitCode::SUCCESS)
 }
