@@ -1,97 +1,12 @@
 //! `passerelle card …` against `passerelle up`: the card-agent on the sandbox's test CPS
 //! (PIN 1234). Signatures are checked with OpenSSL.
 
-use std::io::{BufRead, BufReader, Write};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
-/// `passerelle up` on free ports; returns the child and the card-agent endpoint it printed.
-fn up(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "up",
-            "--ins-listen",
-            "127.0.0.1:0",
-            "--insi-listen",
-            "127.0.0.1:0",
-            "--card-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("passerelle up");
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = String::new();
-    let mut endpoint = None;
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(rest) = line.trim().strip_prefix("card-agent    gRPC ") {
-            endpoint = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if line.contains("Press Ctrl-C") {
-            break;
-        }
-    }
-    let endpoint = endpoint.unwrap_or_else(|| panic!("no card-agent endpoint printed:\n{seen}"));
-    std::thread::spawn(move || for _ in lines {});
-    (child, endpoint)
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "passerelle up did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn card(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("card")
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("passerelle card");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
+use support::{card, json, stderr, stdout, terminate, up};
 
 fn openssl_verifies(dir: &Path, cert_pem: &str, data: &[u8], signature: &[u8]) -> bool {
     let cert = dir.join("signer.crt");
@@ -146,7 +61,8 @@ fn base64_decode(s: &str) -> Vec<u8> {
 #[test]
 fn card_read_and_sign_against_passerelle_up() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, endpoint) = up(dir.path());
+    let mut up = up(dir.path(), &[]);
+    let endpoint = up.card.clone();
 
     let o = card(&endpoint, &["readers", "--json"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -214,7 +130,7 @@ fn card_read_and_sign_against_passerelle_up() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("64 hex digits"), "{}", stderr(&o));
 
-    let status = terminate(&mut child);
+    let status = terminate(&mut up.child);
     assert!(status.success(), "clean stop: {status:?}");
 }
 

@@ -1,25 +1,11 @@
 //! The `passerelle` command as a user runs it: exit codes, tables, JSON, `up` and its clean stop.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
+use std::process::Output;
+use std::time::Duration;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("passerelle runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use support::{json, run, stderr, stdout, terminate, up};
 
 #[test]
 fn check_matricule_accepts_a_good_key() {
@@ -114,86 +100,13 @@ fn demo_walks_through_the_tutorial() {
     );
 }
 
-/// `passerelle up` on free ports; returns the child and the INS endpoint it printed.
-fn up(extra: &[&str], data_dir: &std::path::Path) -> (Child, String) {
-    let (child, ins, _) = up_with_card(extra, data_dir);
-    (child, ins)
-}
-
-/// As [`up`], with the card-agent's local gRPC endpoint too.
-fn up_with_card(extra: &[&str], data_dir: &std::path::Path) -> (Child, String, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "up",
-            "--ins-listen",
-            "127.0.0.1:0",
-            "--insi-listen",
-            "127.0.0.1:0",
-            "--card-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("passerelle up");
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = String::new();
-    let mut endpoint = None;
-    let mut card = None;
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(e) = line.trim().strip_prefix("ins-service   gRPC ") {
-            endpoint = Some(e.to_owned());
-        }
-        if let Some(e) = line.trim().strip_prefix("card-agent    gRPC ") {
-            card = e.split_whitespace().next().map(str::to_owned);
-        }
-        if line.contains("Press Ctrl-C") {
-            break;
-        }
-    }
-    let endpoint = endpoint.unwrap_or_else(|| panic!("no endpoint printed:\n{seen}"));
-    let card = card.unwrap_or_else(|| panic!("no card-agent endpoint printed:\n{seen}"));
-    assert!(seen.contains("org.crt"), "PKI paths printed:\n{seen}");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, endpoint, card)
-}
-
-/// `passerelle card unlock --pin-stdin` with `stdin` typed in.
-fn card_unlock(endpoint: &str, extra: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(["card", "unlock", "--endpoint", endpoint])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("passerelle card unlock");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn card_unlock_lets_ins_search_in_cps_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, ins, card) = up_with_card(&[], dir.path());
+    let mut up = up(dir.path(), &[]);
     let cps_search = || {
         search_json(
-            &ins,
+            &up.ins,
             &[
                 "--workstation",
                 "local",
@@ -214,15 +127,15 @@ fn card_unlock_lets_ins_search_in_cps_mode() {
     assert!(stderr(&o).contains("CPS_PIN_REQUIRED"), "{}", stderr(&o));
 
     // The PIN is never an argument.
-    let o = card_unlock(&card, &[], "");
+    let o = card_unlock(&up.card, &[], "");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--pin-stdin"), "{}", stderr(&o));
-    let o = card_unlock(&card, &["--pin-stdin"], "0000\n");
+    let o = card_unlock(&up.card, &["--pin-stdin"], "0000\n");
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stderr(&o).contains("WRONG_PIN"), "{}", stderr(&o));
     assert!(stderr(&o).contains("2 tries left"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("0000"), "the PIN is never shown");
-    let o = card_unlock(&card, &["--pin-stdin", "--json"], "1234\n");
+    let o = card_unlock(&up.card, &["--pin-stdin", "--json"], "1234\n");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["ok"], true);
@@ -232,22 +145,14 @@ fn card_unlock_lets_ins_search_in_cps_mode() {
     let o = cps_search();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json(&o)["result"], "FOUND");
-    assert!(terminate(&mut child).success());
+    assert!(terminate(&mut up.child).success());
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "passerelle up did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// `passerelle card unlock --pin-stdin` with `stdin` typed in.
+fn card_unlock(endpoint: &str, extra: &[&str], stdin: &str) -> Output {
+    let mut args = vec!["unlock"];
+    args.extend_from_slice(extra);
+    support::card(endpoint, &args, Some(stdin))
 }
 
 fn search_json(endpoint: &str, args: &[&str]) -> Output {
@@ -256,14 +161,10 @@ fn search_json(endpoint: &str, args: &[&str]) -> Output {
     run(&all)
 }
 
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
 fn up_then_search(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, endpoint) = up(extra, dir.path());
+    let mut up = up(dir.path(), extra);
+    let endpoint = up.ins.clone();
 
     let o = search_json(
         &endpoint,
@@ -405,7 +306,7 @@ fn up_then_search(extra: &[&str]) {
     assert_eq!(v["status"], "RECUPEREE");
     assert_eq!(v["actions"][0]["code"], "CHECK_DOCUMENT");
 
-    let status = terminate(&mut child);
+    let status = terminate(&mut up.child);
     assert_eq!(status.code(), Some(0), "clean stop on SIGTERM");
 }
 
@@ -424,7 +325,8 @@ fn up_on_nats_serves_searches_and_stops_cleanly() {
 #[test]
 fn sigterm_lets_the_call_in_flight_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, endpoint) = up(&["--insi-latency-ms", "1500"], dir.path());
+    let mut up = up(dir.path(), &["--insi-latency-ms", "1500"]);
+    let endpoint = up.ins.clone();
     let search = std::thread::spawn(move || {
         search_json(
             &endpoint,
@@ -441,7 +343,7 @@ fn sigterm_lets_the_call_in_flight_finish() {
         )
     });
     std::thread::sleep(Duration::from_millis(700));
-    let status = terminate(&mut child);
+    let status = terminate(&mut up.child);
     let o = search.join().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
