@@ -14,13 +14,24 @@
 //! - VERIFY (`00 20 00 <ref>`), with no data to read the try counter; `63Cx` for a wrong PIN
 //!   with x tries left, `6983` once blocked.
 //!
+//! - the PKCS#15 structure as OpenSC walks it: EF.DIR at `3F00/2F00` with a record `61 { 4F
+//!   <IAS AID> 50 "CPS" }` (no `51` path: the application is then selected by its AID), EF.ODF
+//!   at `<application>/5031` (`A0` PrKDF, `A4` CDF), EF.TokenInfo at `<application>/5032`; in
+//!   the PrKDF the authentication key has usage sign and the signature key nonRepudiation,
+//!   each with its `keyReference` and an empty key path; each certificate in the CDF has its
+//!   key's iD and a path relative to the application.
+//!
 //! What the references leave to the card's own data (the "API CPS" formats are not public)
 //! and is therefore this project's convention, shared with the card-agent's reader and
 //! documented in `card-agent/src/backend/pcsc/cps.rs`: the TLV content of the holder and
 //! situation files, the PIN reference (`81`), the key references (`81` authentication, `82`
-//! signature) and the certificate EFs in the IAS application (`C000` authentication, `C001`
-//! signature).
+//! signature, now published in the PrKDF). Also ours, since the reference reads them from the
+//! card rather than fixing them: the application DF's file id (`5015`, OpenSC's default
+//! PKCS#15 DF), the PrKDF (`4402`) and CDF (`4404`) file ids, the certificate EFs (`C000`
+//! authentication, `C001` signature), the objects' labels and iDs (`01`, `02`), and the
+//! TokenInfo content (version, label, no flags).
 
+use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use zeroize::Zeroizing;
 
@@ -42,6 +53,18 @@ pub const PIN_REF: u8 = 0x81;
 pub const AUTH_KEY_REF: u8 = 0x81;
 pub const SIGN_KEY_REF: u8 = 0x82;
 pub const MAX_TRIES: u8 = 3;
+/// Application DF, then the PKCS#15 files relative to it.
+pub const APP_DF: u16 = 0x5015;
+pub const EF_DIR: u16 = 0x2F00;
+pub const ODF: u16 = 0x5031;
+pub const TOKEN_INFO: u16 = 0x5032;
+pub const PRKDF: u16 = 0x4402;
+pub const CDF: u16 = 0x4404;
+pub const AUTH_CERT: u16 = 0xC000;
+pub const SIGN_CERT: u16 = 0xC001;
+/// PKCS#15 KeyUsageFlags as DER BIT STRING contents: sign(2); nonRepudiation(9).
+const USAGE_SIGN: [u8; 2] = [0x05, 0x20];
+const USAGE_NON_REPUDIATION: [u8; 3] = [0x06, 0x00, 0x40];
 
 /// A practice situation written on the card.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +95,62 @@ pub struct CpsSpec {
     pub auth_cert_der: Vec<u8>,
     pub sign_key: RsaPrivateKey,
     pub sign_cert_der: Vec<u8>,
+}
+
+/// A DER INTEGER of a small non-negative number.
+fn integer(n: usize) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (n as u32)
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    if bytes.first().is_none_or(|b| b & 0x80 != 0) {
+        bytes.insert(0, 0);
+    }
+    tlv(0x02, &bytes)
+}
+
+/// A PKCS#15 Path: `30 { 04 path }`.
+fn path(fids: &[u16]) -> Vec<u8> {
+    let bytes: Vec<u8> = fids.iter().flat_map(|f| f.to_be_bytes()).collect();
+    tlv(0x30, &tlv(0x04, &bytes))
+}
+
+/// A PrKDF entry for an RSA private key.
+fn private_key(label: &str, id: u8, usage: &[u8], key_ref: u8, key: &RsaPrivateKey) -> Vec<u8> {
+    tlv(
+        0x30,
+        &[
+            tlv(0x30, &tlv(0x0C, label.as_bytes())),
+            tlv(
+                0x30,
+                &[
+                    tlv(0x04, &[id]),
+                    tlv(0x03, usage),
+                    integer(usize::from(key_ref)),
+                ]
+                .concat(),
+            ),
+            tlv(
+                0xA1,
+                &tlv(0x30, &[path(&[]), integer(key.size() * 8)].concat()),
+            ),
+        ]
+        .concat(),
+    )
+}
+
+/// A CDF entry for an X.509 certificate in an EF of the application.
+fn certificate(label: &str, id: u8, fid: u16) -> Vec<u8> {
+    tlv(
+        0x30,
+        &[
+            tlv(0x30, &tlv(0x0C, label.as_bytes())),
+            tlv(0x30, &tlv(0x04, &[id])),
+            tlv(0xA1, &tlv(0x30, &path(&[fid]))),
+        ]
+        .concat(),
+    )
 }
 
 fn hex_to_bytes(s: &str) -> Vec<u8> {
@@ -131,9 +210,53 @@ impl CpsCard {
             .concat();
             fs.add_ef(&[0x3F00, 0x0001, 0xD120 + i as u16], content);
         }
-        fs.add_df(&[0x3F00, 0x5015], Some(&IAS_AID));
-        fs.add_ef(&[0x3F00, 0x5015, 0xC000], spec.auth_cert_der);
-        fs.add_ef(&[0x3F00, 0x5015, 0xC001], spec.sign_cert_der);
+        fs.add_ef(
+            &[0x3F00, EF_DIR],
+            tlv(0x61, &[tlv(0x4F, &IAS_AID), tlv(0x50, b"CPS")].concat()),
+        );
+        let app = |fid: u16| [0x3F00, APP_DF, fid];
+        fs.add_df(&[0x3F00, APP_DF], Some(&IAS_AID));
+        fs.add_ef(
+            &app(ODF),
+            [tlv(0xA0, &path(&[PRKDF])), tlv(0xA4, &path(&[CDF]))].concat(),
+        );
+        fs.add_ef(
+            &app(TOKEN_INFO),
+            tlv(
+                0x30,
+                &[integer(0), tlv(0x80, b"CPS"), tlv(0x03, &[0x00])].concat(),
+            ),
+        );
+        fs.add_ef(
+            &app(PRKDF),
+            [
+                private_key(
+                    "Authentication",
+                    1,
+                    &USAGE_SIGN,
+                    AUTH_KEY_REF,
+                    &spec.auth_key,
+                ),
+                private_key(
+                    "Signature",
+                    2,
+                    &USAGE_NON_REPUDIATION,
+                    SIGN_KEY_REF,
+                    &spec.sign_key,
+                ),
+            ]
+            .concat(),
+        );
+        fs.add_ef(
+            &app(CDF),
+            [
+                certificate("Authentication", 1, AUTH_CERT),
+                certificate("Signature", 2, SIGN_CERT),
+            ]
+            .concat(),
+        );
+        fs.add_ef(&app(AUTH_CERT), spec.auth_cert_der);
+        fs.add_ef(&app(SIGN_CERT), spec.sign_cert_der);
         Self {
             fs,
             pin: spec.pin,

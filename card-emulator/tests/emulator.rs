@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use card_emulator::cps::{CPS3_ATR, CpsCard, CpsSpec, SituationSpec};
+use card_emulator::cps::{CPS3_ATR, CpsCard, CpsSpec, IAS_AID, SituationSpec};
 use card_emulator::vitale::{AID_VITALE, PersonSpec, VitaleCard};
 use card_emulator::{Card, Emulator};
 use rsa::pkcs8::DecodePrivateKey;
@@ -118,6 +118,50 @@ fn cps_pin_counter_blocking_and_signature() {
     assert_eq!(sw(&run(&mut card, &verify(b"2222"))), 0x63C1);
     assert_eq!(sw(&run(&mut card, &verify(b"3333"))), 0x6983);
     assert_eq!(sw(&run(&mut card, &verify(b"1234"))), 0x6983);
+}
+
+#[test]
+fn cps_pkcs15_structure_as_opensc_walks_it() {
+    let k = key();
+    let mut card = Card::Cps(Box::new(cps(&k)));
+    let read = |card: &mut Card| {
+        let r = run(card, &[0, 0xB0, 0, 0, 0]);
+        assert_eq!(sw(&r), 0x9000);
+        r[..r.len() - 2].to_vec()
+    };
+    // EF.DIR: the PKCS#15 application is the IAS AID.
+    assert_eq!(
+        sw(&run(&mut card, &[0, 0xA4, 0x08, 0x0C, 2, 0x2F, 0x00])),
+        0x9000
+    );
+    let dir = read(&mut card);
+    assert_eq!(dir[0], 0x61);
+    assert_eq!(&dir[2..4], &[0x4F, 13]);
+    assert_eq!(&dir[4..17], &IAS_AID);
+    // ODF at <application>/5031: A0 PrKDF, A4 CDF.
+    let mut sel = vec![0, 0xA4, 0x04, 0x0C, IAS_AID.len() as u8];
+    sel.extend_from_slice(&IAS_AID);
+    assert_eq!(sw(&run(&mut card, &sel)), 0x9000);
+    assert_eq!(
+        sw(&run(&mut card, &[0, 0xA4, 0x02, 0x0C, 2, 0x50, 0x31])),
+        0x9000
+    );
+    let odf = read(&mut card);
+    assert_eq!(odf[0], 0xA0);
+    assert_eq!(odf[odf[1] as usize + 2], 0xA4);
+    // TokenInfo at <application>/5032, the certificates in the application.
+    for fid in [
+        [0x50, 0x32],
+        [0x44, 0x02],
+        [0x44, 0x04],
+        [0xC0, 0x00],
+        [0xC0, 0x01],
+    ] {
+        assert_eq!(
+            sw(&run(&mut card, &[0, 0xA4, 0x02, 0x0C, 2, fid[0], fid[1]])),
+            0x9000
+        );
+    }
 }
 
 #[test]

@@ -1,23 +1,28 @@
 //! CPS3/CPS4 (IAS-ECC) over APDUs.
 //!
 //! From the public references (the OpenSC-based CPS drivers ANS publishes in
-//! `ansforge/dops-cryptolib`): the ATRs below, the IAS application AID, EF.SN.ICC at
-//! `3F00/D003` (issuer `80 25 00 00 01` at offset 2, the serial after it), the holder file of
-//! the contact mode `3F00/0001/7001`, the situation files `3F00/0001/D120`…`D12F`, MSE SET
-//! `41 B6` + PSO CDS `2A 9E 9A` for the signature key, MSE SET `41 A4` + INTERNAL AUTHENTICATE
-//! `88` for the authentication key, VERIFY with `63Cx` / `6983`.
+//! `ansforge/dops-cryptolib`): the ATRs below, the IAS application AID (the CPS's PKCS#15
+//! application), EF.SN.ICC at `3F00/D003` (issuer `80 25 00 00 01` at offset 2, the serial
+//! after it), the holder file of the contact mode `3F00/0001/7001`, the situation files
+//! `3F00/0001/D120`…`D12F`, MSE SET `41 B6` + PSO CDS `2A 9E 9A` for the signature key, MSE
+//! SET `41 A4` + INTERNAL AUTHENTICATE `88` for the authentication key, the key reference in
+//! MSE SET as `84`, VERIFY with `63Cx` / `6983`. The certificates and the private keys'
+//! references are found through the card's PKCS#15 structure (see [`super::pkcs15`]).
 //!
 //! This project's convention (the card's own data formats are not public; shared with
 //! `card-emulator`): holder file TLVs `80` id type (`8` RPPS, `0` ADELI), `81` identifier, `82`
 //! last name, `83` first name, `84` profession code, `85` profession label, `86` specialty;
 //! situation TLVs `80` structure id type, `81` structure id, `82` name, `83` activity sector,
-//! `84` billing id; PIN reference `81`; key references `81` (authentication) and `82`
-//! (signature); certificates in EFs `C000` (authentication) and `C001` (signature) of the IAS
-//! application. A real card needs its PKCS#15 directory read instead of these fixed ids.
+//! `84` billing id; PIN reference `81`; MSE SET algorithm reference `80 01 02` for both keys
+//! with the DigestInfo sent to the card (the reference uses `42` for SHA-256 on the signature
+//! key, with the bare digest). CPS4 is driven like a CPS3: the reference's CPS4 driver
+//! (logical channel 1, ChipDoc AID, MSE `81 B6` tag `91`, authentication by PSO DECIPHER)
+//! is not followed here.
 
 use zeroize::Zeroizing;
 
-use super::apdu::{Response, hex, read_path, select, text, tlvs, transmit};
+use super::apdu::{Response, hex, read_path, text, tlvs, transmit};
+use super::pkcs15;
 use crate::backend::{CardError, CpsData, IdType, KeyUse, Situation};
 
 /// (ATR, mask) of the CPS cards, from the reference driver.
@@ -71,12 +76,12 @@ const CPS_ATRS: [(&[u8], &[u8]); 5] = [
 pub const IAS_AID: [u8; 13] = [
     0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
 ];
+/// The same application in contactless mode (CPS3).
+pub const IAS_CL_AID: [u8; 13] = [
+    0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x20,
+];
 const ISSUER: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
 const PIN_REF: u8 = 0x81;
-const AUTH_KEY_REF: u8 = 0x81;
-const SIGN_KEY_REF: u8 = 0x82;
-const AUTH_CERT: u16 = 0xC000;
-const SIGN_CERT: u16 = 0xC001;
 /// DigestInfo prefix of SHA-256 (RFC 8017, 9.2 note 1).
 const SHA256_DIGEST_INFO: [u8; 19] = [
     0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
@@ -98,36 +103,6 @@ pub fn serial(card: &pcsc::Card, reader: &str) -> Result<Option<String>, CardErr
         return Ok(None);
     }
     Ok(Some(hex(&sn[7..])))
-}
-
-fn read_cert(card: &pcsc::Card, reader: &str, fid: u16) -> Result<Vec<u8>, CardError> {
-    let r = select(card, reader, 0x04, &IAS_AID)?;
-    if !r.ok() {
-        return Err(CardError::Device(format!(
-            "selecting the IAS application answered {:04X}",
-            r.sw
-        )));
-    }
-    let r = select(card, reader, 0x02, &fid.to_be_bytes())?;
-    if !r.ok() {
-        return Err(CardError::Device(format!(
-            "certificate file {fid:04X} not found ({:04X})",
-            r.sw
-        )));
-    }
-    super::apdu::read_current(card, reader)
-}
-
-pub fn certificate(card: &pcsc::Card, reader: &str, key: KeyUse) -> Result<Vec<u8>, CardError> {
-    read_cert(
-        card,
-        reader,
-        if key == KeyUse::Signature {
-            SIGN_CERT
-        } else {
-            AUTH_CERT
-        },
-    )
 }
 
 /// Holder, situations, certificates.
@@ -158,6 +133,7 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<CpsData, CardError> {
             billing_id: text(&s, 0x84),
         });
     }
+    let p15 = pkcs15::read(card, reader)?;
     Ok(CpsData {
         id: text(&h, 0x81),
         id_type,
@@ -168,8 +144,8 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<CpsData, CardError> {
         specialty: text(&h, 0x86),
         situations,
         card_serial,
-        auth_certificate: read_cert(card, reader, AUTH_CERT)?,
-        sign_certificate: read_cert(card, reader, SIGN_CERT)?,
+        auth_certificate: p15.certificate(card, reader, KeyUse::Authentication)?,
+        sign_certificate: p15.certificate(card, reader, KeyUse::Signature)?,
     })
 }
 
@@ -210,34 +186,34 @@ pub fn verify(card: &pcsc::Card, reader: &str, pin: &Zeroizing<String>) -> Resul
     pin_status(&r)
 }
 
-/// Signs a SHA-256 digest: DigestInfo sent to the card, which pads and signs.
+/// Signs a SHA-256 digest with the key found in the PrKDF (DigestInfo sent to the card, which
+/// pads and signs); returns the signature and the key's certificate.
 pub fn sign(
     card: &pcsc::Card,
     reader: &str,
     key: KeyUse,
     digest: &[u8],
-) -> Result<Vec<u8>, CardError> {
+) -> Result<(Vec<u8>, Vec<u8>), CardError> {
     if digest.len() != 32 {
         return Err(CardError::BadDigest(digest.len()));
     }
-    let r = select(card, reader, 0x04, &IAS_AID)?;
-    if !r.ok() {
-        return Err(CardError::Device(format!(
-            "selecting the IAS application answered {:04X}",
-            r.sw
-        )));
+    let p15 = pkcs15::read(card, reader)?;
+    let prkey = p15.key(key)?;
+    if prkey.path.is_empty() {
+        p15.select_app(card, reader)?;
+    } else {
+        p15.select_file(card, reader, &prkey.path)?;
     }
-    let (template, key_ref) = match key {
-        KeyUse::Signature => (0xB6, SIGN_KEY_REF),
-        KeyUse::Authentication => (0xA4, AUTH_KEY_REF),
+    let template = match key {
+        KeyUse::Signature => 0xB6,
+        KeyUse::Authentication => 0xA4,
     };
-    let r = transmit(
-        card,
-        reader,
-        &[
-            0x00, 0x22, 0x41, template, 0x06, 0x80, 0x01, 0x02, 0x84, 0x01, key_ref,
-        ],
-    )?;
+    let mut mse = vec![0x00, 0x22, 0x41, template, 0x00, 0x80, 0x01, 0x02];
+    if let Some(key_ref) = prkey.key_ref {
+        mse.extend([0x84, 0x01, key_ref]);
+    }
+    mse[4] = (mse.len() - 5) as u8;
+    let r = transmit(card, reader, &mse)?;
     if !r.ok() {
         return Err(CardError::Device(format!("MSE SET answered {:04X}", r.sw)));
     }
@@ -251,12 +227,13 @@ pub fn sign(
     cmd.extend_from_slice(&data);
     cmd.push(0x00);
     let r = transmit(card, reader, &cmd)?;
-    match r.sw {
-        0x9000 if !r.data.is_empty() => Ok(r.data),
-        0x6982 => Err(CardError::PinRequired),
-        0x6983 => Err(CardError::Blocked),
-        sw => Err(CardError::Device(format!("signature answered {sw:04X}"))),
-    }
+    let sig = match r.sw {
+        0x9000 if !r.data.is_empty() => r.data,
+        0x6982 => return Err(CardError::PinRequired),
+        0x6983 => return Err(CardError::Blocked),
+        sw => return Err(CardError::Device(format!("signature answered {sw:04X}"))),
+    };
+    Ok((sig, p15.certificate(card, reader, key)?))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 
 mod apdu;
 mod cps;
+mod pkcs15;
 mod vitale;
 
 use std::collections::HashMap;
@@ -331,8 +332,7 @@ impl Inner {
             if c.kind != CardKind::Cps {
                 return Err(CardError::NotACps(reader.to_owned()));
             }
-            let sig = cps::sign(&c.card, reader, key, digest)?;
-            Ok((sig, cps::certificate(&c.card, reader, key)?))
+            cps::sign(&c.card, reader, key, digest)
         };
         let first = match conns.get(reader) {
             Some(c) => run(c),
