@@ -8,9 +8,16 @@
 //!   card serial), EF_ACTUA at `3F00/D010` (template `EC`, start `81` and end `82` dates in BCD);
 //! - the holder file of the contact mode at `3F00/0001/7001` and the practice-situation files
 //!   at `3F00/0001/D120` … `D12F`;
-//! - MSE SET (`00 22 41 B6` for the signature key, `00 22 41 A4` for authentication), PSO
-//!   COMPUTE DIGITAL SIGNATURE (`00 2A 9E 9A` with the DigestInfo) and INTERNAL AUTHENTICATE
-//!   (`00 88 00 00` with the DigestInfo); the card pads (PKCS#1 v1.5 type 1) and signs;
+//! - for the signature key (CPS3, SHA-256): MSE SET `00 22 41 B6` with algorithm reference
+//!   `80 01 42` and the key reference `84 01 <ref>`, then PSO COMPUTE DIGITAL SIGNATURE
+//!   `00 2A 9E 9A 20 <bare 32-byte digest> 00`; the card builds the SHA-256 DigestInfo, pads
+//!   (PKCS#1 v1.5 type 1) and signs. Any other algorithm reference in MSE SET B6, or a PSO CDS
+//!   whose data is not a 32-byte digest (e.g. a DigestInfo), is refused with `6A80`. (The
+//!   reference can also let the card hash, PSO HASH then a PSO CDS without data: not emulated,
+//!   `6985`.)
+//! - for the authentication key: MSE SET `00 22 41 A4` with `80 01 02` and `84 01 <ref>`, then
+//!   INTERNAL AUTHENTICATE `00 88 00 00` with the DigestInfo, which the card pads and signs;
+//!   another algorithm reference is refused with `6A80`;
 //! - VERIFY (`00 20 00 <ref>`), with no data to read the try counter; `63Cx` for a wrong PIN
 //!   with x tries left, `6983` once blocked.
 //!
@@ -49,6 +56,17 @@ pub const IAS_AID: [u8; 13] = [
     0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
 ];
 pub const ISSUER: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
+/// MSE SET algorithm reference of the signature key: RSA PKCS#1 v1.5, SHA-256, DigestInfo
+/// built by the card (the reference driver's `0x42` for a CPS3).
+pub const ALG_SIGN_SHA256: u8 = 0x42;
+/// MSE SET algorithm reference of the authentication key: RSA PKCS#1 v1.5 over the DigestInfo
+/// sent (the reference driver's `0x02`).
+pub const ALG_AUTH_PKCS1: u8 = 0x02;
+/// DigestInfo prefix of SHA-256 (RFC 8017, 9.2 note 1).
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
 pub const PIN_REF: u8 = 0x81;
 pub const AUTH_KEY_REF: u8 = 0x81;
 pub const SIGN_KEY_REF: u8 = 0x82;
@@ -338,21 +356,26 @@ impl CpsCard {
             return status(SW_WRONG_P1P2);
         }
         // Control reference template: 80 (algorithm), 83/84 (key reference).
-        let mut key = None;
+        let (mut key, mut alg) = (None, None);
         let mut i = 0;
         while i + 1 < cmd.data.len() {
             let (tag, len) = (cmd.data[i], usize::from(cmd.data[i + 1]));
             if (tag == 0x83 || tag == 0x84) && len == 1 {
                 key = cmd.data.get(i + 2).copied();
             }
+            if tag == 0x80 && len == 1 {
+                alg = cmd.data.get(i + 2).copied();
+            }
             i += 2 + len;
         }
         let Some(key) = key else {
             return status(SW_WRONG_DATA);
         };
+        // As the reference driver sets them for a CPS3: RSA SHA-256 PKCS#1 with the card
+        // building the DigestInfo (42) for the signature key, RSA PKCS#1 (02) for authentication.
         let allowed = match cmd.p2 {
-            0xB6 => key == SIGN_KEY_REF,
-            _ => key == AUTH_KEY_REF,
+            0xB6 => key == SIGN_KEY_REF && alg == Some(ALG_SIGN_SHA256),
+            _ => key == AUTH_KEY_REF && alg == Some(ALG_AUTH_PKCS1),
         };
         if !allowed {
             return status(SW_WRONG_DATA);
@@ -374,16 +397,27 @@ impl CpsCard {
         if !self.verified {
             return status(SW_SECURITY_NOT_SATISFIED);
         }
+        if template == 0xB6 && cmd.data.is_empty() {
+            // PSO CDS without data signs a hash computed by PSO HASH: not emulated.
+            return status(SW_CONDITIONS_NOT_SATISFIED);
+        }
         if cmd.data.is_empty() || cmd.data.len() > 128 {
             return status(SW_WRONG_LENGTH);
         }
-        let key = if key == SIGN_KEY_REF {
-            &self.sign_key
+        let (key, data) = if key == SIGN_KEY_REF {
+            // Algorithm 42: the bare SHA-256 digest; the card builds the DigestInfo.
+            if cmd.data.len() != 32 {
+                return status(SW_WRONG_DATA);
+            }
+            let mut di = Zeroizing::new(SHA256_DIGEST_INFO.to_vec());
+            di.extend_from_slice(&cmd.data);
+            (&self.sign_key, di)
         } else {
-            &self.auth_key
+            // Algorithm 02: the DigestInfo as sent.
+            (&self.auth_key, Zeroizing::new(cmd.data.clone()))
         };
-        // The card receives the DigestInfo, adds the PKCS#1 v1.5 padding and signs.
-        match key.sign(Pkcs1v15Sign::new_unprefixed(), &cmd.data) {
+        // The card adds the PKCS#1 v1.5 padding to the DigestInfo and signs.
+        match key.sign(Pkcs1v15Sign::new_unprefixed(), &data) {
             Ok(sig) => respond(sig, SW_OK),
             Err(_) => status(SW_WRONG_DATA),
         }

@@ -90,17 +90,46 @@ fn cps_pin_counter_blocking_and_signature() {
         c
     };
     assert_eq!(sw(&run(&mut card, &verify(b"0000"))), 0x63C2);
-    // Signature refused before the PIN.
+    // The signature key wants algorithm 42 (SHA-256, DigestInfo built by the card), as the
+    // reference driver sets it for a CPS3: 02 or no algorithm is refused.
     assert_eq!(
         sw(&run(&mut card, &[0, 0x22, 0x41, 0xB6, 3, 0x84, 1, 0x82])),
+        0x6A80
+    );
+    assert_eq!(
+        sw(&run(
+            &mut card,
+            &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x02, 0x84, 1, 0x82]
+        )),
+        0x6A80
+    );
+    // The authentication key wants 02.
+    assert_eq!(
+        sw(&run(
+            &mut card,
+            &[0, 0x22, 0x41, 0xA4, 6, 0x80, 1, 0x42, 0x84, 1, 0x81]
+        )),
+        0x6A80
+    );
+    assert_eq!(
+        sw(&run(
+            &mut card,
+            &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x42, 0x84, 1, 0x82]
+        )),
         0x9000
     );
-    let mut pso = vec![0, 0x2A, 0x9E, 0x9A, 51];
-    pso.extend_from_slice(&DIGEST_INFO);
+    // Signature refused before the PIN.
+    let mut pso = vec![0, 0x2A, 0x9E, 0x9A, 32];
     pso.extend_from_slice(&[9; 32]);
     pso.push(0);
     assert_eq!(sw(&run(&mut card, &pso)), 0x6982);
     assert_eq!(sw(&run(&mut card, &verify(b"1234"))), 0x9000);
+    // The old form (DigestInfo sent with algorithm 42) is refused.
+    let mut old = vec![0, 0x2A, 0x9E, 0x9A, 51];
+    old.extend_from_slice(&DIGEST_INFO);
+    old.extend_from_slice(&[9; 32]);
+    old.push(0);
+    assert_eq!(sw(&run(&mut card, &old)), 0x6A80);
     let r = run(&mut card, &pso);
     assert_eq!(sw(&r), 0x9000);
     let sig = &r[..r.len() - 2];
@@ -110,6 +139,20 @@ fn cps_pin_counter_blocking_and_signature() {
     k.to_public_key()
         .verify(Pkcs1v15Sign::new_unprefixed(), &di, sig)
         .expect("valid PKCS#1 v1.5 signature");
+    // The authentication key: algorithm 02, INTERNAL AUTHENTICATE with the DigestInfo.
+    assert_eq!(
+        sw(&run(
+            &mut card,
+            &[0, 0x22, 0x41, 0xA4, 6, 0x80, 1, 0x02, 0x84, 1, 0x81]
+        )),
+        0x9000
+    );
+    let mut ia = vec![0, 0x88, 0, 0, 51];
+    ia.extend_from_slice(&di);
+    ia.push(0);
+    let r = run(&mut card, &ia);
+    assert_eq!(sw(&r), 0x9000);
+    assert_eq!(r.len() - 2, k.size());
     // A reset loses the security state.
     card.reset();
     assert_eq!(sw(&run(&mut card, &[0, 0x20, 0, 0x81])), 0x63C3);

@@ -4,18 +4,24 @@
 //! `ansforge/dops-cryptolib`): the ATRs below, the IAS application AID (the CPS's PKCS#15
 //! application), EF.SN.ICC at `3F00/D003` (issuer `80 25 00 00 01` at offset 2, the serial
 //! after it), the holder file of the contact mode `3F00/0001/7001`, the situation files
-//! `3F00/0001/D120`…`D12F`, MSE SET `41 B6` + PSO CDS `2A 9E 9A` for the signature key, MSE
-//! SET `41 A4` + INTERNAL AUTHENTICATE `88` for the authentication key, the key reference in
-//! MSE SET as `84`, VERIFY with `63Cx` / `6983`. The certificates and the private keys'
-//! references are found through the card's PKCS#15 structure (see [`super::pkcs15`]).
+//! `3F00/0001/D120`…`D12F`, VERIFY with `63Cx` / `6983`, and the CPS3 signing path of the
+//! reference (`pkcs15-sec.c` `sc_pkcs15_compute_signature`, `card-cps3.c`
+//! `cps3_set_security_env` / `cps3_sign`): for the signature key (nonRepudiation), MSE SET
+//! `00 22 41 B6 06 80 01 42 84 01 <ref>` (algorithm `42`: RSA PKCS#1 v1.5 with SHA-256, the
+//! card building the DigestInfo) then PSO COMPUTE DIGITAL SIGNATURE `00 2A 9E 9A 20 <bare
+//! 32-byte digest> 00`; for the authentication key, MSE SET `00 22 41 A4 06 80 01 02 84 01
+//! <ref>` (algorithm `02`) then INTERNAL AUTHENTICATE `00 88 00 00 33 <SHA-256 DigestInfo> 00`.
+//! No file reference (`81`) in MSE SET on a CPS3. (The reference can also have the card hash
+//! the last block, MSE SET `41 AA 80 01 40` + PSO HASH `2A 90 A0`, then a PSO CDS without
+//! data; not used here: the digest is computed by the caller.) The certificates and the
+//! private keys' references are found through the card's PKCS#15 structure (see
+//! [`super::pkcs15`]).
 //!
 //! This project's convention (the card's own data formats are not public; shared with
 //! `card-emulator`): holder file TLVs `80` id type (`8` RPPS, `0` ADELI), `81` identifier, `82`
 //! last name, `83` first name, `84` profession code, `85` profession label, `86` specialty;
 //! situation TLVs `80` structure id type, `81` structure id, `82` name, `83` activity sector,
-//! `84` billing id; PIN reference `81`; MSE SET algorithm reference `80 01 02` for both keys
-//! with the DigestInfo sent to the card (the reference uses `42` for SHA-256 on the signature
-//! key, with the bare digest). CPS4 is driven like a CPS3: the reference's CPS4 driver
+//! `84` billing id; PIN reference `81`. CPS4 is driven like a CPS3: the reference's CPS4 driver
 //! (logical channel 1, ChipDoc AID, MSE `81 B6` tag `91`, authentication by PSO DECIPHER)
 //! is not followed here.
 
@@ -82,6 +88,11 @@ pub const IAS_CL_AID: [u8; 13] = [
 ];
 const ISSUER: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
 const PIN_REF: u8 = 0x81;
+/// MSE SET algorithm reference, signature key: RSA PKCS#1 v1.5 SHA-256, DigestInfo built by
+/// the card (reference driver, CPS3).
+const ALG_SIGN_SHA256: u8 = 0x42;
+/// MSE SET algorithm reference, authentication key: RSA PKCS#1 v1.5 over the DigestInfo sent.
+const ALG_AUTH_PKCS1: u8 = 0x02;
 /// DigestInfo prefix of SHA-256 (RFC 8017, 9.2 note 1).
 const SHA256_DIGEST_INFO: [u8; 19] = [
     0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
@@ -186,8 +197,9 @@ pub fn verify(card: &pcsc::Card, reader: &str, pin: &Zeroizing<String>) -> Resul
     pin_status(&r)
 }
 
-/// Signs a SHA-256 digest with the key found in the PrKDF (DigestInfo sent to the card, which
-/// pads and signs); returns the signature and the key's certificate.
+/// Signs a SHA-256 digest with the key found in the PrKDF (the bare digest to the signature
+/// key, the DigestInfo to the authentication key; the card pads and signs); returns the
+/// signature and the key's certificate.
 pub fn sign(
     card: &pcsc::Card,
     reader: &str,
@@ -204,11 +216,13 @@ pub fn sign(
     } else {
         p15.select_file(card, reader, &prkey.path)?;
     }
-    let template = match key {
-        KeyUse::Signature => 0xB6,
-        KeyUse::Authentication => 0xA4,
+    // Reference (CPS3): signature key B6 with algorithm 42 (SHA-256, DigestInfo built by the
+    // card), authentication key A4 with algorithm 02 (DigestInfo sent).
+    let (template, algorithm) = match key {
+        KeyUse::Signature => (0xB6, ALG_SIGN_SHA256),
+        KeyUse::Authentication => (0xA4, ALG_AUTH_PKCS1),
     };
-    let mut mse = vec![0x00, 0x22, 0x41, template, 0x00, 0x80, 0x01, 0x02];
+    let mut mse = vec![0x00, 0x22, 0x41, template, 0x00, 0x80, 0x01, algorithm];
     if let Some(key_ref) = prkey.key_ref {
         mse.extend([0x84, 0x01, key_ref]);
     }
@@ -217,8 +231,10 @@ pub fn sign(
     if !r.ok() {
         return Err(CardError::Device(format!("MSE SET answered {:04X}", r.sw)));
     }
-    let mut data = SHA256_DIGEST_INFO.to_vec();
-    data.extend_from_slice(digest);
+    let data = match key {
+        KeyUse::Signature => digest.to_vec(),
+        KeyUse::Authentication => [&SHA256_DIGEST_INFO[..], digest].concat(),
+    };
     let mut cmd = match key {
         KeyUse::Signature => vec![0x00, 0x2A, 0x9E, 0x9A],
         KeyUse::Authentication => vec![0x00, 0x88, 0x00, 0x00],
