@@ -5,18 +5,31 @@
 //! - the PIN reaches the agent only locally: typed into its own prompt (a configured
 //!   pinentry-style program printing it on stdout) or sent by the local CLI on the loopback
 //!   gRPC channel. A PIN in a request that came over the bus is refused;
-//! - it is kept in memory only ([`Zeroizing`]), bound to the serial of the card it was verified
-//!   on, and forgotten when that card leaves its reader, after an idle timeout, or when the card
-//!   refuses it. It is never logged;
-//! - a wrong PIN is never presented again by the agent (the card counts the tries); the tries
-//!   left and a blocked card are told to the caller;
+//! - it is kept in memory only ([`Zeroizing`], in the agent's [`PinCache`]), bound to the serial
+//!   of the card it was verified on, and forgotten when that card leaves its reader, after an
+//!   idle timeout, or as soon as the card refuses it (whoever presented it). It is never
+//!   logged;
+//! - a wrong PIN is never presented again by the agent (the card counts the tries): one
+//!   refusal, one try spent; the tries left and a blocked card are told to the caller;
 //! - `Unlock` (local channel only: it has no bus subject) verifies the PIN and caches it, so that
-//!   services asking over the bus are served without a PIN until one of the above happens;
-//! - a transient card error (reset, sharing violation, "Erreur de Cryptolib" at the first call of
-//!   the day) gets one transparent retry, re-presenting the PIN to the same card: the user never
-//!   clicks twice.
+//!   services asking over the bus are served without a PIN until one of the above happens.
 //!
 //! The PIN is presented before every signature (a CPS signature key asks for it each time).
+//!
+//! Recovery from a transient card error (reset by another application, sharing violation,
+//! "Erreur de Cryptolib" at the first call of the day) — one path, never two:
+//! - when the agent is created it hands its [`PinCache`] (a [`PinSource`]) to the backend
+//!   ([`CardBackend::use_pin_source`]). A backend that recovers by itself says so (the PC/SC
+//!   backend): it reconnects to the same card (same serial) and, after a reset, re-presents the
+//!   PIN cached for that serial, once, then runs the operation again. The core then does **not**
+//!   retry: a PIN is never presented twice for one transient error, and what the backend still
+//!   reports (transient or not) goes to the caller as is;
+//! - with any other backend (PKCS#11, software token) the core makes the one transparent retry:
+//!   same card serial only, presenting the PIN again (the card had not judged it);
+//! - either way a refusal (`WrongPin`, `Blocked`), whether the core or the backend presented
+//!   the PIN (the backend reports its refusals, [`PinSource::pin_refused`]), drops it from the
+//!   cache at once: it is never presented again (one refusal, one try spent), and the next
+//!   request needs a new PIN. The user never clicks twice for a reset.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -33,7 +46,9 @@ use sha2::{Digest as _, Sha256};
 use tonic::{Code, Status};
 use zeroize::Zeroizing;
 
-use crate::backend::{CardBackend, CardData, CardError, CardKind, IdType, KeyUse, ReaderState};
+use crate::backend::{
+    CardBackend, CardData, CardError, CardKind, IdType, KeyUse, PinSource, ReaderState,
+};
 
 /// Machine-readable reasons (`google.rpc.ErrorInfo.reason`) of the agent's errors.
 pub mod reasons {
@@ -117,7 +132,9 @@ struct Inner {
     settings: AgentSettings,
     backend: Arc<dyn CardBackend>,
     bus: SharedBus,
-    pins: Mutex<HashMap<String, CachedPin>>,
+    pins: PinCache,
+    /// The backend recovers transient errors itself (with the PIN cache): no retry here.
+    backend_recovers: bool,
     /// One card operation sequence (PIN then signature) at a time.
     card: tokio::sync::Mutex<()>,
     /// What the readers held at the last poll.
@@ -127,6 +144,108 @@ struct Inner {
 struct CachedPin {
     pin: Zeroizing<String>,
     last_used: Instant,
+}
+
+/// The agent's PIN cache: PINs the card accepted, by card serial, forgotten after an idle
+/// timeout (see the PIN rules). Cheap to clone (shared). It is the [`PinSource`] the backend
+/// re-presents from after a card reset.
+#[derive(Clone)]
+pub struct PinCache {
+    pins: Arc<Mutex<HashMap<String, CachedPin>>>,
+    idle_timeout: Duration,
+}
+
+impl std::fmt::Debug for PinCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinCache")
+            .field("cards", &self.lock().len())
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
+impl PinCache {
+    /// A cache whose PINs are forgotten after `idle_timeout` without use; zero keeps nothing.
+    pub fn new(idle_timeout: Duration) -> Self {
+        Self {
+            pins: Arc::new(Mutex::new(HashMap::new())),
+            idle_timeout,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, CachedPin>> {
+        // Plain map, consistent after every statement.
+        self.pins.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The PIN kept for the card `serial`, if not idle for too long (its use is recorded).
+    pub fn get(&self, serial: &str) -> Option<Zeroizing<String>> {
+        if serial.is_empty() {
+            return None;
+        }
+        let mut pins = self.lock();
+        match pins.get_mut(serial) {
+            Some(c) if c.last_used.elapsed() <= self.idle_timeout => {
+                c.last_used = Instant::now();
+                Some(c.pin.clone())
+            }
+            Some(_) => {
+                pins.remove(serial);
+                tracing::info!(card_serial = serial, "cached PIN forgotten: idle timeout");
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps `pin`, accepted by the card `serial`. A card whose serial is unknown cannot be
+    /// told from another: nothing kept.
+    fn keep(&self, serial: &str, pin: &Zeroizing<String>) {
+        if serial.is_empty() || self.idle_timeout.is_zero() {
+            return;
+        }
+        self.lock().insert(
+            serial.to_owned(),
+            CachedPin {
+                pin: pin.clone(),
+                last_used: Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets the PIN of the card `serial` (refused, or the card is gone).
+    pub fn forget(&self, serial: &str) {
+        if self.lock().remove(serial).is_some() {
+            tracing::info!(card_serial = serial, "cached PIN forgotten");
+        }
+    }
+
+    /// Forgets every PIN.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Keeps only the PINs of cards in `present`, not idle for too long.
+    fn retain_present(&self, present: &HashSet<&str>) {
+        let timeout = self.idle_timeout;
+        self.lock().retain(|serial, c| {
+            let keep = present.contains(serial.as_str()) && c.last_used.elapsed() <= timeout;
+            if !keep {
+                tracing::info!(card_serial = %serial, "cached PIN forgotten");
+            }
+            keep
+        });
+    }
+}
+
+impl PinSource for PinCache {
+    fn cached_pin(&self, card_serial: &str) -> Option<Zeroizing<String>> {
+        self.get(card_serial)
+    }
+
+    fn pin_refused(&self, card_serial: &str) {
+        self.forget(card_serial);
+    }
 }
 
 impl std::fmt::Debug for CardAgent {
@@ -146,12 +265,16 @@ impl CardAgent {
         bus: SharedBus,
     ) -> Result<Self, AgentError> {
         validate_workstation(&settings.workstation)?;
+        let pins = PinCache::new(settings.pin_idle_timeout);
+        // The one recovery path (module doc): the backend's own when it has one.
+        let backend_recovers = backend.use_pin_source(Arc::new(pins.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
                 backend,
                 bus,
-                pins: Mutex::new(HashMap::new()),
+                pins,
+                backend_recovers,
                 card: tokio::sync::Mutex::new(()),
                 seen: Mutex::new(None),
             }),
@@ -169,7 +292,7 @@ impl CardAgent {
 
     /// Forgets every cached PIN.
     pub fn forget_pins(&self) {
-        self.pins().clear();
+        self.inner.pins.clear();
     }
 
     pub async fn list_readers(&self) -> Result<api::ListReadersResponse, Status> {
@@ -255,7 +378,7 @@ impl CardAgent {
             .into_status());
         }
         let mut result = self.verify_and_keep(&reader, &serial, &pin).await;
-        if result.as_ref().is_err_and(CardError::is_transient) {
+        if !self.inner.backend_recovers && result.as_ref().is_err_and(CardError::is_transient) {
             tracing::info!("transient card error: one transparent retry");
             let (_, again) = self
                 .resolve_cps(&reader)
@@ -289,13 +412,17 @@ impl CardAgent {
                 self.cache(serial, pin);
                 Ok(())
             }
-            Err(e) => {
-                if matches!(e, CardError::WrongPin { .. } | CardError::Blocked) {
-                    self.forget(serial);
-                }
-                Err(e)
-            }
+            Err(e) => Err(self.forget_if_refused(serial, e)),
         }
+    }
+
+    /// Drops the cached PIN of `serial` when `e` says the card refused a PIN (whoever
+    /// presented it: the core or, after a reset, the backend): never presented again.
+    fn forget_if_refused(&self, serial: &str, e: CardError) -> CardError {
+        if matches!(e, CardError::WrongPin { .. } | CardError::Blocked) {
+            self.forget(serial);
+        }
+        e
     }
 
     /// Signs `req.digest`; audited whatever the outcome.
@@ -427,7 +554,8 @@ impl CardAgent {
             .verify_and_sign(&reader, &serial, key, &req.digest, pin.as_ref())
             .await;
         let (signature, cert) = match first {
-            Err(e) if e.is_transient() => {
+            // A backend that recovers by itself already did (module doc): no second path.
+            Err(e) if e.is_transient() && !self.inner.backend_recovers => {
                 tracing::info!(error = %e, "transient card error: one transparent retry");
                 // Only to the same card.
                 let (_, again) = self
@@ -464,7 +592,11 @@ impl CardAgent {
         if let Some(pin) = pin {
             self.verify_and_keep(reader, serial, pin).await?;
         }
-        self.inner.backend.sign(reader, key, digest).await
+        self.inner
+            .backend
+            .sign(reader, key, digest)
+            .await
+            .map_err(|e| self.forget_if_refused(serial, e))
     }
 
     /// The reader holding the CPS to use, and its serial.
@@ -539,47 +671,16 @@ impl CardAgent {
         Ok(pin)
     }
 
-    fn pins(&self) -> MutexGuard<'_, HashMap<String, CachedPin>> {
-        // Plain map, consistent after every statement.
-        self.inner.pins.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn cached_pin(&self, serial: &str) -> Option<Zeroizing<String>> {
-        if serial.is_empty() {
-            return None;
-        }
-        let mut pins = self.pins();
-        let timeout = self.inner.settings.pin_idle_timeout;
-        match pins.get_mut(serial) {
-            Some(c) if c.last_used.elapsed() <= timeout => {
-                c.last_used = Instant::now();
-                Some(c.pin.clone())
-            }
-            Some(_) => {
-                pins.remove(serial);
-                tracing::info!(card_serial = serial, "cached PIN forgotten: idle timeout");
-                None
-            }
-            None => None,
-        }
+        self.inner.pins.get(serial)
     }
 
     fn cache(&self, serial: &str, pin: &Zeroizing<String>) {
-        // A card whose serial is unknown cannot be told from another: no cache.
-        if serial.is_empty() || self.inner.settings.pin_idle_timeout.is_zero() {
-            return;
-        }
-        self.pins().insert(
-            serial.to_owned(),
-            CachedPin {
-                pin: pin.clone(),
-                last_used: Instant::now(),
-            },
-        );
+        self.inner.pins.keep(serial, pin);
     }
 
     fn forget(&self, serial: &str) {
-        self.pins().remove(serial);
+        self.inner.pins.forget(serial);
     }
 
     /// Looks at the readers once: tells insertions and removals on
@@ -599,14 +700,7 @@ impl CardAgent {
             .values()
             .filter_map(|r| r.card_serial.as_deref())
             .collect();
-        let timeout = self.inner.settings.pin_idle_timeout;
-        self.pins().retain(|serial, c| {
-            let keep = present.contains(serial.as_str()) && c.last_used.elapsed() <= timeout;
-            if !keep {
-                tracing::info!(card_serial = %serial, "cached PIN forgotten");
-            }
-            keep
-        });
+        self.inner.pins.retain_present(&present);
         if events.is_empty() {
             return Ok(());
         }

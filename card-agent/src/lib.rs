@@ -22,7 +22,7 @@ use passerelle_proto::card::v1::card_agent_server::{CardAgentServer, SERVICE_NAM
 use passerelle_service_kit::{Shutdown, grpc as kit_grpc};
 use tokio::task::JoinHandle;
 
-pub use agent::{AgentSettings, CardAgent, Channel};
+pub use agent::{AgentSettings, CardAgent, Channel, PinCache};
 pub use config::CardAgentConfig;
 
 use backend::CardBackend;
@@ -51,7 +51,9 @@ pub enum StartError {
     Pkcs11(#[from] backend::pkcs11::Pkcs11OpenError),
 }
 
-/// The backend the configuration names.
+/// The backend the configuration names. The PC/SC backend is built without a PIN source:
+/// [`start`] (through [`CardAgent::new`]) hands it the agent's [`agent::PinCache`], so that it
+/// recovers a card reset itself (the one recovery path, see [`agent`]).
 pub async fn build_backend(config: &CardAgentConfig) -> Result<Arc<dyn CardBackend>, StartError> {
     match config.backend.kind {
         BackendKind::Software => Ok(Arc::new(backend::software::SoftwareToken::load(

@@ -17,11 +17,19 @@ use std::time::{Duration, Instant};
 
 use card_agent::backend::pcsc::{CardEventKind, PcscBackend, PinSource};
 use card_agent::backend::{CardBackend, CardData, CardError, CardKind, IdType, KeyUse};
+use card_agent::config::BackendKind;
+use card_agent::{CardAgentConfig, RunningCardAgent};
 use card_emulator::cps::{CpsCard, CpsSpec, SituationSpec};
 use card_emulator::vitale::{PersonSpec, VitaleCard};
 use card_emulator::{Card, Emulator};
+use passerelle_bus::subjects::{CardOp, card_subject};
+use passerelle_bus::{Headers, SharedBus, in_process::InProcessBus, proto_rpc};
+use passerelle_proto::card::v1::{self as api, card_agent_client::CardAgentClient};
+use passerelle_service_kit::Shutdown;
+use passerelle_service_kit::errors::summarise;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
+use tonic_types::StatusExt;
 use zeroize::Zeroizing;
 
 const READER0: &str = "Virtual PCD 00 00";
@@ -651,6 +659,213 @@ async fn cached_pin_refused_after_reset_is_not_retried() {
         Err(CardError::WrongPin { tries_left: 2 })
     );
     assert_eq!(cps.tries_left(), Some(2));
+}
+
+// --- The agent on the PC/SC backend: the one recovery path (see `card_agent::agent`) ---------
+
+const WS: &str = "ws-pcsc";
+const CPS_SERIAL: &str = "0012345678";
+
+/// The agent as `main` builds it: `build_backend` (PC/SC) then `start`, on an in-process bus.
+async fn agent_on_pcsc() -> (SharedBus, RunningCardAgent, Shutdown) {
+    let mut cfg = CardAgentConfig {
+        workstation: WS.to_owned(),
+        ..Default::default()
+    };
+    cfg.grpc.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.backend.kind = BackendKind::Pcsc;
+    let backend = card_agent::build_backend(&cfg)
+        .await
+        .expect("PC/SC backend");
+    let bus: SharedBus = Arc::new(InProcessBus::new());
+    let shutdown = Shutdown::new();
+    let running = card_agent::start(&cfg, backend, bus.clone(), shutdown.clone())
+        .await
+        .expect("agent starts");
+    (bus, running, shutdown)
+}
+
+/// `Unlock` on the local channel (loopback gRPC), as `passerelle card unlock --pin-stdin`.
+async fn unlock_locally(running: &RunningCardAgent, pin: &str) -> api::UnlockResponse {
+    CardAgentClient::connect(running.endpoint())
+        .await
+        .expect("grpc")
+        .unlock(api::UnlockRequest {
+            reader: READER0.to_owned(),
+            pin: pin.to_owned(),
+        })
+        .await
+        .expect("unlock")
+        .into_inner()
+}
+
+/// A signature asked by a service over the bus: never with a PIN.
+async fn sign_over_bus(bus: &SharedBus, data: &[u8]) -> Result<api::SignResponse, tonic::Status> {
+    proto_rpc::call(
+        bus.as_ref(),
+        &card_subject(WS, CardOp::Sign).expect("subject"),
+        Headers::new(),
+        &api::SignRequest {
+            reader: READER0.to_owned(),
+            digest: sha256(data, fixture().dir.path()),
+            purpose: "insi-assertion".to_owned(),
+            requester: "pcsc-tests".to_owned(),
+            ..Default::default()
+        },
+        Duration::from_secs(20),
+    )
+    .await
+}
+
+fn reason_of(status: &tonic::Status) -> String {
+    summarise(status).reason.unwrap_or_default()
+}
+
+fn tries_left_of(status: &tonic::Status) -> Option<String> {
+    status
+        .get_error_details()
+        .error_info()
+        .and_then(|i| i.metadata.get(card_agent::agent::TRIES_LEFT_KEY).cloned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_signs_over_the_bus_after_a_reset_without_a_new_pin() {
+    let _g = serial();
+    let cps = insert(cps_card(), 0);
+    let (bus, running, shutdown) = agent_on_pcsc().await;
+    let unlocked = unlock_locally(&running, PIN).await;
+    assert_eq!(unlocked.card_serial, CPS_SERIAL);
+    assert!(running.agent.has_cached_pin(CPS_SERIAL));
+    for round in 0..2 {
+        reset_by_another_application(READER0);
+        let data = format!("INSi assertion after reset {round}");
+        let signed = sign_over_bus(&bus, data.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("signature after reset {round}: {e:?}"));
+        assert_eq!(
+            signed.certificate,
+            card_agent::agent::pem("CERTIFICATE", &keys().sign_cert)
+        );
+        assert!(
+            openssl_verify(data.as_bytes(), &signed.signature, &keys().sign_cert),
+            "openssl rejects the signature made after reset {round}"
+        );
+    }
+    // Only accepted presentations: the counter never moved, and the PIN is still kept.
+    assert_eq!(cps.tries_left(), Some(3));
+    assert!(running.agent.has_cached_pin(CPS_SERIAL));
+    shutdown.trigger();
+    running.wait().await.expect("agent stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_presents_a_refused_cached_pin_once_only() {
+    let _g = serial();
+    let cps = insert(cps_card(), 0);
+    let (bus, running, shutdown) = agent_on_pcsc().await;
+    unlock_locally(&running, PIN).await;
+    assert_eq!(cps.tries_left(), Some(3));
+
+    // The holder changed the PIN with another tool (which reset the card): the cached PIN is
+    // presented once, refused, dropped from the cache, never presented again.
+    assert!(cps.change_pin("5678"));
+    reset_by_another_application(READER0);
+    let e = sign_over_bus(&bus, b"after the PIN change")
+        .await
+        .expect_err("refused PIN");
+    assert_eq!(reason_of(&e), "WRONG_PIN", "{e:?}");
+    assert_eq!(tries_left_of(&e).as_deref(), Some("2"));
+    assert_eq!(cps.tries_left(), Some(2), "exactly one presentation");
+    assert!(!running.agent.has_cached_pin(CPS_SERIAL));
+    let e = sign_over_bus(&bus, b"and again")
+        .await
+        .expect_err("no PIN any more");
+    assert_eq!(reason_of(&e), "PIN_REQUIRED", "{e:?}");
+    assert_eq!(
+        cps.tries_left(),
+        Some(2),
+        "the refused PIN was not presented again"
+    );
+
+    // Same without a reset: the PIN changed under a card still verified.
+    unlock_locally(&running, "5678").await;
+    assert_eq!(cps.tries_left(), Some(3));
+    assert!(cps.change_pin("4321"));
+    let e = sign_over_bus(&bus, b"changed again")
+        .await
+        .expect_err("refused PIN");
+    assert_eq!(reason_of(&e), "WRONG_PIN", "{e:?}");
+    assert_eq!(cps.tries_left(), Some(2), "exactly one presentation");
+    assert!(!running.agent.has_cached_pin(CPS_SERIAL));
+    shutdown.trigger();
+    running.wait().await.expect("agent stops");
+}
+
+/// The agent hands its PIN cache to the PC/SC backend: a reset between the PIN and the
+/// signature is recovered by the backend with the agent's cached PIN; a refusal there is
+/// reported to the agent's cache, so the agent never presents that PIN again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pcsc_backend_recovers_with_the_agents_pin_cache() {
+    let _g = serial();
+    let cps = insert(cps_card(), 0);
+    let backend = Arc::new(PcscBackend::new().expect("backend"));
+    let bus: SharedBus = Arc::new(InProcessBus::new());
+    let agent = card_agent::CardAgent::new(
+        card_agent::AgentSettings::new(WS),
+        backend.clone(),
+        bus.clone(),
+    )
+    .expect("agent");
+    agent
+        .unlock(
+            card_agent::Channel::Local,
+            api::UnlockRequest {
+                reader: READER0.to_owned(),
+                pin: PIN.to_owned(),
+            },
+        )
+        .await
+        .expect("unlock");
+    // The reset comes after the PIN was verified: the backend's signature re-presents the
+    // agent's cached PIN itself.
+    reset_by_another_application(READER0);
+    let data = b"reset between PIN and signature";
+    let digest = sha256(data, fixture().dir.path());
+    let (sig, cert) = backend
+        .sign(READER0, KeyUse::Signature, &digest)
+        .await
+        .expect("signed with the agent's cached PIN");
+    assert!(openssl_verify(data, &sig, &cert));
+    assert_eq!(cps.tries_left(), Some(3));
+
+    // The PIN changed, then a reset: the backend presents the cached PIN once, refused; the
+    // agent's cache drops it at once.
+    assert!(cps.change_pin("5678"));
+    reset_by_another_application(READER0);
+    assert_eq!(
+        backend.sign(READER0, KeyUse::Signature, &digest).await,
+        Err(CardError::WrongPin { tries_left: 2 })
+    );
+    assert_eq!(cps.tries_left(), Some(2));
+    assert!(!agent.has_cached_pin(CPS_SERIAL));
+    let e = agent
+        .sign(
+            card_agent::Channel::Bus,
+            "pcsc-tests",
+            api::SignRequest {
+                reader: READER0.to_owned(),
+                digest,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("no PIN any more");
+    assert_eq!(reason_of(&e), "PIN_REQUIRED", "{e:?}");
+    assert_eq!(
+        cps.tries_left(),
+        Some(2),
+        "the refused PIN was not presented again"
+    );
 }
 
 #[test]

@@ -290,6 +290,13 @@ impl CpsCard {
         self.tries_left
     }
 
+    /// The holder changed the PIN (with another tool): the PIN cached anywhere is now wrong.
+    /// The security state is lost; the try counter is kept.
+    pub fn set_pin(&mut self, pin: Zeroizing<String>) {
+        self.pin = pin;
+        self.verified = false;
+    }
+
     /// Power off or reset: the security state is lost, the try counter is kept.
     pub fn reset(&mut self) {
         self.verified = false;

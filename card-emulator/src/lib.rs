@@ -10,7 +10,8 @@
 //! Cards: [`cps::CpsCard`] (CPS-like IAS-ECC), [`vitale::VitaleCard`], and an unknown card.
 //! [`Emulator::remove`] closes the connection (pcscd sees the card removed),
 //! [`Emulator::insert`] connects again; [`Emulator::remove_on_next_signature`] removes the card
-//! when the next signature command arrives, before answering it.
+//! when the next signature command arrives, before answering it; [`Emulator::change_pin`]
+//! changes the CPS's PIN behind the agent's back.
 
 pub mod apdu;
 pub mod cps;
@@ -150,6 +151,18 @@ impl Emulator {
         self.shared
             .remove_on_signature
             .store(true, Ordering::SeqCst);
+    }
+
+    /// Changes the PIN of the emulated CPS (as the holder would with another tool); false when
+    /// the card is not a CPS.
+    pub fn change_pin(&self, pin: &str) -> bool {
+        match &mut *lock(&self.shared.card) {
+            Card::Cps(c) => {
+                c.set_pin(zeroize::Zeroizing::new(pin.to_owned()));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Tries left on the emulated CPS PIN, if the card is a CPS.

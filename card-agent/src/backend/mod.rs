@@ -5,6 +5,8 @@
 pub mod pcsc;
 pub mod software;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
@@ -139,9 +141,30 @@ impl CardError {
     }
 }
 
+/// Where a backend that recovers from a card reset by itself finds the PIN to re-present: the
+/// agent core's PIN cache ([`crate::agent::PinCache`]). See the recovery rule in [`crate::agent`].
+pub trait PinSource: Send + Sync {
+    /// The PIN the card with this serial accepted, if still cached (never a refused one: the
+    /// cache drops a PIN as soon as the card refuses it).
+    fn cached_pin(&self, card_serial: &str) -> Option<Zeroizing<String>>;
+    /// The card with this serial refused the PIN the backend got from [`Self::cached_pin`]:
+    /// drop it, it must never be presented again.
+    fn pin_refused(&self, card_serial: &str) {
+        let _ = card_serial;
+    }
+}
+
 /// One way to reach cards and keys.
 #[async_trait]
 pub trait CardBackend: Send + Sync {
+    /// Offers the agent's PIN cache to the backend, once, when the agent is created. Returns
+    /// whether the backend recovers from transient card errors by itself (reconnecting and,
+    /// after a reset, re-presenting the cached PIN to the same card): the agent core then does
+    /// not retry itself. The default: no recovery of its own, the core retries once.
+    fn use_pin_source(&self, source: Arc<dyn PinSource>) -> bool {
+        let _ = source;
+        false
+    }
     /// Readers and what they hold.
     async fn readers(&self) -> Result<Vec<ReaderState>, CardError>;
     /// Reads the card in `reader` (no PIN needed for the public data).

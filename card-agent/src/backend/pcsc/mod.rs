@@ -6,13 +6,15 @@
 //! - One shared PC/SC connection per reader is kept, so the PIN verified by
 //!   [`CardBackend::verify_pin`] stays valid for the following [`CardBackend::sign`] calls.
 //! - Transient errors (`SCARD_W_RESET_CARD`, `SCARD_E_SHARING_VIOLATION`, an unpowered or
-//!   unresponsive card) are retried once after a reconnection. A reset loses the card's
-//!   security state: before retrying a signature the backend checks that the card serial is
-//!   the same, then re-presents the PIN given by the [`PinSource`] for that serial (the agent
-//!   core's PIN cache). Without a `PinSource`, or when it has no PIN for that serial, `sign`
-//!   returns [`CardError::Transient`]: the caller may call [`CardBackend::verify_pin`] (same
-//!   card, cached PIN) and sign again. A PIN the card refused is never presented again by
-//!   this backend.
+//!   unresponsive card) are recovered here, once, after a reconnection to the same card (same
+//!   serial). A reset loses the card's security state: `verify_pin` presents its PIN again
+//!   (the card had not judged it: PC/SC refuses the exchange on a reset handle), and `sign`
+//!   re-presents the PIN given by the [`PinSource`] for that serial (the agent core's PIN
+//!   cache, handed over by [`CardBackend::use_pin_source`] when the agent is created), once.
+//!   A refusal is returned as is, never retried, and reported to the source
+//!   ([`PinSource::pin_refused`]). Without a `PinSource` (or no PIN cached for
+//!   that serial), `sign` returns [`CardError::Transient`]. The recovery rule as a whole is
+//!   written in [`crate::agent`].
 //! - A card removed gives [`CardError::CardRemoved`]; a reader gone gives
 //!   [`CardError::ReaderRemoved`].
 //! - [`PcscBackend::watch`] streams insertions and removals (`SCardGetStatusChange`).
@@ -26,7 +28,7 @@ mod vitale;
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -36,11 +38,7 @@ use zeroize::Zeroizing;
 use super::{CardBackend, CardData, CardError, CardKind, KeyUse, ReaderState};
 use apdu::map_pcsc;
 
-/// Where the backend finds the PIN to re-present after a card reset (the agent core's cache).
-pub trait PinSource: Send + Sync {
-    /// The PIN verified earlier on the card with this serial, if still cached.
-    fn cached_pin(&self, card_serial: &str) -> Option<Zeroizing<String>>;
-}
+pub use super::PinSource;
 
 /// What [`PcscBackend::watch`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +67,9 @@ struct Conn {
 struct Inner {
     ctx: Context,
     conns: Mutex<HashMap<String, Conn>>,
-    pin_source: Option<Arc<dyn PinSource>>,
+    /// Set at construction ([`PcscBackend::with_pin_source`]) or by the agent
+    /// ([`CardBackend::use_pin_source`]), once.
+    pin_source: OnceLock<Arc<dyn PinSource>>,
 }
 
 /// The PC/SC backend.
@@ -112,7 +112,8 @@ impl PcscBackend {
         Self::build(None)
     }
 
-    /// Same, with the PIN cache used to recover a signature after a card reset.
+    /// Same, with the PIN cache used to recover a signature after a card reset (the agent
+    /// hands its own over through [`CardBackend::use_pin_source`] instead).
     pub fn with_pin_source(pin_source: Arc<dyn PinSource>) -> Result<Self, CardError> {
         Self::build(Some(pin_source))
     }
@@ -121,11 +122,15 @@ impl PcscBackend {
         let ctx = Context::establish(Scope::User).map_err(|e| {
             CardError::Device(format!("PC/SC unavailable (is pcscd running?): {e}"))
         })?;
+        let cell = OnceLock::new();
+        if let Some(source) = pin_source {
+            let _ = cell.set(source);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 ctx,
                 conns: Mutex::new(HashMap::new()),
-                pin_source,
+                pin_source: cell,
             }),
         })
     }
@@ -348,7 +353,7 @@ impl Inner {
                 let serial = c.serial.clone().unwrap_or_default();
                 // The reset cleared the card's security state: re-present the cached PIN of
                 // this very card (same serial, checked by `recover`), once.
-                let pin = self.pin_source.as_ref().and_then(|s| s.cached_pin(&serial));
+                let pin = self.pin_source.get().and_then(|s| s.cached_pin(&serial));
                 let Some(pin) = pin else {
                     return Err(CardError::Transient(format!(
                         "card {serial} was reset: its PIN must be presented again"
@@ -356,7 +361,13 @@ impl Inner {
                 };
                 if cps::tries_left(&c.card, reader)?.is_some() {
                     tracing::info!(reader, card_serial = %serial, "re-presenting the cached PIN after a reset");
-                    cps::verify(&c.card, reader, &pin)?;
+                    let verified = cps::verify(&c.card, reader, &pin);
+                    if let Err(CardError::WrongPin { .. } | CardError::Blocked) = &verified
+                        && let Some(source) = self.pin_source.get()
+                    {
+                        source.pin_refused(&serial);
+                    }
+                    verified?;
                 }
                 run(c)
             }
@@ -371,6 +382,15 @@ impl Inner {
 
 #[async_trait]
 impl CardBackend for PcscBackend {
+    /// Keeps `source` unless a PIN source was given at construction; either way this backend
+    /// recovers transient errors itself (see the module doc).
+    fn use_pin_source(&self, source: Arc<dyn PinSource>) -> bool {
+        if self.inner.pin_source.set(source).is_err() {
+            tracing::warn!("PC/SC backend built with its own PIN source: the agent's is not used");
+        }
+        true
+    }
+
     async fn readers(&self) -> Result<Vec<ReaderState>, CardError> {
         self.blocking(|inner| inner.readers()?.iter().map(|r| inner.state(r)).collect())
             .await
