@@ -78,13 +78,14 @@ fn main() {
                 }
             }
         }
+        // An identity of the INSi qualification test book, which the sandbox also knows.
         Some("vitale") => Card::Vitale(VitaleCard::new(&[PersonSpec {
-            matricule: "2480392630010".into(),
-            key: "64".into(),
-            used_name: "PAT-DOUZE".into(),
+            matricule: "2751263220749".into(),
+            key: "74".into(),
+            used_name: "ADRUN".into(),
             birth_name: String::new(),
-            first_name: "NATHALIE".into(),
-            birth_date: "19480321".into(),
+            first_name: "ZOE".into(),
+            birth_date: "19751231".into(),
             birth_rank: 1,
             quality: "00".into(),
         }])),
