@@ -164,6 +164,11 @@ impl NatsServer {
         self.port
     }
 
+    /// The server's process id (benchmarks account for its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The JetStream store directory, to check what was persisted.
     pub fn store_dir(&self) -> PathBuf {
         self.dir.path().join("jetstream")

@@ -5,7 +5,11 @@
 //! cargo bench -p passerelle-e2e --bench ins_lookup            # 64 callers, 2000 lookups, 5 rounds
 //! cargo bench -p passerelle-e2e --bench ins_lookup -- 64 5000 # callers, lookups per path and round
 //! BENCH_ROUNDS=9 BENCH_CHANNELS=4 BENCH_BUS=in-process …       # rounds, gRPC connections, bus
+//! PROFILE_TRANSPORT=1 PROFILE_CORE=1 …  # also: a call without INSi work; the service logic alone
+//! PROFILE_ONLY=gateway perf record …    # one path alone, to profile it
 //! ```
+//! Each path's CPU time per lookup is shown for this process (load generator, gRPC, bus
+//! clients, ins-service, sandbox) and for the NATS server.
 //! Sandbox latency is 0, so the figures measure the software, not a simulated network.
 
 use std::sync::Arc;
@@ -22,11 +26,58 @@ use tokio::sync::Semaphore;
 struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU time used during the run: this process, and the NATS server when there is one.
+    cpu: CpuTime,
 }
+
+/// CPU time of a process, summed over its threads (Linux schedstat: nanoseconds, unlike the
+/// 10 ms ticks of /proc/<pid>/stat), so that a cost can be told per lookup and per process.
+#[derive(Clone, Copy, Default)]
+struct CpuTime {
+    bench: Duration,
+    nats: Duration,
+}
+
+fn process_cpu(pid: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let mut ns = 0u64;
+    for task in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+            ns += s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
+fn cpu_now() -> CpuTime {
+    CpuTime {
+        bench: process_cpu("self"),
+        nats: NATS_PID
+            .get()
+            .map(|pid| process_cpu(&pid.to_string()))
+            .unwrap_or_default(),
+    }
+}
+
+static NATS_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
 impl Run {
     fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+    /// CPU microseconds per lookup: (this process, the NATS server).
+    fn cpu_per_lookup(&self) -> (f64, f64) {
+        let n = self.latencies.len() as f64;
+        (
+            self.cpu.bench.as_secs_f64() * 1e6 / n,
+            self.cpu.nats.as_secs_f64() * 1e6 / n,
+        )
     }
     fn percentile(&self, p: f64) -> Duration {
         let mut l = self.latencies.clone();
@@ -42,6 +93,7 @@ where
 {
     let one = Arc::new(one);
     let permits = Arc::new(Semaphore::new(callers));
+    let cpu_before = cpu_now();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for _ in 0..total {
@@ -58,9 +110,15 @@ where
     for t in tasks {
         latencies.push(t.await.expect("lookup task"));
     }
+    let elapsed = started.elapsed();
+    let cpu_after = cpu_now();
     Run {
-        elapsed: started.elapsed(),
+        elapsed,
         latencies,
+        cpu: CpuTime {
+            bench: cpu_after.bench - cpu_before.bench,
+            nats: cpu_after.nats - cpu_before.nats,
+        },
     }
 }
 
@@ -90,6 +148,9 @@ fn main() {
             ..Default::default()
         })
         .await;
+        if let Some(nats) = &sys.nats {
+            let _ = NATS_PID.set(nats.pid());
+        }
 
         // Direct: the INSi client of ins-service, straight to the sandbox.
         let cfg = passerelle_e2e::ins_config(&sys.pki, sys.insi_url());
@@ -120,12 +181,25 @@ fn main() {
                 }
             }
         };
-        // Gateway: gRPC → NATS → worker → sandbox. One channel (HTTP/2 multiplexes).
-        let grpc = InsServiceClient::connect(sys.ins_endpoint(0))
-            .await
-            .expect("gRPC");
+        // Gateway: gRPC → NATS → worker → sandbox, over BENCH_CHANNELS connections (default
+        // one: HTTP/2 multiplexes the callers), used in turn.
+        let channels: usize = std::env::var("BENCH_CHANNELS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let mut grpcs = Vec::new();
+        for _ in 0..channels.max(1) {
+            grpcs.push(
+                InsServiceClient::connect(sys.ins_endpoint(0))
+                    .await
+                    .expect("gRPC"),
+            );
+        }
+        let grpcs = Arc::new(grpcs);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let gateway_once = move || {
-            let mut grpc = grpc.clone();
+            let turn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut grpc = grpcs[turn % grpcs.len()].clone();
             async move {
                 let r = grpc
                     .search_by_traits(search(
@@ -162,7 +236,12 @@ fn main() {
             };
             drive(callers, callers * 2, once.clone()).await;
             let r = drive(callers, total, once).await;
-            println!("service logic alone: {:.0} lookups/s, p50 {:.2} ms", r.per_second(), ms(r.percentile(0.5)));
+            println!(
+                "service logic alone: {:.0} lookups/s, p50 {:.2} ms, CPU {:.0} µs/lookup",
+                r.per_second(),
+                ms(r.percentile(0.5)),
+                r.cpu_per_lookup().0
+            );
         }
 
         // Warm both paths (TLS sessions, JetStream stream, connection pools).
@@ -177,6 +256,47 @@ fn main() {
             .unwrap_or(5);
         let mut directs = Vec::new();
         let mut gateways = Vec::new();
+        // PROFILE_TRANSPORT=1: a call that does no INSi work (check_matricule) through the same
+        // gRPC → bus → ins-service path, to measure the transport alone.
+        if std::env::var_os("PROFILE_TRANSPORT").is_some() {
+            let grpc = InsServiceClient::connect(sys.ins_endpoint(0))
+                .await
+                .expect("gRPC");
+            let once = move || {
+                let mut grpc = grpc.clone();
+                async move {
+                    let r = grpc
+                        .check_matricule(passerelle_proto::ins::v1::CheckMatriculeRequest {
+                            matricule: "1090763220834".into(),
+                            key: "89".into(),
+                        })
+                        .await
+                        .expect("check_matricule")
+                        .into_inner();
+                    assert!(r.valid);
+                }
+            };
+            drive(callers, callers * 2, once.clone()).await;
+            let r = drive(callers, total, once).await;
+            let (bench, nats) = r.cpu_per_lookup();
+            println!(
+                "transport alone (check_matricule): {:.0} calls/s, p50 {:.2} ms, CPU {bench:.0} + {nats:.0} µs/call",
+                r.per_second(),
+                ms(r.percentile(0.5)),
+            );
+        }
+        // PROFILE_ONLY=gateway|direct runs one path alone, e.g. under `perf record`.
+        let only = std::env::var("PROFILE_ONLY").ok();
+        if let Some(path) = only.as_deref() {
+            let r = if path == "direct" {
+                drive(callers, total * rounds, direct_once.clone()).await
+            } else {
+                drive(callers, total * rounds, gateway_once.clone()).await
+            };
+            println!("{path} alone: {:.0} lookups/s", r.per_second());
+            sys.stop().await;
+            return;
+        }
         for _ in 0..rounds.max(1) {
             directs.push(drive(callers, total, direct_once.clone()).await);
             gateways.push(drive(callers, total, gateway_once.clone()).await);
@@ -192,19 +312,29 @@ fn main() {
             "INS lookups, {callers} concurrent callers, {total} lookups per path and round, median of {rounds} rounds, sandbox latency 0, bus {bus:?}"
         );
         println!(
-            "{:<28} {:>12} {:>10} {:>10}",
-            "path", "lookups/s", "p50 ms", "p99 ms"
+            "{:<28} {:>12} {:>10} {:>10} {:>14}",
+            "path", "lookups/s", "p50 ms", "p99 ms", "CPU µs/lookup"
         );
         for (name, r) in [
             ("direct to sandbox", &direct),
-            ("gRPC → NATS → ins-service", &gateway),
+            (
+                if bus == BusKind::Nats {
+                    "gRPC → NATS → ins-service"
+                } else {
+                    "gRPC → in-process bus → ins"
+                },
+                &gateway,
+            ),
         ] {
+            let (bench, nats) = r.cpu_per_lookup();
             println!(
-                "{:<28} {:>12.0} {:>10.2} {:>10.2}",
+                "{:<28} {:>12.0} {:>10.2} {:>10.2} {:>8.0} + {:<5.0}",
                 name,
                 r.per_second(),
                 ms(r.percentile(0.5)),
-                ms(r.percentile(0.99))
+                ms(r.percentile(0.99)),
+                bench,
+                nats,
             );
         }
         println!(
