@@ -28,8 +28,11 @@ pub use config::CardAgentConfig;
 use backend::CardBackend;
 use config::BackendKind;
 
-/// How often the readers are looked at (insertions, removals, PIN cache expiry).
+/// How often the readers are looked at (insertions, removals, PIN cache expiry) when the
+/// backend does not notify changes.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// The same when it does (PC/SC): a safety net, and the PIN cache's idle expiry.
+pub const NOTIFIED_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -101,6 +104,8 @@ pub async fn start(
     bus: SharedBus,
     shutdown: Shutdown,
 ) -> Result<RunningCardAgent, StartError> {
+    // Before the backend moves into the agent; a PC/SC backend starts watching here.
+    let mut changes = backend.changes();
     let agent = CardAgent::new(config.agent_settings(), backend, bus.clone())?;
     if !config.grpc.listen.ip().is_loopback() {
         return Err(StartError::NotLoopback(config.grpc.listen));
@@ -119,17 +124,36 @@ pub async fn start(
     ));
     let watcher = agent.clone();
     let watch_stop = shutdown.clone();
+    // Looks at the readers when the backend says something changed (PC/SC status change),
+    // and periodically anyway: backends without notifications, PIN idle timeouts.
     let watch_task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        let period = if changes.is_some() {
+            NOTIFIED_POLL_INTERVAL
+        } else {
+            POLL_INTERVAL
+        };
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let changed = async {
+                match changes.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = watch_stop.wait() => break,
-                _ = tick.tick() => {
-                    if let Err(e) = watcher.poll_cards().await {
-                        tracing::debug!(error = %e, "cannot list the card readers");
+                notified = changed => {
+                    if notified.is_none() {
+                        tracing::warn!("card reader notifications stopped: polling only");
+                        changes = None;
+                        continue;
                     }
                 }
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = watcher.poll_cards().await {
+                tracing::debug!(error = %e, "cannot list the card readers");
             }
         }
         watcher.forget_pins();

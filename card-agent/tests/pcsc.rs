@@ -179,9 +179,21 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Which CPS the emulator plays: both generations are driven differently (see
+/// `card_agent::backend::pcsc::cps`).
+#[derive(Clone, Copy)]
+enum Gen {
+    Cps3,
+    Cps4,
+}
+
 fn cps_card() -> Card {
+    cps_card_of(Gen::Cps3)
+}
+
+fn cps_card_of(generation: Gen) -> Card {
     let k = keys();
-    Card::Cps(Box::new(CpsCard::new(CpsSpec {
+    let spec = CpsSpec {
         serial: "0012345678".into(),
         id_type: "8".into(),
         id: "10001234567".into(),
@@ -211,7 +223,11 @@ fn cps_card() -> Card {
         auth_cert_der: k.auth_cert.clone(),
         sign_key: k.sign_key.clone(),
         sign_cert_der: k.sign_cert.clone(),
-    })))
+    };
+    Card::Cps(Box::new(match generation {
+        Gen::Cps3 => CpsCard::new(spec),
+        Gen::Cps4 => CpsCard::new_cps4(spec),
+    }))
 }
 
 fn vitale_card() -> Card {
@@ -250,6 +266,8 @@ fn insert(card: Card, slot: u16) -> Emulator {
 }
 
 fn wait_card(reader: &str, present: bool) {
+    // pcscd must be running (the first test to run starts it).
+    let _ = fixture();
     let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("pc/sc context");
     let name = std::ffi::CString::new(reader).expect("name");
     let mut states = vec![pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
@@ -330,8 +348,17 @@ fn pin(p: &str) -> Zeroizing<String> {
 
 #[tokio::test]
 async fn reads_cps_holder_situations_and_certificates() {
+    reads_cps_holder_situations_and_certificates_on(Gen::Cps3).await;
+}
+
+#[tokio::test]
+async fn reads_cps_holder_situations_and_certificates_cps4() {
+    reads_cps_holder_situations_and_certificates_on(Gen::Cps4).await;
+}
+
+async fn reads_cps_holder_situations_and_certificates_on(generation: Gen) {
     let _g = serial();
-    let _cps = insert(cps_card(), 0);
+    let _cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
     let CardData::Cps(cps) = backend.read(READER0).await.expect("read") else {
         panic!("not a CPS")
@@ -363,8 +390,17 @@ async fn reads_cps_holder_situations_and_certificates() {
 
 #[tokio::test]
 async fn pin_ok_then_signs_with_both_keys_verified_by_openssl() {
+    pin_ok_then_signs_with_both_keys_verified_by_openssl_on(Gen::Cps3).await;
+}
+
+#[tokio::test]
+async fn pin_ok_then_signs_with_both_keys_verified_by_openssl_cps4() {
+    pin_ok_then_signs_with_both_keys_verified_by_openssl_on(Gen::Cps4).await;
+}
+
+async fn pin_ok_then_signs_with_both_keys_verified_by_openssl_on(generation: Gen) {
     let _g = serial();
-    let _cps = insert(cps_card(), 0);
+    let _cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
     // Before the PIN: refused.
     let digest = sha256(b"assertion VIHF", fixture().dir.path());
@@ -404,8 +440,17 @@ async fn pin_ok_then_signs_with_both_keys_verified_by_openssl() {
 
 #[tokio::test]
 async fn wrong_pin_shows_tries_left_then_blocks() {
+    wrong_pin_shows_tries_left_then_blocks_on(Gen::Cps3).await;
+}
+
+#[tokio::test]
+async fn wrong_pin_shows_tries_left_then_blocks_cps4() {
+    wrong_pin_shows_tries_left_then_blocks_on(Gen::Cps4).await;
+}
+
+async fn wrong_pin_shows_tries_left_then_blocks_on(generation: Gen) {
     let _g = serial();
-    let cps = insert(cps_card(), 0);
+    let cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
     assert_eq!(backend.pin_tries_left(READER0).await, Ok(Some(3)));
     assert_eq!(
@@ -558,15 +603,23 @@ async fn empty_reader_and_watch_insertion_removal() {
         Err(CardError::NoCard(READER0.into()))
     );
     let mut events = backend.watch().expect("watch");
+    // What wakes the agent: one notification per change, from the same PC/SC status change.
+    let mut changes = backend
+        .changes()
+        .expect("the PC/SC backend notifies changes");
     let cps = insert(cps_card(), 0);
+    tokio::time::timeout(Duration::from_secs(2), changes.recv())
+        .await
+        .expect("notified within 2 s")
+        .expect("notifications go on");
     let e = next_event(&mut events).await;
+    assert_eq!(e.kind, CardEventKind::Inserted);
+    // The watching thread does not read cards; the backend identifies them.
+    let r = backend.readers().await.expect("readers");
+    let r0 = r.iter().find(|r| r.name == READER0).expect("reader 0");
     assert_eq!(
-        (e.kind, e.card, e.card_serial.as_deref()),
-        (
-            CardEventKind::Inserted,
-            Some(CardKind::Cps),
-            Some("0012345678")
-        )
+        (r0.card, r0.card_serial.as_deref()),
+        (Some(CardKind::Cps), Some("0012345678"))
     );
     cps.remove();
     let e = next_event(&mut events).await;
@@ -575,8 +628,17 @@ async fn empty_reader_and_watch_insertion_removal() {
 
 #[tokio::test]
 async fn card_removed_while_signing() {
+    card_removed_while_signing_on(Gen::Cps3).await;
+}
+
+#[tokio::test]
+async fn card_removed_while_signing_cps4() {
+    card_removed_while_signing_on(Gen::Cps4).await;
+}
+
+async fn card_removed_while_signing_on(generation: Gen) {
     let _g = serial();
-    let cps = insert(cps_card(), 0);
+    let cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
     backend.verify_pin(READER0, &pin(PIN)).await.expect("pin");
     cps.remove_on_next_signature();
@@ -614,8 +676,17 @@ fn reset_by_another_application(reader: &str) {
 
 #[tokio::test]
 async fn card_reset_is_recovered_transparently() {
+    card_reset_is_recovered_transparently_on(Gen::Cps3).await;
+}
+
+#[tokio::test]
+async fn card_reset_is_recovered_transparently_cps4() {
+    card_reset_is_recovered_transparently_on(Gen::Cps4).await;
+}
+
+async fn card_reset_is_recovered_transparently_on(generation: Gen) {
     let _g = serial();
-    let cps = insert(cps_card(), 0);
+    let cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::with_pin_source(Arc::new(Cache(Some(PIN.into())))).expect("backend");
     backend.verify_pin(READER0, &pin(PIN)).await.expect("pin");
     let digest = sha256(b"first INSi call of the day", fixture().dir.path());
@@ -647,8 +718,17 @@ async fn card_reset_is_recovered_transparently() {
 
 #[tokio::test]
 async fn cached_pin_refused_after_reset_is_not_retried() {
+    cached_pin_refused_after_reset_is_not_retried_on(Gen::Cps3).await;
+}
+
+#[tokio::test]
+async fn cached_pin_refused_after_reset_is_not_retried_cps4() {
+    cached_pin_refused_after_reset_is_not_retried_on(Gen::Cps4).await;
+}
+
+async fn cached_pin_refused_after_reset_is_not_retried_on(generation: Gen) {
     let _g = serial();
-    let cps = insert(cps_card(), 0);
+    let cps = insert(cps_card_of(generation), 0);
     // The cache holds a wrong PIN (changed meanwhile): presented once, refused, not retried.
     let backend =
         PcscBackend::with_pin_source(Arc::new(Cache(Some("9999".into())))).expect("backend");
@@ -726,6 +806,52 @@ fn tries_left_of(status: &tonic::Status) -> Option<String> {
         .get_error_details()
         .error_info()
         .and_then(|i| i.metadata.get(card_agent::agent::TRIES_LEFT_KEY).cloned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_tells_insertion_and_removal_as_pcsc_reports_them() {
+    use futures::StreamExt;
+    use prost::Message;
+    let _g = serial();
+    wait_card(READER0, false);
+    let (bus, running, shutdown) = agent_on_pcsc().await;
+    let mut events = bus
+        .subscribe(&card_subject(WS, CardOp::Events).expect("subject"))
+        .await
+        .expect("subscribe");
+    // The agent's own look at the readers comes every NOTIFIED_POLL_INTERVAL (5 s); an event
+    // within 2 s comes from PC/SC's status change notification.
+    let within = Duration::from_secs(2);
+    assert!(card_agent::NOTIFIED_POLL_INTERVAL > within * 2);
+    async fn next(
+        events: &mut passerelle_bus::MessageStream,
+        within: Duration,
+    ) -> Result<api::CardEvent, tokio::time::error::Elapsed> {
+        tokio::time::timeout(within, async {
+            loop {
+                let m = events.next().await.expect("events stream");
+                let e = api::CardEvent::decode(m.payload).expect("CardEvent");
+                if e.reader == READER0 {
+                    return e;
+                }
+            }
+        })
+        .await
+    }
+    let cps = insert(cps_card_of(Gen::Cps4), 0);
+    let e = next(&mut events, within)
+        .await
+        .expect("insertion told within 2 s");
+    assert_eq!(e.kind, api::card_event::Kind::Inserted as i32);
+    assert_eq!(e.card, api::CardKind::Cps as i32);
+    assert_eq!(e.card_serial, CPS_SERIAL);
+    cps.remove();
+    let e = next(&mut events, within)
+        .await
+        .expect("removal told within 2 s");
+    assert_eq!(e.kind, api::card_event::Kind::Removed as i32);
+    shutdown.trigger();
+    running.wait().await.expect("agent stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

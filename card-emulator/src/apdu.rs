@@ -53,11 +53,15 @@ fn le_of(b: u8) -> usize {
 
 pub const SW_OK: u16 = 0x9000;
 pub const SW_WRONG_LENGTH: u16 = 0x6700;
+pub const SW_CHANNEL_NOT_SUPPORTED: u16 = 0x6881;
+pub const SW_CHAINING_NOT_SUPPORTED: u16 = 0x6884;
 pub const SW_SECURITY_NOT_SATISFIED: u16 = 0x6982;
 pub const SW_AUTH_BLOCKED: u16 = 0x6983;
 pub const SW_CONDITIONS_NOT_SATISFIED: u16 = 0x6985;
 pub const SW_WRONG_DATA: u16 = 0x6A80;
 pub const SW_FILE_NOT_FOUND: u16 = 0x6A82;
+pub const SW_INCORRECT_P1P2: u16 = 0x6A86;
+pub const SW_REFERENCE_NOT_FOUND: u16 = 0x6A88;
 pub const SW_WRONG_P1P2: u16 = 0x6B00;
 pub const SW_INS_NOT_SUPPORTED: u16 = 0x6D00;
 pub const SW_CLA_NOT_SUPPORTED: u16 = 0x6E00;

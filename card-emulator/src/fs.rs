@@ -4,10 +4,36 @@
 use std::collections::BTreeMap;
 
 use crate::apdu::{
-    Command, SW_FILE_NOT_FOUND, SW_NOT_SELECTED, SW_OK, SW_WRONG_P1P2, respond, status, tlv,
+    Command, SW_FILE_NOT_FOUND, SW_NOT_SELECTED, SW_OK, SW_WRONG_DATA, SW_WRONG_P1P2, respond,
+    status, tlv,
 };
 
 pub const MF: u16 = 0x3F00;
+
+/// What a successful SELECT made current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selected {
+    Df {
+        fid: u16,
+    },
+    /// A transparent EF and its size.
+    Ef {
+        fid: u16,
+        size: usize,
+    },
+}
+
+/// The file ids of a path in SELECT data; None when the length is odd.
+pub fn fids(data: &[u8]) -> Option<Vec<u16>> {
+    if !data.len().is_multiple_of(2) {
+        return None;
+    }
+    Some(
+        data.chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect(),
+    )
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct FileSystem {
@@ -53,79 +79,86 @@ impl FileSystem {
         self.current_ef = None;
     }
 
-    fn select_path(&mut self, path: Vec<u16>) -> Vec<u8> {
-        match self.nodes.get(&path) {
-            None => status(SW_FILE_NOT_FOUND),
-            Some(None) => {
-                self.current_df = path;
+    /// Makes the file at `path` (from the MF) current; None, and nothing changes, when there is
+    /// no such file.
+    pub fn select_path(&mut self, path: &[u16]) -> Option<Selected> {
+        let (&fid, parent) = path.split_last()?;
+        let size = match self.nodes.get(path)? {
+            None => {
+                self.current_df = path.to_vec();
                 self.current_ef = None;
-                status(SW_OK)
+                return Some(Selected::Df { fid });
             }
-            Some(Some(content)) => {
-                let size = content.len().min(0xFFFF) as u16;
-                let mut df = path.clone();
-                df.pop();
-                self.current_df = df;
-                self.current_ef = Some(path);
-                // FCP with the file size, returned only when asked (P2 = 04), see `select`.
-                tlv(0x62, &tlv(0x80, &size.to_be_bytes()))
-            }
-        }
+            Some(content) => content.len(),
+        };
+        self.current_df = parent.to_vec();
+        self.current_ef = Some(path.to_vec());
+        Some(Selected::Ef { fid, size })
     }
 
-    /// SELECT (INS A4). P1: 00/02 FID, 04 AID, 08 path from MF, 09 path from current DF.
+    /// Where a file id designates: the MF, a child of the current DF, else a sibling of it
+    /// (ISO 7816-4 search order).
+    pub fn fid_path(&self, fid: u16) -> Vec<u16> {
+        if fid == MF {
+            return vec![MF];
+        }
+        let mut child = self.current_df.clone();
+        child.push(fid);
+        if self.nodes.contains_key(&child) {
+            return child;
+        }
+        let mut sibling = self.current_df.clone();
+        sibling.pop();
+        sibling.push(fid);
+        sibling
+    }
+
+    /// The DF whose name (AID) starts with `name` (ISO partial DF name selection).
+    pub fn df_named(&self, name: &[u8]) -> Option<Vec<u16>> {
+        if name.is_empty() {
+            return None;
+        }
+        self.aids
+            .iter()
+            .find(|(aid, _)| aid.starts_with(name))
+            .map(|(_, p)| p.clone())
+    }
+
+    /// SELECT (INS A4) as an IAS-ECC card (CPS3) or the Vitale card answers it. P1: 00/02 FID,
+    /// 04 DF name, 08 path from the MF (a leading 3F00 is tolerated), 09 path from the current
+    /// DF, or from the MF when it starts with 3F00 (the CPS3 reference driver sends the full
+    /// path with P1=09). For an EF, the FCP `62 { 80 size }` unless P2 says "no answer" (0C).
     pub fn select(&mut self, cmd: &Command) -> Vec<u8> {
-        let fids: Vec<u16> = cmd
-            .data
-            .chunks(2)
-            .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-            .collect();
-        let answer = match cmd.p1 {
-            0x00 | 0x02 if cmd.data.is_empty() || fids == [MF] => self.select_path(vec![MF]),
-            0x00 | 0x02 if fids.len() == 1 => {
-                // A child of the current DF, else a sibling of it (ISO 7816-4 search order).
-                let mut child = self.current_df.clone();
-                child.push(fids[0]);
-                if self.nodes.contains_key(&child) {
-                    self.select_path(child)
-                } else {
-                    let mut sibling = self.current_df.clone();
-                    sibling.pop();
-                    sibling.push(fids[0]);
-                    self.select_path(sibling)
-                }
-            }
-            0x04 => {
-                let found = self
-                    .aids
-                    .iter()
-                    .find(|(aid, _)| aid.starts_with(&cmd.data) && !cmd.data.is_empty());
-                match found.map(|(_, p)| p.clone()) {
-                    Some(p) => self.select_path(p),
-                    None => status(SW_FILE_NOT_FOUND),
-                }
-            }
-            0x08 => {
-                let mut p = vec![MF];
-                p.extend(fids.iter().copied().skip_while(|f| *f == MF));
-                self.select_path(p)
-            }
-            0x09 => {
-                let mut p = self.current_df.clone();
-                p.extend(fids);
-                self.select_path(p)
-            }
-            _ => status(SW_WRONG_P1P2),
-        };
-        if answer.len() > 2 {
-            // An EF: return its FCP only when asked (P2 = 04), else just 9000.
-            if cmd.p2 & 0x0C == 0x0C {
-                status(SW_OK)
-            } else {
-                respond(answer, SW_OK)
-            }
+        let path = if cmd.p1 == 0x04 {
+            self.df_named(&cmd.data)
         } else {
-            answer
+            let Some(fids) = fids(&cmd.data) else {
+                return status(SW_WRONG_DATA);
+            };
+            match (cmd.p1, fids.as_slice()) {
+                (0x00 | 0x02, []) => Some(vec![MF]),
+                (0x00 | 0x02, [fid]) => Some(self.fid_path(*fid)),
+                (0x08, _) => {
+                    let mut p = vec![MF];
+                    p.extend(fids.iter().copied().skip_while(|f| *f == MF));
+                    Some(p)
+                }
+                (0x09, [MF, ..]) => Some(fids),
+                (0x09, _) => {
+                    let mut p = self.current_df.clone();
+                    p.extend(fids);
+                    Some(p)
+                }
+                _ => return status(SW_WRONG_P1P2),
+            }
+        };
+        match path.and_then(|p| self.select_path(&p)) {
+            None => status(SW_FILE_NOT_FOUND),
+            Some(Selected::Ef { size, .. }) if cmd.p2 & 0x0C != 0x0C => {
+                let size = size.min(0xFFFF) as u16;
+                respond(tlv(0x62, &tlv(0x80, &size.to_be_bytes())), SW_OK)
+            }
+            Some(_) => status(SW_OK),
         }
     }
 

@@ -7,10 +7,14 @@
 //! payloads are control: 0 power off, 1 power on, 2 reset, 4 get ATR (answered with the ATR).
 //! Anything else is a command APDU, answered with the response APDU.
 //!
-//! Cards: [`cps::CpsCard`] (CPS-like IAS-ECC), [`vitale::VitaleCard`], and an unknown card.
+//! Cards: [`cps::CpsCard`], a CPS3 (IAS-ECC) or a CPS4 (ChipDoc), each answering the APDUs the
+//! ANS reference driver (Cryptolib CPS, `card-cps3.c` / `card-cps4.c`) sends it; the data the
+//! reference reads from the card rather than fixing (file ids, PIN references, AODF, CPS3 key
+//! references, holder and situation files) is this project's convention, detailed in
+//! [`cps`]. Also [`vitale::VitaleCard`] and an unknown card.
 //! [`Emulator::remove`] closes the connection (pcscd sees the card removed),
 //! [`Emulator::insert`] connects again; [`Emulator::remove_on_next_signature`] removes the card
-//! when the next signature command arrives, before answering it; [`Emulator::change_pin`]
+//! when the next private-key command arrives, before answering it; [`Emulator::change_pin`]
 //! changes the CPS's PIN behind the agent's back.
 
 pub mod apdu;
@@ -52,7 +56,7 @@ pub enum Card {
 impl Card {
     pub fn atr(&self) -> Vec<u8> {
         match self {
-            Card::Cps(_) => cps::CPS3_ATR.to_vec(),
+            Card::Cps(c) => c.atr().to_vec(),
             Card::Vitale(_) => vitale::VITALE_ATR.to_vec(),
             Card::Unknown => UNKNOWN_ATR.to_vec(),
         }
@@ -70,12 +74,11 @@ impl Card {
         let Some(cmd) = Command::parse(raw) else {
             return status(apdu::SW_WRONG_LENGTH);
         };
-        // Logical channels are not emulated (CLA 00 only, as the CPS3 driver uses).
-        if cmd.cla & 0xFC != 0 {
-            return status(SW_CLA_NOT_SUPPORTED);
-        }
         match self {
+            // Each CPS generation checks CLA itself (a CPS4 uses logical channels).
             Card::Cps(c) => c.process(&cmd),
+            // Logical channels are not emulated on the other cards.
+            _ if cmd.cla & 0xFC != 0 => status(SW_CLA_NOT_SUPPORTED),
             Card::Vitale(v) => v.process(&cmd),
             Card::Unknown => status(SW_INS_NOT_SUPPORTED),
         }
@@ -145,8 +148,9 @@ impl Emulator {
         self.shared.present_changed.notify_all();
     }
 
-    /// The next signature command (PSO CDS or INTERNAL AUTHENTICATE) removes the card instead
-    /// of being answered: "card pulled out while signing".
+    /// The next private-key command (PSO CDS, INTERNAL AUTHENTICATE, or the last part of a
+    /// CPS4 PSO DECIPHER) removes the card instead of being answered: "card pulled out while
+    /// signing".
     pub fn remove_on_next_signature(&self) {
         self.shared
             .remove_on_signature

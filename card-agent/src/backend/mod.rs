@@ -165,6 +165,12 @@ pub trait CardBackend: Send + Sync {
         let _ = source;
         false
     }
+    /// Notifications that cards or readers changed, so that the agent looks at once instead
+    /// of at its next poll (PC/SC: `SCardGetStatusChange`). None: the backend has none, the
+    /// agent's periodic look is all there is.
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<()>> {
+        None
+    }
     /// Readers and what they hold.
     async fn readers(&self) -> Result<Vec<ReaderState>, CardError>;
     /// Reads the card in `reader` (no PIN needed for the public data).

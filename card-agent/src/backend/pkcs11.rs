@@ -46,18 +46,20 @@ use zeroize::Zeroizing;
 
 use super::{CardBackend, CardData, CardError, CardKind, CpsData, IdType, KeyUse, ReaderState};
 
-/// Where Cryptolib CPS installs its PKCS#11 module by default (check the local installation:
-/// the path is configurable).
+// Where Cryptolib CPS 5.2 installs its PKCS#11 module, as its installers do (ANS,
+// `ansforge/dops-cryptolib`): the Windows MSI's specification (64-bit module in System32),
+// the macOS package's payload, the Linux RPM's payload (the file under /opt, symlinked from
+// /usr/lib64/libcps3_pkcs11_lux.so). Configurable: `backend.pkcs11.module`.
+
+/// Cryptolib CPS's 64-bit PKCS#11 module on Windows.
 #[cfg(target_os = "windows")]
 pub const CRYPTOLIB_CPS_MODULE: &str = r"C:\Windows\System32\cps3_pkcs11_w64.dll";
-/// Where Cryptolib CPS installs its PKCS#11 module by default (check the local installation:
-/// the path is configurable).
+/// Cryptolib CPS's PKCS#11 module on macOS (10.11 and later).
 #[cfg(target_os = "macos")]
 pub const CRYPTOLIB_CPS_MODULE: &str = "/usr/local/lib/libcps3_pkcs11_osx.dylib";
-/// Where Cryptolib CPS installs its PKCS#11 module by default (check the local installation:
-/// the path is configurable).
+/// Cryptolib CPS's PKCS#11 module on Linux.
 #[cfg(not(any(target_os = "windows", target_os = "macos")))]
-pub const CRYPTOLIB_CPS_MODULE: &str = "/usr/lib64/pkcs11/libcps3_pkcs11_lux.so";
+pub const CRYPTOLIB_CPS_MODULE: &str = "/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so";
 
 /// Debian's SoftHSM module (package `softhsm2`), used by the tests.
 pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";

@@ -1,8 +1,9 @@
-//! `card-emulator [--port N] cps|vitale|unknown [--cps-keys DIR]`: puts one emulated card in a
-//! vpcd slot until interrupted.
+//! `card-emulator [--port N] cps [--cps4] --cps-keys DIR | vitale | unknown`: puts one emulated
+//! card in a vpcd slot until interrupted.
 //!
-//! For `cps`, DIR holds `auth.key.pem`, `auth.crt.der`, `sign.key.pem`, `sign.crt.der`
-//! (PKCS#8 PEM keys, DER certificates); the PIN is `1234`. The holder is a test doctor.
+//! `cps` is a CPS3, or with `--cps4` a CPS4 holding the same data. DIR holds `auth.key.pem`,
+//! `auth.crt.der`, `sign.key.pem`, `sign.crt.der` (PKCS#8 PEM keys, DER certificates); the PIN
+//! is `1234`. The holder is a test doctor.
 
 use std::path::PathBuf;
 
@@ -14,7 +15,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use zeroize::Zeroizing;
 
 fn usage() -> ! {
-    eprintln!("usage: card-emulator [--port N] cps --cps-keys DIR | vitale | unknown");
+    eprintln!("usage: card-emulator [--port N] cps [--cps4] --cps-keys DIR | vitale | unknown");
     std::process::exit(2)
 }
 
@@ -27,6 +28,7 @@ fn main() {
     let mut port = DEFAULT_PORT;
     let mut kind = None;
     let mut keys: Option<PathBuf> = None;
+    let mut cps4 = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -37,6 +39,7 @@ fn main() {
                     .unwrap_or_else(|| usage())
             }
             "--cps-keys" => keys = args.next().map(PathBuf::from),
+            "--cps4" => cps4 = true,
             "cps" | "vitale" | "unknown" => kind = Some(a),
             _ => usage(),
         }
@@ -71,6 +74,7 @@ fn main() {
                 })
             })();
             match spec {
+                Ok(s) if cps4 => Card::Cps(Box::new(CpsCard::new_cps4(s))),
                 Ok(s) => Card::Cps(Box::new(CpsCard::new(s))),
                 Err(e) => {
                     eprintln!("card-emulator: {e}");

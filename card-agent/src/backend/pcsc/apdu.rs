@@ -49,9 +49,132 @@ fn after_failure(card: &pcsc::Card, e: pcsc::Error, reader: &str) -> CardError {
     mapped
 }
 
-/// Sends one command APDU; follows `61xx` (GET RESPONSE) and `6Cxx` (wrong Le) as the CPS3
-/// driver does.
-pub fn transmit(card: &pcsc::Card, reader: &str, cmd: &[u8]) -> Result<Response, CardError> {
+/// How commands reach one card application: the card, its reader (for errors), and what the
+/// card's driver in the reference does differently per card.
+#[derive(Clone, Copy)]
+pub struct Link<'a> {
+    pub card: &'a pcsc::Card,
+    pub reader: &'a str,
+    /// Logical channel in the class byte (`01` for the CPS4's ChipDoc applet, else `00`).
+    pub channel: u8,
+    /// How a path from the MF is selected.
+    pub paths: PathSelect,
+    /// P2 of a SELECT that asks for no FCI (`0C`; the CPS4 driver sends `00`).
+    pub select_p2: u8,
+    /// READ BINARY chunk (`E7` on a CPS3, 256 on a CPS4).
+    pub chunk: usize,
+    /// Selected again, and the command resent once, on `6Exx`/`6A86` (the CPS4 driver's
+    /// automatic re-selection of the ChipDoc applet).
+    pub reselect: Option<&'a [u8]>,
+}
+
+/// How a path from the MF is put in a SELECT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathSelect {
+    /// P1 = 08, the path without `3F00` (ISO 7816-4).
+    FromMf,
+    /// P1 = 09 with the whole path, `3F00` included (the CPS3 driver's `cps3_select_file`).
+    WholePath,
+}
+
+impl<'a> Link<'a> {
+    /// The basic channel, ISO selection (Vitale, unknown cards).
+    pub fn basic(card: &'a pcsc::Card, reader: &'a str) -> Self {
+        Self {
+            card,
+            reader,
+            channel: 0,
+            paths: PathSelect::FromMf,
+            select_p2: 0x0C,
+            chunk: 0xE7,
+            reselect: None,
+        }
+    }
+
+    /// Sends one command APDU (its class byte gets the link's channel); follows `61xx`
+    /// (GET RESPONSE on the same channel) and `6Cxx` (wrong Le), and re-selects the
+    /// application once on `6Exx`/`6A86` when the link says so.
+    pub fn transmit(&self, cmd: &[u8]) -> Result<Response, CardError> {
+        let mut cmd = cmd.to_vec();
+        if let Some(cla) = cmd.first_mut() {
+            *cla |= self.channel;
+        }
+        let r = transmit_raw(self.card, self.reader, &cmd, self.channel)?;
+        let lost = r.sw & 0xFF00 == 0x6E00 || r.sw == 0x6A86;
+        match self.reselect {
+            Some(aid) if lost && cmd.get(1) != Some(&0xA4) => {
+                let mut select = vec![self.channel, 0xA4, 0x04, 0x04, aid.len() as u8];
+                select.extend_from_slice(aid);
+                let s = transmit_raw(self.card, self.reader, &select, self.channel)?;
+                if !s.ok() {
+                    return Ok(r);
+                }
+                transmit_raw(self.card, self.reader, &cmd, self.channel)
+            }
+            _ => Ok(r),
+        }
+    }
+
+    /// SELECT asking for no FCI (whatever the card answers is ignored).
+    pub fn select(&self, p1: u8, data: &[u8]) -> Result<Response, CardError> {
+        let mut cmd = vec![0x00, 0xA4, p1, self.select_p2, data.len() as u8];
+        cmd.extend_from_slice(data);
+        self.transmit(&cmd)
+    }
+
+    /// Selects a file by its path from the MF, given without `3F00` (empty: the MF).
+    pub fn select_path(&self, fids: &[u8]) -> Result<Response, CardError> {
+        match (self.paths, fids.is_empty()) {
+            (PathSelect::FromMf, true) => self.select(0x00, &[0x3F, 0x00]),
+            (PathSelect::FromMf, false) => self.select(0x08, fids),
+            (PathSelect::WholePath, _) => self.select(0x09, &[&[0x3F, 0x00][..], fids].concat()),
+        }
+    }
+
+    /// Selects an EF by path from the MF and reads it whole; None when it is not there.
+    pub fn read_path(&self, path: &[u16]) -> Result<Option<Vec<u8>>, CardError> {
+        let data: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
+        let r = self.select_path(&data)?;
+        if !r.ok() {
+            return Ok(None);
+        }
+        self.read_current().map(Some)
+    }
+
+    /// READ BINARY of the current EF until a short answer.
+    pub fn read_current(&self) -> Result<Vec<u8>, CardError> {
+        let chunk = self.chunk.clamp(1, 256);
+        let mut out = Vec::new();
+        loop {
+            if out.len() > 0x7FFF {
+                return Err(CardError::Device("file too large".into()));
+            }
+            let off = (out.len() as u16).to_be_bytes();
+            // Le 00 asks for 256 bytes.
+            let r = self.transmit(&[0x00, 0xB0, off[0], off[1], chunk as u8])?;
+            match r.sw {
+                0x9000 | 0x6282 => {
+                    let n = r.data.len();
+                    out.extend(r.data);
+                    if n < chunk || r.sw == 0x6282 {
+                        return Ok(out);
+                    }
+                }
+                // Offset past the end of a file whose size is a multiple of the chunk.
+                0x6B00 if !out.is_empty() => return Ok(out),
+                sw => return Err(CardError::Device(format!("READ BINARY answered {sw:04X}"))),
+            }
+        }
+    }
+}
+
+/// One exchange, following `61xx` and `6Cxx`.
+fn transmit_raw(
+    card: &pcsc::Card,
+    reader: &str,
+    cmd: &[u8],
+    channel: u8,
+) -> Result<Response, CardError> {
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     let mut out = Vec::new();
     let mut cmd = cmd.to_vec();
@@ -86,7 +209,7 @@ pub fn transmit(card: &pcsc::Card, reader: &str, cmd: &[u8]) -> Result<Response,
         let (data, sw) = rsp.split_at(rsp.len() - 2);
         out.extend_from_slice(data);
         match (sw[0], sw[1]) {
-            (0x61, n) => cmd = vec![0x00, 0xC0, 0x00, 0x00, n],
+            (0x61, n) => cmd = vec![channel, 0xC0, 0x00, 0x00, n],
             (0x6C, n) if cmd.len() >= 5 => {
                 let last = cmd.len() - 1;
                 cmd[last] = n;
@@ -100,52 +223,6 @@ pub fn transmit(card: &pcsc::Card, reader: &str, cmd: &[u8]) -> Result<Response,
         }
     }
     Err(CardError::Device("card keeps answering 61xx/6Cxx".into()))
-}
-
-/// `00 A4 P1 P2 Lc data` (no FCI asked: P2 = 0C).
-pub fn select(card: &pcsc::Card, reader: &str, p1: u8, data: &[u8]) -> Result<Response, CardError> {
-    let mut cmd = vec![0x00, 0xA4, p1, 0x0C, data.len() as u8];
-    cmd.extend_from_slice(data);
-    transmit(card, reader, &cmd)
-}
-
-/// Selects an EF by path from the MF (P1 = 08) and reads it whole.
-pub fn read_path(
-    card: &pcsc::Card,
-    reader: &str,
-    path: &[u16],
-) -> Result<Option<Vec<u8>>, CardError> {
-    let data: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
-    let r = select(card, reader, 0x08, &data)?;
-    if !r.ok() {
-        return Ok(None);
-    }
-    read_current(card, reader).map(Some)
-}
-
-/// READ BINARY of the current EF until a short answer.
-pub fn read_current(card: &pcsc::Card, reader: &str) -> Result<Vec<u8>, CardError> {
-    const CHUNK: usize = 0xE7;
-    let mut out = Vec::new();
-    loop {
-        if out.len() > 0x7FFF {
-            return Err(CardError::Device("file too large".into()));
-        }
-        let off = (out.len() as u16).to_be_bytes();
-        let r = transmit(card, reader, &[0x00, 0xB0, off[0], off[1], CHUNK as u8])?;
-        match r.sw {
-            0x9000 | 0x6282 => {
-                let n = r.data.len();
-                out.extend(r.data);
-                if n < CHUNK || r.sw == 0x6282 {
-                    return Ok(out);
-                }
-            }
-            // Offset past the end of a file whose size is a multiple of the chunk.
-            0x6B00 if !out.is_empty() => return Ok(out),
-            sw => return Err(CardError::Device(format!("READ BINARY answered {sw:04X}"))),
-        }
-    }
 }
 
 /// One BER-TLV element (tags of one or two bytes).

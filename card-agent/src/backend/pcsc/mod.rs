@@ -1,8 +1,9 @@
 //! Cards in PC/SC readers (the `pcsc` crate over pcsc-lite: `libpcsclite-dev` to build, `pcscd`
 //! to run): CPS3/CPS4 (IAS-ECC) and carte Vitale.
 //!
-//! - Card kind: CPS by ATR (the patterns of the reference CPS driver), Vitale by its AID,
-//!   anything else unknown.
+//! - Card kind: CPS by ATR (the patterns of the reference CPS drivers, which also tell a CPS3
+//!   from a CPS4, driven differently: see `cps.rs`), Vitale by its AID, anything else unknown.
+//! - The CPS's PKCS#15 structure is read once per connection (see `pkcs15.rs`).
 //! - One shared PC/SC connection per reader is kept, so the PIN verified by
 //!   [`CardBackend::verify_pin`] stays valid for the following [`CardBackend::sign`] calls.
 //! - Transient errors (`SCARD_W_RESET_CARD`, `SCARD_E_SHARING_VIOLATION`, an unpowered or
@@ -17,7 +18,8 @@
 //!   written in [`crate::agent`].
 //! - A card removed gives [`CardError::CardRemoved`]; a reader gone gives
 //!   [`CardError::ReaderRemoved`].
-//! - [`PcscBackend::watch`] streams insertions and removals (`SCardGetStatusChange`).
+//! - [`PcscBackend::watch`] streams insertions and removals (`SCardGetStatusChange`); the
+//!   agent is woken by them through [`CardBackend::changes`].
 //!
 //! No PIN and no patient datum is logged; card serials are.
 
@@ -53,7 +55,9 @@ pub enum CardEventKind {
 pub struct CardEvent {
     pub kind: CardEventKind,
     pub reader: String,
-    /// For `Inserted`: the kind of card (None when it could not be identified).
+    /// Not identified here: reading the card from the watching thread could interleave its
+    /// commands with an operation in progress on another connection (a SELECT between a
+    /// SELECT and its READ BINARY); [`CardBackend::readers`] identifies cards.
     pub card: Option<CardKind>,
     pub card_serial: Option<String>,
 }
@@ -62,6 +66,29 @@ struct Conn {
     card: pcsc::Card,
     kind: CardKind,
     serial: Option<String>,
+    /// For a CPS: its generation, which decides how it is driven.
+    generation: Option<cps::Generation>,
+    /// The CPS's PKCS#15 structure, read once per connection (the card is the same one for
+    /// the connection's life: `recover` checks the serial after a reconnection).
+    pkcs15: OnceLock<pkcs15::Pkcs15>,
+}
+
+impl Conn {
+    /// The CPS behind this connection, or [`CardError::NotACps`].
+    fn cps<'a>(&'a self, reader: &'a str) -> Result<(apdu::Link<'a>, cps::Generation), CardError> {
+        match (self.kind, self.generation) {
+            (CardKind::Cps, Some(g)) => Ok((cps::link(&self.card, reader, g), g)),
+            _ => Err(CardError::NotACps(reader.to_owned())),
+        }
+    }
+
+    fn pkcs15(&self, link: &apdu::Link<'_>) -> Result<&pkcs15::Pkcs15, CardError> {
+        if let Some(p) = self.pkcs15.get() {
+            return Ok(p);
+        }
+        let read = pkcs15::read(link)?;
+        Ok(self.pkcs15.get_or_init(|| read))
+    }
 }
 
 struct Inner {
@@ -94,16 +121,21 @@ fn connect_err(e: pcsc::Error, reader: &str) -> CardError {
     }
 }
 
-/// Kind and serial of the card behind `card`.
-fn identify(card: &pcsc::Card, reader: &str) -> Result<(CardKind, Option<String>), CardError> {
+/// What [`identify`] tells of a card: kind, serial, CPS generation.
+type Identity = (CardKind, Option<String>, Option<cps::Generation>);
+
+/// Kind, serial and (CPS) generation of the card behind `card`; a CPS is made ready to use
+/// (see [`cps::open`]).
+fn identify(card: &pcsc::Card, reader: &str) -> Result<Identity, CardError> {
     let status = card.status2_owned().map_err(|e| map_pcsc(e, reader))?;
-    if cps::is_cps_atr(status.atr()) {
-        return Ok((CardKind::Cps, cps::serial(card, reader)?));
+    if let Some(generation) = cps::generation(status.atr()) {
+        let serial = cps::open(&cps::link(card, reader, generation), generation)?;
+        return Ok((CardKind::Cps, serial, Some(generation)));
     }
     if vitale::is_vitale(card, reader)? {
-        return Ok((CardKind::Vitale, None));
+        return Ok((CardKind::Vitale, None, None));
     }
-    Ok((CardKind::Unknown, None))
+    Ok((CardKind::Unknown, None, None))
 }
 
 impl PcscBackend {
@@ -163,7 +195,10 @@ impl PcscBackend {
     pub async fn pin_tries_left(&self, reader: &str) -> Result<Option<u8>, CardError> {
         let reader = reader.to_owned();
         self.blocking(move |inner| {
-            inner.with_card(&reader, true, |c| cps::tries_left(&c.card, &reader))
+            inner.with_card(&reader, true, |c| {
+                let (link, generation) = c.cps(&reader)?;
+                cps::tries_left(&link, generation, c.pkcs15(&link)?.user_pin()?)
+            })
         })
         .await
     }
@@ -249,8 +284,8 @@ impl Inner {
             conns.remove(reader);
             return Err(e);
         }
-        let (kind, serial) = identify(&c.card, reader)?;
-        if serial != before || kind != c.kind {
+        let (kind, serial, generation) = identify(&c.card, reader)?;
+        if serial != before || kind != c.kind || generation != c.generation {
             conns.remove(reader);
             return Err(CardError::CardRemoved);
         }
@@ -263,14 +298,20 @@ impl Inner {
         for attempt in 0..3u64 {
             match self.ctx.connect(&name, ShareMode::Shared, Protocols::ANY) {
                 Ok(card) => {
-                    let (kind, serial) = identify(&card, reader)?;
+                    let (kind, serial, generation) = identify(&card, reader)?;
                     tracing::debug!(
                         reader,
                         ?kind,
                         serial = serial.as_deref().unwrap_or("-"),
                         "card connected"
                     );
-                    return Ok(Conn { card, kind, serial });
+                    return Ok(Conn {
+                        card,
+                        kind,
+                        serial,
+                        generation,
+                        pkcs15: OnceLock::new(),
+                    });
                 }
                 Err(e) => {
                     last = connect_err(e, reader);
@@ -285,7 +326,14 @@ impl Inner {
     }
 
     fn state(&self, reader: &str) -> Result<ReaderState, CardError> {
-        match self.with_card(reader, true, |c| Ok((c.kind, c.serial.clone()))) {
+        // The kept connection may outlive its card: ask PC/SC whether the card is still there
+        // (a removed card fails the status on that handle), so a removal is seen.
+        let still_there = |c: &Conn| match c.card.status2_owned() {
+            Ok(s) if s.status().contains(pcsc::Status::PRESENT) => Ok((c.kind, c.serial.clone())),
+            Ok(_) => Err(CardError::CardRemoved),
+            Err(e) => Err(map_pcsc(e, reader)),
+        };
+        match self.with_card(reader, true, still_there) {
             Ok((kind, serial)) => Ok(ReaderState {
                 name: reader.to_owned(),
                 card: Some(kind),
@@ -334,10 +382,8 @@ impl Inner {
             conns.insert(reader.to_owned(), self.connect(reader)?);
         }
         let run = |c: &Conn| -> Result<(Vec<u8>, Vec<u8>), CardError> {
-            if c.kind != CardKind::Cps {
-                return Err(CardError::NotACps(reader.to_owned()));
-            }
-            cps::sign(&c.card, reader, key, digest)
+            let (link, generation) = c.cps(reader)?;
+            cps::sign(&link, generation, c.pkcs15(&link)?, key, digest)
         };
         let first = match conns.get(reader) {
             Some(c) => run(c),
@@ -359,9 +405,11 @@ impl Inner {
                         "card {serial} was reset: its PIN must be presented again"
                     )));
                 };
-                if cps::tries_left(&c.card, reader)?.is_some() {
+                let (link, generation) = c.cps(reader)?;
+                let p15 = c.pkcs15(&link)?;
+                if cps::tries_left(&link, generation, p15.user_pin()?)?.is_some() {
                     tracing::info!(reader, card_serial = %serial, "re-presenting the cached PIN after a reset");
-                    let verified = cps::verify(&c.card, reader, &pin);
+                    let verified = cps::verify(&link, generation, p15, &pin);
                     if let Err(CardError::WrongPin { .. } | CardError::Blocked) = &verified
                         && let Some(source) = self.pin_source.get()
                     {
@@ -384,6 +432,33 @@ impl Inner {
 impl CardBackend for PcscBackend {
     /// Keeps `source` unless a PIN source was given at construction; either way this backend
     /// recovers transient errors itself (see the module doc).
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<()>> {
+        let mut events = match self.watch() {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the card readers: polling only");
+                return None;
+            }
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    // The agent is gone: dropping `events` stops the watching thread.
+                    () = tx.closed() => break,
+                    event = events.recv() => {
+                        let Some(event) = event else { break };
+                        tracing::debug!(kind = ?event.kind, reader = %event.reader, "PC/SC change");
+                        if tx.send(()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Some(rx)
+    }
+
     fn use_pin_source(&self, source: Arc<dyn PinSource>) -> bool {
         if self.inner.pin_source.set(source).is_err() {
             tracing::warn!("PC/SC backend built with its own PIN source: the agent's is not used");
@@ -401,7 +476,14 @@ impl CardBackend for PcscBackend {
         self.blocking(move |inner| {
             inner.check_reader(&reader)?;
             inner.with_card(&reader, true, |c| match c.kind {
-                CardKind::Cps => cps::read(&c.card, &reader).map(CardData::Cps),
+                CardKind::Cps => {
+                    let (link, _) = c.cps(&reader)?;
+                    let serial = c
+                        .serial
+                        .as_deref()
+                        .ok_or_else(|| CardError::NotACps(reader.clone()))?;
+                    cps::read(&link, c.pkcs15(&link)?, serial).map(CardData::Cps)
+                }
                 CardKind::Vitale => vitale::read(&c.card, &reader).map(CardData::Vitale),
                 CardKind::Unknown => Err(CardError::UnknownCard(reader.clone())),
             })
@@ -418,10 +500,8 @@ impl CardBackend for PcscBackend {
             // the exchange on a reset handle), so the one retry re-presents a PIN the card has
             // not judged; a refusal (63Cx, 6983) is returned as is, never retried.
             inner.with_card(&reader, false, |c| {
-                if c.kind != CardKind::Cps {
-                    return Err(CardError::NotACps(reader.clone()));
-                }
-                cps::verify(&c.card, &reader, &pin)
+                let (link, generation) = c.cps(&reader)?;
+                cps::verify(&link, generation, c.pkcs15(&link)?, &pin)
             })
         })
         .await
@@ -447,20 +527,6 @@ impl CardBackend for PcscBackend {
 }
 
 const PNP: &str = "\\\\?PnP?\\Notification";
-
-fn identify_once(ctx: &Context, reader: &str) -> (Option<CardKind>, Option<String>) {
-    let Ok(name) = cstr(reader) else {
-        return (None, None);
-    };
-    match ctx.connect(&name, ShareMode::Shared, Protocols::ANY) {
-        Ok(card) => {
-            let r = identify(&card, reader).ok();
-            let _ = card.disconnect(Disposition::LeaveCard);
-            r.map_or((None, None), |(k, s)| (Some(k), s))
-        }
-        Err(_) => (None, None),
-    }
-}
 
 fn watch_loop(ctx: &Context, tx: &tokio::sync::mpsc::UnboundedSender<CardEvent>) {
     let send = |kind, reader: &str, card, card_serial| {
@@ -530,8 +596,7 @@ fn watch_loop(ctx: &Context, tx: &tokio::sync::mpsc::UnboundedSender<CardEvent>)
             let was_present = was.contains(pcsc::State::PRESENT);
             let is_present = now.contains(pcsc::State::PRESENT);
             if is_present && !was_present {
-                let (card, serial) = identify_once(ctx, &name);
-                if !send(CardEventKind::Inserted, &name, card, serial) {
+                if !send(CardEventKind::Inserted, &name, None, None) {
                     return;
                 }
             } else if was_present && !is_present && !send(CardEventKind::Removed, &name, None, None)

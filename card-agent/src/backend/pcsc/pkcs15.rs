@@ -23,7 +23,7 @@
 //! Ours: the DER reading below (no OpenSC code), and the choice to skip a private key entry
 //! that is not RSA (OpenSC stops there) and entries we cannot parse.
 
-use super::apdu::{read_current, read_path, select};
+use super::apdu::Link;
 use super::cps::{IAS_AID, IAS_CL_AID};
 use crate::backend::{CardError, KeyUse};
 
@@ -187,6 +187,8 @@ pub struct PrivateKey {
     pub usage: u32,
     pub key_ref: Option<u8>,
     pub path: Vec<u8>,
+    /// Modulus length in bits, when the PrKDF gives it.
+    pub modulus_bits: Option<usize>,
 }
 
 /// The parts of a PKCS#15 object: common object attributes, class attributes, type attributes.
@@ -221,11 +223,15 @@ pub fn parse_prkdf(data: &[u8]) -> Result<Vec<PrivateKey>, CardError> {
         let id = find(&class, 0x04).ok_or_else(|| bad("key without iD"))?;
         let usage = find(&class, 0x03).ok_or_else(|| bad("key without usage"))?;
         let attrs = find(&typed, 0x30).ok_or_else(|| bad("RSA key attributes"))?;
-        let path = find(&elements(attrs.value)?, 0x30)
+        let attrs = elements(attrs.value)?;
+        let path = find(&attrs, 0x30)
             .map(|p| parse_path(p.value))
             .transpose()?
             .map(|p| p.path)
             .unwrap_or_default();
+        let modulus_bits = find(&attrs, 0x02)
+            .and_then(|d| integer(d.value))
+            .and_then(|n| usize::try_from(n).ok());
         keys.push(PrivateKey {
             label: label(&common),
             id: id.value.to_vec(),
@@ -234,6 +240,7 @@ pub fn parse_prkdf(data: &[u8]) -> Result<Vec<PrivateKey>, CardError> {
                 .and_then(|d| integer(d.value))
                 .and_then(|n| u8::try_from(n).ok()),
             path,
+            modulus_bits,
         });
     }
     Ok(keys)
@@ -275,6 +282,119 @@ pub fn parse_cdf(data: &[u8]) -> Result<Vec<Certificate>, CardError> {
 }
 
 /// How the PKCS#15 application is selected.
+/// PKCS#15 PinFlags bits.
+const PIN_FLAG_NEEDS_PADDING: u32 = 1 << 5;
+const PIN_FLAG_UNBLOCKING: u32 = 1 << 6;
+const PIN_FLAG_SO: u32 = 1 << 7;
+
+/// How the PIN is encoded in VERIFY (PKCS#15 PinType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinType {
+    Bcd,
+    AsciiNumeric,
+    Utf8,
+}
+
+/// A PIN object of the AODF: what VERIFY needs (reference, encoding, padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub label: String,
+    pub flags: u32,
+    pub pin_type: PinType,
+    pub min_length: usize,
+    pub stored_length: usize,
+    pub max_length: Option<usize>,
+    pub reference: u8,
+    pub pad_char: u8,
+    pub path: Vec<u8>,
+}
+
+impl Pin {
+    /// The VERIFY data for `pin`, as the AODF says (OpenSC `sc_build_pin`): digits as ASCII
+    /// or packed BCD, padded with the pad character to the stored length when the card
+    /// needs padding. `None` when the PIN does not fit the object's lengths.
+    pub fn encode(&self, pin: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let max = self.max_length.unwrap_or(self.stored_length.max(pin.len()));
+        if pin.len() < self.min_length || pin.len() > max || pin.is_empty() {
+            return None;
+        }
+        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(self.stored_length.max(8)));
+        match self.pin_type {
+            PinType::Bcd => {
+                if !pin.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                for pair in pin.as_bytes().chunks(2) {
+                    let hi = pair[0] - b'0';
+                    let lo = pair.get(1).map_or(self.pad_char & 0x0F, |b| b - b'0');
+                    out.push((hi << 4) | lo);
+                }
+                if self.flags & PIN_FLAG_NEEDS_PADDING != 0 {
+                    let len = self.stored_length.div_ceil(2).max(out.len());
+                    out.resize(len, self.pad_char);
+                }
+            }
+            PinType::AsciiNumeric | PinType::Utf8 => {
+                out.extend_from_slice(pin.as_bytes());
+                if self.flags & PIN_FLAG_NEEDS_PADDING != 0 {
+                    let len = self.stored_length.max(out.len());
+                    out.resize(len, self.pad_char);
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// AODF entries `30 { 30 common, 30 { 04 authId }, A1 { 30 { 03 pinFlags, 0A pinType,
+/// 02 minLength, 02 storedLength, [02 maxLength], [80 pinReference], [04 padChar],
+/// [18 lastPinChange], [30 path] } } }`. Other authentication objects are skipped.
+pub fn parse_aodf(data: &[u8]) -> Result<Vec<Pin>, CardError> {
+    let mut pins = Vec::new();
+    for entry in elements(data)?.into_iter().filter(|d| d.tag == 0x30) {
+        let (common, _class, typed) = object(entry.value)?;
+        let attrs = find(&typed, 0x30).ok_or_else(|| bad("PIN attributes"))?;
+        let attrs = elements(attrs.value)?;
+        let flags = find(&attrs, 0x03).map_or(0, |d| bit_field(d.value));
+        let pin_type = match find(&attrs, 0x0A).and_then(|d| integer(d.value)) {
+            Some(0) => PinType::Bcd,
+            Some(1) => PinType::AsciiNumeric,
+            Some(2) => PinType::Utf8,
+            _ => return Err(bad("PIN type")),
+        };
+        let lengths: Vec<usize> = attrs
+            .iter()
+            .filter(|d| d.tag == 0x02)
+            .filter_map(|d| integer(d.value).and_then(|n| usize::try_from(n).ok()))
+            .collect();
+        let (Some(&min_length), Some(&stored_length)) = (lengths.first(), lengths.get(1)) else {
+            return Err(bad("PIN lengths"));
+        };
+        pins.push(Pin {
+            label: label(&common),
+            flags,
+            pin_type,
+            min_length,
+            stored_length,
+            max_length: lengths.get(2).copied(),
+            // pinReference [0] Reference DEFAULT 0.
+            reference: find(&attrs, 0x80)
+                .and_then(|d| integer(d.value))
+                .and_then(|n| u8::try_from(n & 0xFF).ok())
+                .unwrap_or(0),
+            pad_char: find(&attrs, 0x04)
+                .and_then(|d| d.value.first().copied())
+                .unwrap_or(0x00),
+            path: find(&attrs, 0x30)
+                .map(|p| parse_path(p.value))
+                .transpose()?
+                .map(|p| p.path)
+                .unwrap_or_default(),
+        });
+    }
+    Ok(pins)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppLocation {
     /// Absolute path from the MF (starting with `3F00`).
@@ -289,6 +409,7 @@ pub struct Pkcs15 {
     pub app: AppLocation,
     pub keys: Vec<PrivateKey>,
     pub certs: Vec<Certificate>,
+    pub pins: Vec<Pin>,
 }
 
 impl Pkcs15 {
@@ -309,26 +430,29 @@ impl Pkcs15 {
     }
 
     /// The certificate of the key for this use (same iD), read from the card.
-    pub fn certificate(
-        &self,
-        card: &pcsc::Card,
-        reader: &str,
-        key: KeyUse,
-    ) -> Result<Vec<u8>, CardError> {
+    /// The user PIN: the first PIN object that is neither the SO PIN nor an unblocking PIN.
+    pub fn user_pin(&self) -> Result<&Pin, CardError> {
+        self.pins
+            .iter()
+            .find(|p| p.flags & (PIN_FLAG_SO | PIN_FLAG_UNBLOCKING) == 0)
+            .ok_or_else(|| CardError::Device("no user PIN object in the card's AODF".into()))
+    }
+
+    pub fn certificate(&self, link: &Link<'_>, key: KeyUse) -> Result<Vec<u8>, CardError> {
         let id = &self.key(key)?.id;
         let cert = self.certs.iter().find(|c| &c.id == id).ok_or_else(|| {
             CardError::Device(format!("no certificate of iD {} in the CDF", hex(id)))
         })?;
         match &cert.value {
             CertValue::Direct(der) => Ok(der.clone()),
-            CertValue::Path(p) => self.read(card, reader, p),
+            CertValue::Path(p) => self.read(link, p),
         }
     }
 
-    pub fn select_app(&self, card: &pcsc::Card, reader: &str) -> Result<(), CardError> {
+    pub fn select_app(&self, link: &Link<'_>) -> Result<(), CardError> {
         let r = match &self.app {
-            AppLocation::Aid(aid) => select(card, reader, 0x04, aid)?,
-            AppLocation::Path(p) => select(card, reader, 0x08, p.get(2..).unwrap_or_default())?,
+            AppLocation::Aid(aid) => link.select(0x04, aid)?,
+            AppLocation::Path(p) => link.select_path(p.get(2..).unwrap_or_default())?,
         };
         if r.ok() {
             Ok(())
@@ -340,23 +464,19 @@ impl Pkcs15 {
         }
     }
 
-    /// Selects a file given by a PKCS#15 path (absolute, or relative to the application).
-    pub fn select_file(
-        &self,
-        card: &pcsc::Card,
-        reader: &str,
-        path: &[u8],
-    ) -> Result<(), CardError> {
-        let r = if path.starts_with(&[0x3F, 0x00]) {
-            select(card, reader, 0x08, &path[2..])?
-        } else {
-            self.select_app(card, reader)?;
-            select(
-                card,
-                reader,
-                if path.len() == 2 { 0x02 } else { 0x09 },
-                path,
-            )?
+    /// Selects a file given by a PKCS#15 path: absolute (from `3F00`), or relative to the
+    /// application (appended to its path, as OpenSC concatenates them; after selecting it by
+    /// name when it has no path).
+    pub fn select_file(&self, link: &Link<'_>, path: &[u8]) -> Result<(), CardError> {
+        let r = match (&self.app, path.strip_prefix(&[0x3F, 0x00][..])) {
+            (_, Some(from_mf)) => link.select_path(from_mf)?,
+            (AppLocation::Path(app), None) => {
+                link.select_path(&[app.get(2..).unwrap_or_default(), path].concat())?
+            }
+            (AppLocation::Aid(_), None) => {
+                self.select_app(link)?;
+                link.select(if path.len() == 2 { 0x02 } else { 0x09 }, path)?
+            }
         };
         if r.ok() {
             Ok(())
@@ -369,9 +489,9 @@ impl Pkcs15 {
         }
     }
 
-    fn read(&self, card: &pcsc::Card, reader: &str, p: &Path) -> Result<Vec<u8>, CardError> {
-        self.select_file(card, reader, &p.path)?;
-        let data = read_current(card, reader)?;
+    fn read(&self, link: &Link<'_>, p: &Path) -> Result<Vec<u8>, CardError> {
+        self.select_file(link, &p.path)?;
+        let data = link.read_current()?;
         let start = p.index.unwrap_or(0).min(data.len());
         let end = p.length.map_or(data.len(), |l| (start + l).min(data.len()));
         Ok(data[start..end].to_vec())
@@ -382,9 +502,9 @@ fn hex(bytes: &[u8]) -> String {
     super::apdu::hex(bytes)
 }
 
-/// Reads EF.DIR, the ODF, the PrKDFs and the CDFs.
-pub fn read(card: &pcsc::Card, reader: &str) -> Result<Pkcs15, CardError> {
-    let apps = match read_path(card, reader, &[EF_DIR])? {
+/// Reads the structure: EF.DIR, the ODF, then the PrKDF, CDF and AODF it lists.
+pub fn read(link: &Link<'_>) -> Result<Pkcs15, CardError> {
+    let apps = match link.read_path(&[EF_DIR])? {
         Some(dir) => parse_dir(&dir)?,
         None => Vec::new(),
     };
@@ -406,22 +526,27 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<Pkcs15, CardError> {
         app: location,
         keys: Vec::new(),
         certs: Vec::new(),
+        pins: Vec::new(),
     };
     let odf_path = odf_path.unwrap_or(Path {
         path: ODF.to_vec(),
         index: None,
         length: None,
     });
-    let odf = parse_odf(&p15.read(card, reader, &odf_path)?)?;
+    let odf = parse_odf(&p15.read(link, &odf_path)?)?;
     for (tag, path) in odf {
         match tag {
             0xA0 => {
-                let data = p15.read(card, reader, &path)?;
+                let data = p15.read(link, &path)?;
                 p15.keys.extend(parse_prkdf(&data)?);
             }
             0xA4 => {
-                let data = p15.read(card, reader, &path)?;
+                let data = p15.read(link, &path)?;
                 p15.certs.extend(parse_cdf(&data)?);
+            }
+            0xA8 => {
+                let data = p15.read(link, &path)?;
+                p15.pins.extend(parse_aodf(&data)?);
             }
             _ => {}
         }
@@ -520,6 +645,7 @@ mod tests {
             app: AppLocation::Aid(IAS_AID.to_vec()),
             keys,
             certs,
+            pins: Vec::new(),
         };
         assert_eq!(p15.key(KeyUse::Signature).unwrap().key_ref, Some(0x82));
         assert_eq!(p15.key(KeyUse::Authentication).unwrap().key_ref, Some(0x81));
@@ -531,6 +657,63 @@ mod tests {
                 length: None
             })
         );
+    }
+
+    #[test]
+    fn aodf_pin_object_drives_the_verify_data() {
+        let pin = |flags: &[u8], pin_type: u8, reference: &[u8], pad: u8| {
+            tlv(
+                0x30,
+                &[
+                    tlv(0x30, &tlv(0x0C, b"PIN")),
+                    tlv(0x30, &tlv(0x04, &[0x01])),
+                    tlv(
+                        0xA1,
+                        &tlv(
+                            0x30,
+                            &[
+                                tlv(0x03, flags),
+                                tlv(0x0A, &[pin_type]),
+                                tlv(0x02, &[4]),
+                                tlv(0x02, &[8]),
+                                tlv(0x02, &[8]),
+                                tlv(0x80, reference),
+                                tlv(0x04, &[pad]),
+                            ]
+                            .concat(),
+                        ),
+                    ),
+                ]
+                .concat(),
+            )
+        };
+        // initialized(4) + needs-padding(5), ASCII, reference 81, pad FF.
+        let pins = parse_aodf(&pin(&[0x02, 0x0C], 1, &[0x81], 0xFF)).unwrap();
+        assert_eq!(pins[0].reference, 0x81);
+        assert_eq!(pins[0].flags, PIN_FLAG_NEEDS_PADDING | (1 << 4));
+        assert_eq!(
+            pins[0].encode("1234").unwrap().as_slice(),
+            b"1234\xFF\xFF\xFF\xFF"
+        );
+        assert!(pins[0].encode("123").is_none());
+        assert!(pins[0].encode("123456789").is_none());
+        // No padding asked: the digits alone. BCD: packed, padded to half the stored length.
+        let pins = parse_aodf(&pin(&[0x07, 0x80], 1, &[0x01], 0x00)).unwrap();
+        assert_eq!(pins[0].encode("1234").unwrap().as_slice(), b"1234");
+        let pins = parse_aodf(&pin(&[0x02, 0x0C], 0, &[0x01], 0xFF)).unwrap();
+        assert_eq!(
+            pins[0].encode("1234").unwrap().as_slice(),
+            &[0x12, 0x34, 0xFF, 0xFF]
+        );
+        // An SO PIN is not the user's.
+        let so = parse_aodf(&pin(&[0x00, 0x01], 1, &[0x02], 0xFF)).unwrap();
+        let p15 = Pkcs15 {
+            app: AppLocation::Aid(IAS_AID.to_vec()),
+            keys: Vec::new(),
+            certs: Vec::new(),
+            pins: so,
+        };
+        assert!(p15.user_pin().is_err());
     }
 
     #[test]

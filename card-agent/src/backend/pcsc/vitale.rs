@@ -6,7 +6,7 @@
 //! table does not name them); when absent: rank 1, quality `00` for the first person, birth
 //! name = name.
 
-use super::apdu::{Tlv, read_current, select, text, tlvs};
+use super::apdu::{Link, Tlv, text, tlvs};
 use crate::backend::{CardError, VitaleData, VitalePerson};
 
 pub const AID_VITALE: [u8; 11] = [
@@ -15,7 +15,7 @@ pub const AID_VITALE: [u8; 11] = [
 
 /// Whether the VITALE application is there.
 pub fn is_vitale(card: &pcsc::Card, reader: &str) -> Result<bool, CardError> {
-    Ok(select(card, reader, 0x04, &AID_VITALE)?.ok())
+    Ok(Link::basic(card, reader).select(0x04, &AID_VITALE)?.ok())
 }
 
 fn person(items: &[Tlv<'_>], first: bool) -> VitalePerson {
@@ -52,14 +52,15 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<VitaleData, CardError> {
     if !is_vitale(card, reader)? {
         return Err(CardError::UnknownCard(reader.to_owned()));
     }
-    let r = select(card, reader, 0x02, &[0x20, 0x01])?;
+    let link = Link::basic(card, reader);
+    let r = link.select(0x02, &[0x20, 0x01])?;
     if !r.ok() {
         return Err(CardError::Device(format!(
             "Vitale pointers file 2001 answered {:04X}",
             r.sw
         )));
     }
-    let pointers = read_current(card, reader)?;
+    let pointers = link.read_current()?;
     let outer = tlvs(&pointers);
     let Some(e0) = outer.iter().find(|t| t.tag == 0xE0) else {
         return Err(CardError::Device("Vitale pointers file without E0".into()));
@@ -85,10 +86,10 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<VitaleData, CardError> {
         let Some((_, aid)) = apps.iter().find(|(e, _)| *e == entry) else {
             continue;
         };
-        if !select(card, reader, 0x04, aid)?.ok() || !select(card, reader, 0x02, &fid)?.ok() {
+        if !link.select(0x04, aid)?.ok() || !link.select(0x02, &fid)?.ok() {
             continue;
         }
-        let content = read_current(card, reader)?;
+        let content = link.read_current()?;
         for p in tlvs(&content).iter().filter(|t| t.tag == 0x65) {
             let items = tlvs(p.value);
             persons.push(person(&items, persons.is_empty()));
