@@ -303,6 +303,7 @@ impl CardAgent {
                 .map(|r| api::Reader {
                     card: proto_kind(r.card) as i32,
                     card_serial: r.card_serial.unwrap_or_default(),
+                    card_model: r.model.unwrap_or_default().to_owned(),
                     name: r.name,
                 })
                 .collect(),

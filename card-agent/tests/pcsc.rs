@@ -360,6 +360,19 @@ async fn reads_cps_holder_situations_and_certificates_on(generation: Gen) {
     let _g = serial();
     let _cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
+    let readers = backend.readers().await.expect("readers");
+    let r0 = readers
+        .iter()
+        .find(|r| r.name == READER0)
+        .expect("reader 0");
+    assert_eq!(r0.card, Some(CardKind::Cps));
+    assert_eq!(
+        r0.model,
+        Some(match generation {
+            Gen::Cps3 => "CPS3",
+            Gen::Cps4 => "CPS4",
+        })
+    );
     let CardData::Cps(cps) = backend.read(READER0).await.expect("read") else {
         panic!("not a CPS")
     };

@@ -28,6 +28,8 @@ pub struct ReaderState {
     pub card: Option<CardKind>,
     /// Card serial number (identifies the card, not a person), when readable.
     pub card_serial: Option<String>,
+    /// The card's model when the backend can tell it (PC/SC: `CPS3`, `CPS4`).
+    pub model: Option<&'static str>,
 }
 
 /// The professional on a CPS card.

@@ -304,6 +304,7 @@ impl Inner {
                     name,
                     card: None,
                     card_serial: None,
+                    model: None,
                 });
                 continue;
             }
@@ -312,12 +313,14 @@ impl Inner {
                     name,
                     card: Some(token.kind),
                     card_serial: token.serial,
+                    model: None,
                 },
                 // The card went away between listing and reading: report the reader empty.
                 Err(CardError::CardRemoved) => ReaderState {
                     name,
                     card: None,
                     card_serial: None,
+                    model: None,
                 },
                 Err(e) => return Err(e),
             };

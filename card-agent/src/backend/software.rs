@@ -558,12 +558,14 @@ impl CardBackend for SoftwareToken {
             name: self.reader.clone(),
             card: present.then_some(CardKind::Cps),
             card_serial: present.then(|| self.serial.clone()),
+            model: None,
         }];
         if let Some(v) = &self.vitale {
             readers.push(ReaderState {
                 name: v.reader.clone(),
                 card: Some(CardKind::Vitale),
                 card_serial: Some(v.serial.clone()),
+                model: None,
             });
         }
         Ok(readers)

@@ -145,14 +145,26 @@ async fn readers(common: CommonArgs) -> anyhow::Result<ExitCode> {
         let readers: Vec<Value> = r
             .readers
             .iter()
-            .map(|r| json!({"name": r.name, "card": kind_name(r.card), "card_serial": r.card_serial}))
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "card": kind_name(r.card),
+                    "card_model": r.card_model,
+                    "card_serial": r.card_serial,
+                })
+            })
             .collect();
         println!("{}", json!({ "readers": readers }));
     } else if r.readers.is_empty() {
         println!("No card reader.");
     } else {
         for r in &r.readers {
-            println!("{:<32} {:<8} {}", r.name, kind_name(r.card), r.card_serial);
+            let kind = if r.card_model.is_empty() {
+                kind_name(r.card).to_owned()
+            } else {
+                format!("{} ({})", kind_name(r.card), r.card_model)
+            };
+            println!("{:<32} {:<14} {}", r.name, kind, r.card_serial);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -642,6 +642,7 @@ mod tests {
             name: name.to_owned(),
             card: kind as i32,
             card_serial: String::new(),
+            card_model: String::new(),
         };
         let cps = reader("cps", card_api::CardKind::Cps);
         let v1 = reader("v1", card_api::CardKind::Vitale);

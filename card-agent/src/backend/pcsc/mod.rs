@@ -329,15 +329,21 @@ impl Inner {
         // The kept connection may outlive its card: ask PC/SC whether the card is still there
         // (a removed card fails the status on that handle), so a removal is seen.
         let still_there = |c: &Conn| match c.card.status2_owned() {
-            Ok(s) if s.status().contains(pcsc::Status::PRESENT) => Ok((c.kind, c.serial.clone())),
+            Ok(s) if s.status().contains(pcsc::Status::PRESENT) => {
+                Ok((c.kind, c.serial.clone(), c.generation))
+            }
             Ok(_) => Err(CardError::CardRemoved),
             Err(e) => Err(map_pcsc(e, reader)),
         };
         match self.with_card(reader, true, still_there) {
-            Ok((kind, serial)) => Ok(ReaderState {
+            Ok((kind, serial, generation)) => Ok(ReaderState {
                 name: reader.to_owned(),
                 card: Some(kind),
                 card_serial: serial,
+                model: generation.map(|g| match g {
+                    cps::Generation::Cps3 => "CPS3",
+                    cps::Generation::Cps4 => "CPS4",
+                }),
             }),
             Err(CardError::NoCard(_)) | Err(CardError::CardRemoved) => {
                 lock(&self.conns).remove(reader);
@@ -345,6 +351,7 @@ impl Inner {
                     name: reader.to_owned(),
                     card: None,
                     card_serial: None,
+                    model: None,
                 })
             }
             Err(e) => Err(e),
