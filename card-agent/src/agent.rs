@@ -320,12 +320,35 @@ impl CardAgent {
         })?
         .name
         .clone();
-        let data = self
+        let _card = self.inner.card.lock().await;
+        let mut data = self
             .inner
             .backend
             .read(&reader)
             .await
             .map_err(card_status)?;
+        // A CPS gives its practice situations only after the PIN: when this card's PIN is kept
+        // (unlocked earlier, the card reset since), present it and read again. A refusal drops
+        // it, as everywhere; the holder is still returned, without situations.
+        if let CardData::Cps(c) = &data
+            && c.situations_need_pin
+            && let Some(pin) = self.cached_pin(&c.card_serial)
+        {
+            let serial = c.card_serial.clone();
+            match self.verify_and_keep(&reader, &serial, &pin).await {
+                Ok(()) => {
+                    data = self
+                        .inner
+                        .backend
+                        .read(&reader)
+                        .await
+                        .map_err(card_status)?;
+                }
+                Err(e) => {
+                    tracing::warn!(card_serial = %serial, error = %e, "kept PIN not accepted: situations not read")
+                }
+            }
+        }
         Ok(proto_card(reader, data))
     }
 
@@ -902,6 +925,7 @@ fn proto_card(reader: String, data: CardData) -> api::ReadCardResponse {
                 profession: c.profession,
                 profession_label: c.profession_label,
                 specialty: c.specialty,
+                situations_need_pin: c.situations_need_pin,
                 situations: c
                     .situations
                     .into_iter()

@@ -393,6 +393,18 @@ async fn reads_cps_holder_situations_and_certificates_on(generation: Gen) {
         ("10", "Médecin", "SM54")
     );
     assert_eq!(cps.card_serial, "0012345678");
+    // The practice situations are protected by the PIN ("Protégé" in Cryptolib's table).
+    assert!(cps.situations.is_empty());
+    assert!(cps.situations_need_pin);
+    assert_eq!(cps.auth_certificate, keys().auth_cert);
+    backend
+        .verify_pin(READER0, &pin(PIN))
+        .await
+        .expect("pin ok");
+    let CardData::Cps(cps) = backend.read(READER0).await.expect("read") else {
+        panic!("not a CPS")
+    };
+    assert!(!cps.situations_need_pin);
     assert_eq!(cps.situations.len(), 2);
     assert_eq!(cps.situations[0].structure_id, "10B0123456");
     assert_eq!(cps.situations[0].activity_sector, "SA07");
@@ -863,6 +875,44 @@ async fn agent_tells_insertion_and_removal_as_pcsc_reports_them() {
         .await
         .expect("removal told within 2 s");
     assert_eq!(e.kind, api::card_event::Kind::Removed as i32);
+    shutdown.trigger();
+    running.wait().await.expect("agent stops");
+}
+
+async fn read_over_bus(bus: &SharedBus) -> api::CpsHolder {
+    let read: api::ReadCardResponse = proto_rpc::call(
+        bus.as_ref(),
+        &card_subject(WS, CardOp::Read).expect("subject"),
+        Headers::new(),
+        &api::ReadCardRequest::default(),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("read over the bus");
+    match read.card {
+        Some(api::read_card_response::Card::Cps(h)) => h,
+        other => panic!("not a CPS: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_reads_situations_once_the_pin_is_kept_even_after_a_reset() {
+    let _g = serial();
+    let cps = insert(cps_card_of(Gen::Cps4), 0);
+    let (bus, running, shutdown) = agent_on_pcsc().await;
+    let before = read_over_bus(&bus).await;
+    assert_eq!(before.last_name, "FOUQUEREY");
+    assert!(before.situations.is_empty());
+    assert!(before.situations_need_pin);
+    unlock_locally(&running, PIN).await;
+    let after = read_over_bus(&bus).await;
+    assert_eq!(after.situations.len(), 2);
+    assert!(!after.situations_need_pin);
+    // A reset clears the card's security state: the kept PIN is presented again, once.
+    reset_by_another_application(READER0);
+    let again = read_over_bus(&bus).await;
+    assert_eq!(again.situations.len(), 2);
+    assert_eq!(cps.tries_left(), Some(3));
     shutdown.trigger();
     running.wait().await.expect("agent stops");
 }

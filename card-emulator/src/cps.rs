@@ -18,8 +18,11 @@
 //!   `<cla> 20 00 <pinReference>` with the ASCII digits padded with `FF` to the stored length
 //!   8; `63Cx` for a wrong PIN with x tries left, `6983` once blocked (3 tries); a P2 that is
 //!   not the AODF's reference: `6A88`;
-//! - the holder file of the contact mode at `3F00/0001/7001` and the practice-situation files
-//!   at `3F00/0001/D120` … `D12F`.
+//! - the business objects in the DODF (ODF `A7`, `<application>/4403`) under the labels of
+//!   Cryptolib's external specification (table 3): `CPS_NAME_PS` (the holder, free) and
+//!   `CPS_ACTIVITY_01_PS`… (one per practice situation, "Protégé": READ BINARY answers `6982`
+//!   until the PIN is verified), each an opaque object by path. Ours: the files they point to
+//!   (`3F00/0001/7001`, `3F00/0001/D120`…) and their TLV content.
 //!
 //! # CPS3 (`card-cps3.c`)
 //! - ATR `3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00`; CLA `00` only (no logical
@@ -135,6 +138,10 @@ pub const ODF: u16 = 0x5031;
 pub const TOKEN_INFO: u16 = 0x5032;
 pub const AODF: u16 = 0x4401;
 pub const PRKDF: u16 = 0x4402;
+pub const DODF: u16 = 0x4403;
+/// The holder ("caractéristiques porteur") and practice-situation files, named in the DODF.
+pub const HOLDER_FILE: [u16; 3] = [0x3F00, 0x0001, 0x7001];
+pub const FIRST_SITUATION_FILE: u16 = 0xD120;
 pub const CDF: u16 = 0x4404;
 pub const AUTH_CERT: u16 = 0xC000;
 pub const SIGN_CERT: u16 = 0xC001;
@@ -261,6 +268,21 @@ fn private_key(label: &str, id: u8, usage: &[u8], key_ref: u8, key: &RsaPrivateK
             ),
         ]
         .concat(),
+    )
+}
+
+/// A DODF entry: an opaque data object at an absolute path; `protected`: readable only once
+/// the PIN (authId 01) is verified.
+fn data_object(label: &str, fids: &[u16], protected: bool) -> Vec<u8> {
+    let mut common = tlv(0x0C, label.as_bytes());
+    if protected {
+        // flags: private(0); authId 01 (the PIN's).
+        common.extend(tlv(0x03, &[0x07, 0x80]));
+        common.extend(tlv(0x04, &[0x01]));
+    }
+    tlv(
+        0x30,
+        &[tlv(0x30, &common), tlv(0x30, &[]), tlv(0xA1, &path(fids))].concat(),
     )
 }
 
@@ -399,7 +421,7 @@ impl CpsCard {
             tlv(0x86, spec.specialty.as_bytes()),
         ]
         .concat();
-        fs.add_ef(&[MF, 0x0001, 0x7001], holder);
+        fs.add_ef(&HOLDER_FILE, holder);
         for (i, s) in spec.situations.iter().take(16).enumerate() {
             let content = [
                 tlv(0x80, s.structure_id_type.as_bytes()),
@@ -409,7 +431,7 @@ impl CpsCard {
                 tlv(0x84, s.billing_id.as_bytes()),
             ]
             .concat();
-            fs.add_ef(&[MF, 0x0001, 0xD120 + i as u16], content);
+            fs.add_ef(&[MF, 0x0001, FIRST_SITUATION_FILE + i as u16], content);
         }
         fs.add_ef(
             &[MF, EF_DIR],
@@ -422,10 +444,23 @@ impl CpsCard {
             [
                 tlv(0xA0, &path(&[PRKDF])),
                 tlv(0xA4, &path(&[CDF])),
+                tlv(0xA7, &path(&[DODF])),
                 tlv(0xA8, &path(&[AODF])),
             ]
             .concat(),
         );
+        // The business objects under the reference's labels (Cryptolib external specification,
+        // table 3): the holder's characteristics readable freely, the practice situations only
+        // after the PIN ("Protégé").
+        let mut dodf = data_object("CPS_NAME_PS", &HOLDER_FILE, false);
+        for i in 0..spec.situations.len().min(16) {
+            dodf.extend(data_object(
+                &format!("CPS_ACTIVITY_{:02}_PS", i + 1),
+                &[MF, 0x0001, FIRST_SITUATION_FILE + i as u16],
+                true,
+            ));
+        }
+        fs.add_ef(&app(DODF), dodf);
         fs.add_ef(
             &app(TOKEN_INFO),
             tlv(
@@ -531,6 +566,17 @@ impl CpsCard {
         }
     }
 
+    /// READ BINARY; the practice situations need the PIN.
+    fn read_binary(&self, cmd: &Command) -> Vec<u8> {
+        let situation = self.fs.current_ef().is_some_and(|ef| {
+            matches!(ef, [MF, 0x0001, fid] if (FIRST_SITUATION_FILE..FIRST_SITUATION_FILE + 16).contains(fid))
+        });
+        if situation && !self.verified {
+            return status(SW_SECURITY_NOT_SATISFIED);
+        }
+        self.fs.read_binary(cmd)
+    }
+
     fn process_cps3(&mut self, cmd: &Command) -> Vec<u8> {
         // The CPS3 driver uses the basic channel only, without chaining for these commands.
         if cmd.cla != 0x00 {
@@ -538,7 +584,7 @@ impl CpsCard {
         }
         match cmd.ins {
             0xA4 => self.fs.select(cmd),
-            0xB0 => self.fs.read_binary(cmd),
+            0xB0 => self.read_binary(cmd),
             0x20 => self.verify(cmd),
             0xCB => self.get_data(cmd),
             0x22 => self.mse_cps3(cmd),
@@ -605,7 +651,7 @@ impl CpsCard {
                 status(SW_OK)
             }
             0xA4 => self.select_cps4(cmd),
-            0xB0 => self.fs.read_binary(cmd),
+            0xB0 => self.read_binary(cmd),
             0x20 => self.verify(cmd),
             0x22 => self.mse_cps4(cmd),
             0x2A if cmd.p1 == 0x9E && cmd.p2 == 0x9A => self.sign_cps4(cmd),

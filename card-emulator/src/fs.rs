@@ -182,4 +182,9 @@ impl FileSystem {
     pub fn current_df(&self) -> &[u16] {
         &self.current_df
     }
+
+    /// The path of the selected EF, if any.
+    pub fn current_ef(&self) -> Option<&[u16]> {
+        self.current_ef.as_deref()
+    }
 }

@@ -554,3 +554,42 @@ fn speaks_vpcd_and_removal_closes_the_connection() {
     );
     assert_eq!(em.connections(), 2);
 }
+
+#[test]
+fn business_objects_in_the_dodf_and_situations_behind_the_pin() {
+    let k = key();
+    let mut card = Card::Cps(Box::new(cps(&k)));
+    let read = |card: &mut Card| run(card, &[0, 0xB0, 0, 0, 0]);
+    // The ODF lists the DODF (A7) at <application>/4403.
+    let sel = apdu([0, 0xA4, 0x04, 0x0C], &IAS_AID, None);
+    assert_eq!(sw(&run(&mut card, &sel)), 0x9000);
+    assert_eq!(
+        sw(&run(&mut card, &[0, 0xA4, 0x02, 0x0C, 2, 0x50, 0x31])),
+        0x9000
+    );
+    let odf = data(&read(&mut card));
+    assert!(
+        odf.windows(8)
+            .any(|w| w == [0xA7, 6, 0x30, 4, 0x04, 2, 0x44, 0x03])
+    );
+    assert_eq!(
+        sw(&run(&mut card, &[0, 0xA4, 0x02, 0x0C, 2, 0x44, 0x03])),
+        0x9000
+    );
+    let dodf = data(&read(&mut card));
+    let text = String::from_utf8_lossy(&dodf);
+    assert!(text.contains("CPS_NAME_PS"));
+    // One object per situation on the card (one here).
+    assert!(text.contains("CPS_ACTIVITY_01_PS"));
+    assert!(!text.contains("CPS_ACTIVITY_02_PS"));
+    // The holder's file is free; a situation needs the PIN (6982), then reads.
+    let holder = [0, 0xA4, 0x09, 0x0C, 6, 0x3F, 0x00, 0x00, 0x01, 0x70, 0x01];
+    assert_eq!(sw(&run(&mut card, &holder)), 0x9000);
+    assert!(data(&read(&mut card)).starts_with(&[0x80, 1, b'8']));
+    let situation = [0, 0xA4, 0x09, 0x0C, 6, 0x3F, 0x00, 0x00, 0x01, 0xD1, 0x20];
+    assert_eq!(sw(&run(&mut card, &situation)), 0x9000);
+    assert_eq!(sw(&read(&mut card)), 0x6982);
+    assert_eq!(sw(&run(&mut card, &verify(0, 0x01, b"1234"))), 0x9000);
+    assert_eq!(sw(&run(&mut card, &situation)), 0x9000);
+    assert_eq!(sw(&read(&mut card)), 0x9000);
+}

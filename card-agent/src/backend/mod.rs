@@ -45,6 +45,9 @@ pub struct CpsData {
     pub profession_label: String,
     pub specialty: String,
     pub situations: Vec<Situation>,
+    /// The card holds practice situations that it gives only once the PIN is verified (a CPS
+    /// read before `Unlock`); `situations` is then empty.
+    pub situations_need_pin: bool,
     pub card_serial: String,
     /// DER certificates.
     pub auth_certificate: Vec<u8>,

@@ -389,6 +389,7 @@ impl Inner {
             profession_label,
             specialty: String::new(),
             situations: Vec::new(),
+            situations_need_pin: false,
             card_serial: token.serial.unwrap_or_default(),
             auth_certificate: auth.map(|c| c.der.clone()).unwrap_or_default(),
             sign_certificate: sign.map(|c| c.der.clone()).unwrap_or_default(),

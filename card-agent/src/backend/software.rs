@@ -440,6 +440,7 @@ impl SoftwareToken {
                     billing_id: s.billing_id.clone(),
                 })
                 .collect(),
+            situations_need_pin: false,
             card_serial: serial.clone(),
             auth_certificate: cert_der.clone(),
             sign_certificate: sign_cert_der.clone(),

@@ -208,6 +208,7 @@ fn read_value(r: &api::ReadCardResponse) -> Value {
                 "profession": h.profession,
                 "profession_label": h.profession_label,
                 "specialty": h.specialty,
+                "situations_need_pin": h.situations_need_pin,
                 "situations": h.situations.iter().map(|s| json!({
                     "structure_id": s.structure_id,
                     "structure_id_type": s.structure_id_type,
@@ -262,6 +263,11 @@ fn read_text(r: &api::ReadCardResponse) -> String {
                     sit.activity_sector,
                     sit.billing_id
                 ));
+            }
+            if h.situations_need_pin {
+                s.push_str(
+                    "Situations  given by the card after the code porteur: passerelle card unlock, then read again\n",
+                );
             }
             s.push_str("Certificates: use --json for the PEM text.\n");
         }

@@ -162,6 +162,8 @@ impl<'a> Link<'a> {
                 }
                 // Offset past the end of a file whose size is a multiple of the chunk.
                 0x6B00 if !out.is_empty() => return Ok(out),
+                // A file readable only after the PIN.
+                0x6982 => return Err(CardError::PinRequired),
                 sw => return Err(CardError::Device(format!("READ BINARY answered {sw:04X}"))),
             }
         }

@@ -22,11 +22,14 @@
 //!   <ref>`, then PSO DECIPHER `2A 80 86` chained in 255-byte parts (CLA `11` then `01`), the
 //!   card's raw RSA result being the signature.
 //!
-//! This project's convention (the card's own data formats are not public; shared with
-//! `card-emulator`): holder file `3F00/0001/7001` TLVs `80` id type (`8` RPPS, `0` ADELI),
-//! `81` identifier, `82` last name, `83` first name, `84` profession code, `85` profession
-//! label, `86` specialty; situation files `3F00/0001/D120`… TLVs `80` structure id type, `81`
-//! structure id, `82` name, `83` activity sector, `84` billing id.
+//! The holder and the practice situations are the PKCS#15 data objects Cryptolib documents
+//! (external specification, table 3): `CPS_NAME_PS`, and `CPS_ACTIVITY_01_PS` … `_16_PS`,
+//! which the card gives only after the PIN ("Protégé"): read before it, the situations are
+//! reported as needing the PIN. Their content is this project's convention (not public;
+//! shared with `card-emulator`): holder TLVs `80` id type (`8` RPPS, `0` ADELI), `81`
+//! identifier, `82` last name, `83` first name, `84` profession code, `85` profession label,
+//! `86` specialty; situation TLVs `80` structure id type, `81` structure id, `82` name, `83`
+//! activity sector, `84` billing id.
 
 use zeroize::Zeroizing;
 
@@ -104,6 +107,9 @@ pub const IAS_CL_AID: [u8; 13] = [
 /// The CPS4's ChipDoc applet, on logical channel 1.
 pub const CHIPDOC_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00];
 const ISSUER: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
+/// DODF label of the holder's characteristics (Cryptolib external specification, table 3;
+/// the situations are `CPS_ACTIVITY_01_PS` … `_16_PS`, protected by the PIN).
+const HOLDER_OBJECT: &str = "CPS_NAME_PS";
 /// CPS3 MSE SET algorithm reference, signature key: RSA PKCS#1 v1.5 SHA-256, DigestInfo built
 /// by the card.
 const CPS3_ALG_SIGN_SHA256: u8 = 0x42;
@@ -177,9 +183,9 @@ pub fn open(link: &Link<'_>, generation: Generation) -> Result<Option<String>, C
 
 /// Holder, situations, certificates.
 pub fn read(link: &Link<'_>, p15: &Pkcs15, card_serial: &str) -> Result<CpsData, CardError> {
-    let holder = link
-        .read_path(&[0x0001, 0x7001])?
-        .ok_or_else(|| CardError::Device("holder file 3F00/0001/7001 not found".into()))?;
+    let holder = p15
+        .read_data(link, HOLDER_OBJECT)?
+        .ok_or_else(|| CardError::Device(format!("no {HOLDER_OBJECT} data object on the card")))?;
     let h = tlvs(&holder);
     let id_type = match text(&h, 0x80).as_str() {
         "8" => IdType::Rpps,
@@ -187,13 +193,21 @@ pub fn read(link: &Link<'_>, p15: &Pkcs15, card_serial: &str) -> Result<CpsData,
         _ => IdType::Other,
     };
     let mut situations = Vec::new();
-    for i in 0..16u16 {
-        let Some(s) = link.read_path(&[0x0001, 0xD120 + i])? else {
-            break;
+    let mut situations_need_pin = false;
+    for i in 1..=16 {
+        let s = match p15.read_data(link, &format!("CPS_ACTIVITY_{i:02}_PS")) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            // "Protégé": read once the PIN is verified.
+            Err(CardError::PinRequired) => {
+                situations_need_pin = true;
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         let s = tlvs(&s);
         if s.is_empty() {
-            break;
+            continue;
         }
         situations.push(Situation {
             structure_id_type: text(&s, 0x80),
@@ -212,6 +226,7 @@ pub fn read(link: &Link<'_>, p15: &Pkcs15, card_serial: &str) -> Result<CpsData,
         profession_label: text(&h, 0x85),
         specialty: text(&h, 0x86),
         situations,
+        situations_need_pin,
         card_serial: card_serial.to_owned(),
         auth_certificate: p15.certificate(link, KeyUse::Authentication)?,
         sign_certificate: p15.certificate(link, KeyUse::Signature)?,

@@ -18,6 +18,9 @@
 //! - The signature key is the one whose usage has nonRepudiation (bit 9); the authentication
 //!   key is a sign-usage (bit 2) key without it (`sc_pkcs15_compute_signature`). The key's
 //!   `keyReference` goes into MSE SET as `84`; a non-empty key path is selected first.
+//! - AODF entries (ODF `A8`): the user PIN's reference, type, lengths and pad character, which
+//!   VERIFY follows (`pkcs15-pin.c`, `sec.c`).
+//! - DODF entries (ODF `A7`): data objects by label, with an `authId` when protected.
 //! - Padding `00`/`FF` ends a directory file's contents.
 //!
 //! Ours: the DER reading below (no OpenSC code), and the choice to skip a private key entry
@@ -282,6 +285,34 @@ pub fn parse_cdf(data: &[u8]) -> Result<Vec<Certificate>, CardError> {
 }
 
 /// How the PKCS#15 application is selected.
+/// A data object of the DODF: the CPS's business data ("objets métier") under the labels
+/// Cryptolib documents (`CPS_NAME_PS`, `CPS_ACTIVITY_01_PS`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataObject {
+    pub label: String,
+    /// Set when reading needs that authentication object (the PIN): "Protégé".
+    pub auth_id: Option<Vec<u8>>,
+    pub path: Path,
+}
+
+/// DODF entries `30 { 30 { 0C label, [03 flags], [04 authId] }, 30 { … }, A1 { 30 path } }`
+/// (opaque objects by reference); objects given by value are skipped.
+pub fn parse_dodf(data: &[u8]) -> Result<Vec<DataObject>, CardError> {
+    let mut objects = Vec::new();
+    for entry in elements(data)?.into_iter().filter(|d| d.tag == 0x30) {
+        let (common, _class, typed) = object(entry.value)?;
+        let Some(path) = find(&typed, 0x30) else {
+            continue;
+        };
+        objects.push(DataObject {
+            label: label(&common),
+            auth_id: find(&common, 0x04).map(|d| d.value.to_vec()),
+            path: parse_path(path.value)?,
+        });
+    }
+    Ok(objects)
+}
+
 /// PKCS#15 PinFlags bits.
 const PIN_FLAG_NEEDS_PADDING: u32 = 1 << 5;
 const PIN_FLAG_UNBLOCKING: u32 = 1 << 6;
@@ -410,6 +441,7 @@ pub struct Pkcs15 {
     pub keys: Vec<PrivateKey>,
     pub certs: Vec<Certificate>,
     pub pins: Vec<Pin>,
+    pub data: Vec<DataObject>,
 }
 
 impl Pkcs15 {
@@ -489,6 +521,15 @@ impl Pkcs15 {
         }
     }
 
+    /// The content of the data object labelled `label`; None when the card has none.
+    /// [`CardError::PinRequired`] for a protected object read before the PIN.
+    pub fn read_data(&self, link: &Link<'_>, label: &str) -> Result<Option<Vec<u8>>, CardError> {
+        match self.data.iter().find(|d| d.label == label) {
+            Some(object) => self.read(link, &object.path).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn read(&self, link: &Link<'_>, p: &Path) -> Result<Vec<u8>, CardError> {
         self.select_file(link, &p.path)?;
         let data = link.read_current()?;
@@ -527,6 +568,7 @@ pub fn read(link: &Link<'_>) -> Result<Pkcs15, CardError> {
         keys: Vec::new(),
         certs: Vec::new(),
         pins: Vec::new(),
+        data: Vec::new(),
     };
     let odf_path = odf_path.unwrap_or(Path {
         path: ODF.to_vec(),
@@ -543,6 +585,10 @@ pub fn read(link: &Link<'_>) -> Result<Pkcs15, CardError> {
             0xA4 => {
                 let data = p15.read(link, &path)?;
                 p15.certs.extend(parse_cdf(&data)?);
+            }
+            0xA7 => {
+                let data = p15.read(link, &path)?;
+                p15.data.extend(parse_dodf(&data)?);
             }
             0xA8 => {
                 let data = p15.read(link, &path)?;
@@ -646,6 +692,7 @@ mod tests {
             keys,
             certs,
             pins: Vec::new(),
+            data: Vec::new(),
         };
         assert_eq!(p15.key(KeyUse::Signature).unwrap().key_ref, Some(0x82));
         assert_eq!(p15.key(KeyUse::Authentication).unwrap().key_ref, Some(0x81));
@@ -712,6 +759,7 @@ mod tests {
             keys: Vec::new(),
             certs: Vec::new(),
             pins: so,
+            data: Vec::new(),
         };
         assert!(p15.user_pin().is_err());
     }
