@@ -1126,3 +1126,102 @@ birth_rank = 2
         assert!(err.to_string().contains("vitale.toml"), "{err}");
     }
 }
+
+/// A token whose reader can be unplugged in the middle of a signature (vpcd readers cannot).
+struct Unpluggable {
+    token: Arc<SoftwareToken>,
+    unplug_on_sign: std::sync::atomic::AtomicBool,
+    unplugged: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl card_agent::backend::CardBackend for Unpluggable {
+    async fn readers(
+        &self,
+    ) -> Result<Vec<card_agent::backend::ReaderState>, card_agent::backend::CardError> {
+        if self.unplugged.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Vec::new());
+        }
+        self.token.readers().await
+    }
+    async fn read(
+        &self,
+        reader: &str,
+    ) -> Result<card_agent::backend::CardData, card_agent::backend::CardError> {
+        self.token.read(reader).await
+    }
+    async fn verify_pin(
+        &self,
+        reader: &str,
+        pin: &zeroize::Zeroizing<String>,
+    ) -> Result<(), card_agent::backend::CardError> {
+        self.token.verify_pin(reader, pin).await
+    }
+    async fn sign(
+        &self,
+        reader: &str,
+        key: card_agent::backend::KeyUse,
+        digest: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), card_agent::backend::CardError> {
+        if self
+            .unplug_on_sign
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.unplugged
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(card_agent::backend::CardError::ReaderRemoved(
+                reader.to_owned(),
+            ));
+        }
+        self.token.sign(reader, key, digest).await
+    }
+}
+
+#[tokio::test]
+async fn reader_unplugged_mid_signature_is_a_clear_error_and_the_agent_goes_on() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = CardAgentConfig {
+        workstation: WS.to_owned(),
+        ..Default::default()
+    };
+    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.backend.software = token_config(dir.path());
+    let token = Arc::new(SoftwareToken::load(&cfg.backend.software).expect("token loads"));
+    let backend = Arc::new(Unpluggable {
+        token: token.clone(),
+        unplug_on_sign: true.into(),
+        unplugged: false.into(),
+    });
+    let bus: SharedBus = Arc::new(InProcessBus::new());
+    let shutdown = Shutdown::new();
+    let running = card_agent::start(&cfg, backend.clone(), bus, shutdown.clone())
+        .await
+        .expect("agent starts");
+    let mut grpc = CardAgentClient::connect(running.endpoint()).await.unwrap();
+
+    let err = grpc
+        .sign(sign_req(digest_of(b"unplugged"), PIN))
+        .await
+        .expect_err("the reader went away");
+    assert_eq!(err.code(), Code::Aborted);
+    assert_eq!(reason(&err), "READER_REMOVED");
+    assert!(err.message().contains(token.reader()), "{}", err.message());
+
+    // Still serving: the reader is gone from the list, and comes back.
+    let readers = grpc
+        .list_readers(api::ListReadersRequest {})
+        .await
+        .expect("still serving")
+        .into_inner();
+    assert!(readers.readers.is_empty());
+    backend.unplugged.store(false, Ordering::SeqCst);
+    let signed = grpc
+        .sign(sign_req(digest_of(b"plugged again"), PIN))
+        .await
+        .expect("signs once the reader is back")
+        .into_inner();
+    assert!(!signed.signature.is_empty());
+    shutdown.trigger();
+    running.wait().await.unwrap();
+}

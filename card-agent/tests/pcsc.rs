@@ -1056,10 +1056,3 @@ async fn pcsc_backend_recovers_with_the_agents_pin_cache() {
         "the refused PIN was not presented again"
     );
 }
-
-#[test]
-fn reader_unplugged_error_is_clear() {
-    // vpcd readers cannot be unplugged; the mapping is what the agent shows.
-    let e = CardError::ReaderRemoved(READER0.into());
-    assert_eq!(e.to_string(), format!("the reader {READER0:?} was removed"));
-}

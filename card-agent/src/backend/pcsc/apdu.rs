@@ -302,6 +302,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pcsc_errors_map_to_what_the_agent_reports() {
+        // A reader unplugged in the middle of a command: a clear error naming it.
+        for e in [
+            pcsc::Error::ReaderUnavailable,
+            pcsc::Error::UnknownReader,
+            pcsc::Error::NoReadersAvailable,
+        ] {
+            assert_eq!(map_pcsc(e, "R"), CardError::ReaderRemoved("R".into()));
+        }
+        assert_eq!(
+            map_pcsc(pcsc::Error::RemovedCard, "R"),
+            CardError::CardRemoved
+        );
+        assert!(map_pcsc(pcsc::Error::ResetCard, "R").is_transient());
+        assert!(map_pcsc(pcsc::Error::SharingViolation, "R").is_transient());
+    }
+
+    #[test]
     fn tlv_parsing() {
         let data = [
             0x65, 0x06, 0x80, 0x01, b'A', 0x5F, 0x20, 0x00, 0x80, 0x81, 0x01, b'B', 0xFF,
