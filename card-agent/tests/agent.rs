@@ -78,6 +78,17 @@ fn token_config(dir: &Path) -> SoftwareTokenConfig {
     }
 }
 
+/// An agent of workstation `workstation` on a software token in `dir`, gRPC on a free port.
+fn agent_config(workstation: &str, dir: &Path) -> CardAgentConfig {
+    let mut cfg = CardAgentConfig {
+        workstation: workstation.to_owned(),
+        ..Default::default()
+    };
+    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.backend.software = token_config(dir);
+    cfg
+}
+
 struct Fixture {
     bus: SharedBus,
     token: Arc<SoftwareToken>,
@@ -94,12 +105,7 @@ impl Fixture {
 
     async fn start_with(kind: BusKind, tune: impl FnOnce(&mut CardAgentConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = CardAgentConfig {
-            workstation: WS.to_owned(),
-            ..Default::default()
-        };
-        cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
-        cfg.backend.software = token_config(dir.path());
+        let mut cfg = agent_config(WS, dir.path());
         tune(&mut cfg);
         let (bus, nats): (SharedBus, _) = match kind {
             BusKind::InProcess => (Arc::new(InProcessBus::new()), None),
@@ -766,12 +772,7 @@ on_both_buses!(
 async fn invalid_workstation_id_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     for bad in ["", "ws.1", "*", ">", "ws 1", "ws.>"] {
-        let mut cfg = CardAgentConfig {
-            workstation: bad.to_owned(),
-            ..Default::default()
-        };
-        cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
-        cfg.backend.software = token_config(dir.path());
+        let cfg = agent_config(bad, dir.path());
         let backend = card_agent::build_backend(&cfg).await.unwrap();
         let bus: SharedBus = Arc::new(InProcessBus::new());
         let err = card_agent::start(&cfg, backend, bus, Shutdown::new())
@@ -948,12 +949,7 @@ authorization {{
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = CardAgentConfig {
-        workstation: WS.to_owned(),
-        ..Default::default()
-    };
-    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.backend.software = token_config(dir.path());
+    let mut cfg = agent_config(WS, dir.path());
     cfg.pin.pinentry = vec!["echo".to_owned(), PIN.to_owned()];
     let agent_bus: SharedBus = Arc::new(
         connect(&format!("card_agent_{WS}"), "agentpw")
@@ -1181,12 +1177,7 @@ impl card_agent::backend::CardBackend for Unpluggable {
 async fn reader_unplugged_mid_signature_is_a_clear_error_and_the_agent_goes_on() {
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = CardAgentConfig {
-        workstation: WS.to_owned(),
-        ..Default::default()
-    };
-    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.backend.software = token_config(dir.path());
+    let cfg = agent_config(WS, dir.path());
     let token = Arc::new(SoftwareToken::load(&cfg.backend.software).expect("token loads"));
     let backend = Arc::new(Unpluggable {
         token: token.clone(),
