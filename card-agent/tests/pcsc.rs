@@ -187,6 +187,23 @@ enum Gen {
     Cps4,
 }
 
+/// Runs `async fn case(generation: Gen)` as two tests, `case::cps3` and `case::cps4`.
+macro_rules! on_both_generations {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test]
+            async fn cps3() {
+                super::$case(super::Gen::Cps3).await;
+            }
+
+            #[tokio::test]
+            async fn cps4() {
+                super::$case(super::Gen::Cps4).await;
+            }
+        }
+    };
+}
+
 fn cps_card() -> Card {
     cps_card_of(Gen::Cps3)
 }
@@ -346,17 +363,8 @@ fn pin(p: &str) -> Zeroizing<String> {
     Zeroizing::new(p.to_owned())
 }
 
-#[tokio::test]
-async fn reads_cps_holder_situations_and_certificates() {
-    reads_cps_holder_situations_and_certificates_on(Gen::Cps3).await;
-}
-
-#[tokio::test]
-async fn reads_cps_holder_situations_and_certificates_cps4() {
-    reads_cps_holder_situations_and_certificates_on(Gen::Cps4).await;
-}
-
-async fn reads_cps_holder_situations_and_certificates_on(generation: Gen) {
+on_both_generations!(reads_cps_holder_situations_and_certificates);
+async fn reads_cps_holder_situations_and_certificates(generation: Gen) {
     let _g = serial();
     let _cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
@@ -413,17 +421,8 @@ async fn reads_cps_holder_situations_and_certificates_on(generation: Gen) {
     assert_eq!(cps.sign_certificate, keys().sign_cert);
 }
 
-#[tokio::test]
-async fn pin_ok_then_signs_with_both_keys_verified_by_openssl() {
-    pin_ok_then_signs_with_both_keys_verified_by_openssl_on(Gen::Cps3).await;
-}
-
-#[tokio::test]
-async fn pin_ok_then_signs_with_both_keys_verified_by_openssl_cps4() {
-    pin_ok_then_signs_with_both_keys_verified_by_openssl_on(Gen::Cps4).await;
-}
-
-async fn pin_ok_then_signs_with_both_keys_verified_by_openssl_on(generation: Gen) {
+on_both_generations!(pin_ok_then_signs_with_both_keys_verified_by_openssl);
+async fn pin_ok_then_signs_with_both_keys_verified_by_openssl(generation: Gen) {
     let _g = serial();
     let _cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
@@ -463,17 +462,8 @@ async fn pin_ok_then_signs_with_both_keys_verified_by_openssl_on(generation: Gen
     );
 }
 
-#[tokio::test]
-async fn wrong_pin_shows_tries_left_then_blocks() {
-    wrong_pin_shows_tries_left_then_blocks_on(Gen::Cps3).await;
-}
-
-#[tokio::test]
-async fn wrong_pin_shows_tries_left_then_blocks_cps4() {
-    wrong_pin_shows_tries_left_then_blocks_on(Gen::Cps4).await;
-}
-
-async fn wrong_pin_shows_tries_left_then_blocks_on(generation: Gen) {
+on_both_generations!(wrong_pin_shows_tries_left_then_blocks);
+async fn wrong_pin_shows_tries_left_then_blocks(generation: Gen) {
     let _g = serial();
     let cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
@@ -651,17 +641,8 @@ async fn empty_reader_and_watch_insertion_removal() {
     assert_eq!(e.kind, CardEventKind::Removed);
 }
 
-#[tokio::test]
-async fn card_removed_while_signing() {
-    card_removed_while_signing_on(Gen::Cps3).await;
-}
-
-#[tokio::test]
-async fn card_removed_while_signing_cps4() {
-    card_removed_while_signing_on(Gen::Cps4).await;
-}
-
-async fn card_removed_while_signing_on(generation: Gen) {
+on_both_generations!(card_removed_while_signing);
+async fn card_removed_while_signing(generation: Gen) {
     let _g = serial();
     let cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::new().expect("backend");
@@ -699,17 +680,8 @@ fn reset_by_another_application(reader: &str) {
         .expect("reset");
 }
 
-#[tokio::test]
-async fn card_reset_is_recovered_transparently() {
-    card_reset_is_recovered_transparently_on(Gen::Cps3).await;
-}
-
-#[tokio::test]
-async fn card_reset_is_recovered_transparently_cps4() {
-    card_reset_is_recovered_transparently_on(Gen::Cps4).await;
-}
-
-async fn card_reset_is_recovered_transparently_on(generation: Gen) {
+on_both_generations!(card_reset_is_recovered_transparently);
+async fn card_reset_is_recovered_transparently(generation: Gen) {
     let _g = serial();
     let cps = insert(cps_card_of(generation), 0);
     let backend = PcscBackend::with_pin_source(Arc::new(Cache(Some(PIN.into())))).expect("backend");
@@ -741,17 +713,8 @@ async fn card_reset_is_recovered_transparently_on(generation: Gen) {
     assert!(bare.sign(READER0, KeyUse::Signature, &digest).await.is_ok());
 }
 
-#[tokio::test]
-async fn cached_pin_refused_after_reset_is_not_retried() {
-    cached_pin_refused_after_reset_is_not_retried_on(Gen::Cps3).await;
-}
-
-#[tokio::test]
-async fn cached_pin_refused_after_reset_is_not_retried_cps4() {
-    cached_pin_refused_after_reset_is_not_retried_on(Gen::Cps4).await;
-}
-
-async fn cached_pin_refused_after_reset_is_not_retried_on(generation: Gen) {
+on_both_generations!(cached_pin_refused_after_reset_is_not_retried);
+async fn cached_pin_refused_after_reset_is_not_retried(generation: Gen) {
     let _g = serial();
     let cps = insert(cps_card_of(generation), 0);
     // The cache holds a wrong PIN (changed meanwhile): presented once, refused, not retried.
