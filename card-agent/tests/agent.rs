@@ -158,6 +158,24 @@ impl Fixture {
         .await
     }
 
+    /// A service asks over the bus without a PIN: the kept PIN serves. The signature key's
+    /// signature is checked with OpenSSL; the authentication key signs too.
+    async fn signs_over_the_bus_without_pin(&self, data: &[u8]) {
+        let resp: api::SignResponse = self
+            .bus_call(CardOp::Sign, &sign_req(digest_of(data), ""))
+            .await
+            .expect("signed with the kept PIN");
+        assert!(openssl_verifies(
+            self.dir.path(),
+            &resp.certificate,
+            data,
+            &resp.signature
+        ));
+        let mut req = sign_req(digest_of(data), "");
+        req.key = api::KeyUse::Authentication as i32;
+        let _: api::SignResponse = self.bus_call(CardOp::Sign, &req).await.expect("auth key");
+    }
+
     async fn stop(mut self) {
         self.shutdown.trigger();
         self.running.take().unwrap().wait().await.unwrap();
@@ -294,21 +312,7 @@ async fn signs_with_the_right_pin_then_from_the_cache(bus: BusKind) {
     assert!(f.running().agent.has_cached_pin(SERIAL));
 
     // A service over the bus, without PIN: the PIN typed locally is re-presented to this card.
-    let data2 = b"second assertion";
-    let resp2: api::SignResponse = f
-        .bus_call(CardOp::Sign, &sign_req(digest_of(data2), ""))
-        .await
-        .expect("signed from the cache");
-    assert!(openssl_verifies(
-        f.dir.path(),
-        &resp2.certificate,
-        data2,
-        &resp2.signature
-    ));
-    // Authentication key too.
-    let mut req = sign_req(digest_of(data2), "");
-    req.key = api::KeyUse::Authentication as i32;
-    let _: api::SignResponse = f.bus_call(CardOp::Sign, &req).await.expect("auth key");
+    f.signs_over_the_bus_without_pin(b"second assertion").await;
     f.stop().await;
 }
 
@@ -620,20 +624,8 @@ async fn unlock_tells_tries_left_then_serves_the_bus_without_pin(bus: BusKind) {
     assert!(f.running().agent.has_cached_pin(SERIAL));
 
     // Services over the bus, without PIN, both keys.
-    let data = b"<saml:Assertion>unlocked</saml:Assertion>";
-    let resp: api::SignResponse = f
-        .bus_call(CardOp::Sign, &sign_req(digest_of(data), ""))
-        .await
-        .expect("signed without PIN after the unlock");
-    assert!(openssl_verifies(
-        f.dir.path(),
-        &resp.certificate,
-        data,
-        &resp.signature
-    ));
-    let mut req = sign_req(digest_of(data), "");
-    req.key = api::KeyUse::Authentication as i32;
-    let _: api::SignResponse = f.bus_call(CardOp::Sign, &req).await.expect("auth key");
+    f.signs_over_the_bus_without_pin(b"<saml:Assertion>unlocked</saml:Assertion>")
+        .await;
     f.stop().await;
 }
 
