@@ -24,6 +24,14 @@ pub enum BusError {
     #[error("bus connection: {0}")]
     Connection(String),
 
+    /// The server refused the credentials (user/password, token, NKey, credentials file).
+    #[error("bus authentication refused: {0}")]
+    Authentication(String),
+
+    /// TLS with the server failed (untrusted certificate, client certificate refused).
+    #[error("bus TLS failed: {0}")]
+    Tls(String),
+
     /// The connection was closed for good (client drained or dropped); nothing will get through.
     #[error("bus closed")]
     Closed,

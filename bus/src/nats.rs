@@ -52,15 +52,20 @@ pub struct NatsOptions {
     /// management. [`Bus::request`] has its own timeout per call. Default: async-nats's (10 s)
     /// for the client, 5 s for JetStream.
     pub request_timeout: Option<Duration>,
-    /// NATS credentials file (JWT + nkey seed, decentralised auth). Needs the crate feature
-    /// `nkeys`; without it, connecting with this set fails with [`BusError::Connection`].
+    /// NATS credentials file (JWT + nkey seed, decentralised auth).
     pub credentials_file: Option<PathBuf>,
     /// User and password.
     pub user_password: Option<(String, String)>,
     /// Authentication token.
     pub token: Option<String>,
+    /// NKey seed (`SU…`) of the user.
+    pub nkey_seed: Option<String>,
     /// PEM file of the CA that signed the server certificate; setting it requires TLS.
     pub tls_ca: Option<PathBuf>,
+    /// PEM certificate and key files of this client, for servers that verify clients.
+    pub tls_client_certificate: Option<(PathBuf, PathBuf)>,
+    /// How long connecting may take (async-nats's default otherwise).
+    pub connect_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for NatsOptions {
@@ -75,7 +80,10 @@ impl fmt::Debug for NatsOptions {
                 &self.user_password.as_ref().map(|(user, _)| user.as_str()),
             )
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("nkey_seed", &self.nkey_seed.as_ref().map(|_| "<redacted>"))
             .field("tls_ca", &self.tls_ca)
+            .field("tls_client_certificate", &self.tls_client_certificate)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -119,8 +127,19 @@ impl NatsBus {
         if let Some(token) = &options.token {
             connect = connect.token(token.clone());
         }
+        if let Some(seed) = &options.nkey_seed {
+            connect = connect.nkey(seed.clone());
+        }
         if let Some(ca) = &options.tls_ca {
             connect = connect.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &options.tls_client_certificate {
+            connect = connect
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        if let Some(timeout) = options.connect_timeout {
+            connect = connect.connection_timeout(timeout);
         }
         let servers: Vec<&str> = url
             .split(',')
@@ -132,16 +151,15 @@ impl NatsBus {
             .map(|s| redact_userinfo(s))
             .collect::<Vec<_>>()
             .join(",");
-        let client = connect.connect(servers).await.map_err(|e| {
-            let what = match e.kind() {
-                ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
-                    "authentication failed"
-                }
-                ConnectErrorKind::Tls => "TLS failed",
-                ConnectErrorKind::TimedOut => "timed out",
-                _ => "cannot connect",
-            };
-            BusError::Connection(format!("{description}: {what}: {e}"))
+        let client = connect.connect(servers).await.map_err(|e| match e.kind() {
+            ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
+                BusError::Authentication(format!("{description}: {e}"))
+            }
+            ConnectErrorKind::Tls => BusError::Tls(format!("{description}: {e}")),
+            ConnectErrorKind::TimedOut => {
+                BusError::Connection(format!("{description}: timed out: {e}"))
+            }
+            _ => BusError::Connection(format!("{description}: cannot connect: {e}")),
         })?;
         let mut bus = Self::from_client(client);
         if let Some(timeout) = options.request_timeout {
@@ -224,7 +242,6 @@ async fn barrier(client: &Client, what: &str) -> Result<(), BusError> {
     }
 }
 
-#[cfg(feature = "nkeys")]
 async fn with_credentials_file(
     connect: async_nats::ConnectOptions,
     path: &std::path::Path,
@@ -235,16 +252,6 @@ async fn with_credentials_file(
         .map_err(|e| BusError::Connection(format!("credentials file {}: {e}", path.display())))
 }
 
-#[cfg(not(feature = "nkeys"))]
-async fn with_credentials_file(
-    _connect: async_nats::ConnectOptions,
-    path: &std::path::Path,
-) -> Result<async_nats::ConnectOptions, BusError> {
-    Err(BusError::Connection(format!(
-        "credentials file {} given, but passerelle-bus was built without the `nkeys` feature",
-        path.display()
-    )))
-}
 
 /// `nats://user:pass@host:4222` → `nats://host:4222`, for logs.
 fn redact_userinfo(url: &str) -> String {

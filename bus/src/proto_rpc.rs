@@ -99,7 +99,10 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
             "every {} serving {subject} is overloaded; retry later",
             serving_service(subject).unwrap_or("service")
         )),
-        BusError::Connection(_) | BusError::Closed => {
+        BusError::Connection(_)
+        | BusError::Closed
+        | BusError::Authentication(_)
+        | BusError::Tls(_) => {
             Status::unavailable(format!("bus unavailable: {error}"))
         }
         BusError::InvalidSubject { .. }
@@ -119,9 +122,22 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
 ///
 /// For graceful shutdown use [`serve_typed_until`]: ending the stream some other way (e.g.
 /// `take_until` on a shutdown signal) drops it, and with it the requests it still holds.
-pub async fn serve_typed<Req, Resp, F, Fut>(
+pub async fn serve_typed<Req, Resp, F, Fut>(stream: RequestStream, concurrency: usize, handler: F)
+where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+    F: Fn(Headers, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    serve_typed_with_permits(stream, permits, handler).await
+}
+
+/// As [`serve_typed`], the requests in flight bounded by `permits`, which several subjects
+/// may share: one limit for everything a server does.
+pub async fn serve_typed_with_permits<Req, Resp, F, Fut>(
     mut stream: RequestStream,
-    concurrency: usize,
+    permits: Arc<Semaphore>,
     handler: F,
 ) where
     Req: prost::Message + Default + Send + 'static,
@@ -130,7 +146,6 @@ pub async fn serve_typed<Req, Resp, F, Fut>(
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
     let handler = Arc::new(handler);
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut in_flight = JoinSet::new();
     loop {
         // Take a slot before the next request, so that waiting requests stay queued on the
@@ -205,7 +220,26 @@ pub async fn serve_typed_until<Req, Resp, F, Fut, S>(
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     S: Future<Output = ()> + Send,
 {
-    let serving = serve_typed(stream, concurrency, handler);
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    serve_typed_until_with_permits(stream, drain, shutdown, permits, handler).await
+}
+
+/// As [`serve_typed_until`], the requests in flight bounded by `permits` (see
+/// [`serve_typed_with_permits`]).
+pub async fn serve_typed_until_with_permits<Req, Resp, F, Fut, S>(
+    stream: RequestStream,
+    drain: DrainHandle,
+    shutdown: S,
+    permits: Arc<Semaphore>,
+    handler: F,
+) where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+    F: Fn(Headers, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    S: Future<Output = ()> + Send,
+{
+    let serving = serve_typed_with_permits(stream, permits, handler);
     let drain_on_shutdown = async move {
         shutdown.await;
         if let Err(e) = drain.drain().await {

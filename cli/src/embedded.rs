@@ -11,7 +11,9 @@ use card_agent::backend::software::{SANDBOX_CPS_PIN, SoftwareTokenConfig, TokenI
 use card_agent::config::BackendKind;
 use card_agent::{CardAgentConfig, RunningCardAgent};
 use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
-use ins_service::{InsServiceConfig, Roles, RunningInsService};
+use ins_service::{InsSettings, RunningInsService};
+use passerelle_service_kit::Roles;
+use passerelle_service_kit::settings::KitSettings;
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_sandbox::insi::SANDBOX_IDAM;
 use passerelle_sandbox::insi::{
@@ -88,8 +90,15 @@ impl Embedded {
             None => Arc::new(InProcessBus::new()),
         };
 
-        let mut cfg = InsServiceConfig::default();
-        cfg.grpc.listen = opts.ins_listen;
+        let kit = KitSettings::with_grpc_port(INS_PORT);
+        let kit = KitSettings {
+            grpc: passerelle_service_kit::settings::GrpcSettings {
+                listen: opts.ins_listen,
+                ..kit.grpc
+            },
+            ..kit
+        };
+        let mut cfg = InsSettings::default();
         cfg.insi = InsiClientConfig {
             endpoint: insi.url(),
             tls: ClientTls {
@@ -106,7 +115,7 @@ impl Embedded {
             emitter: "passerelle@sandbox.invalid".to_owned(),
             ..InsiClientConfig::default()
         };
-        let ins = ins_service::start(&cfg, bus.clone(), Roles::default(), shutdown.clone())
+        let ins = ins_service::start(&kit, &cfg, bus.clone(), Roles::default(), shutdown.clone())
             .await
             .context("starting the INS service")?;
 
@@ -161,6 +170,6 @@ impl Embedded {
     }
 
     pub fn ins_endpoint(&self) -> String {
-        format!("http://{}", self.ins.grpc_addr)
+        self.ins.endpoint().unwrap_or_default()
     }
 }

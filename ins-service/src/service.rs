@@ -11,42 +11,18 @@ use passerelle_proto::common::v1::{Actor, actor};
 use passerelle_proto::events::v1::{IdentityQualified, InsSearched};
 use passerelle_proto::ins::v1 as api;
 use passerelle_service_kit::RequestId;
-use passerelle_service_kit::errors::RichError;
 use prost::Message;
-use tonic::{Code, Status};
 
 use crate::audit::{Auditor, InsHasher, now_unix_ms};
 use crate::card_signer::{self, AgentSigner};
+use crate::errors::InsServiceError;
 use crate::gateway::{InsiGateway, RequestScope};
-use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, SignerError, VitaleQuery};
+use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, VitaleQuery};
 use crate::retry::RetryPolicy;
 use crate::strategy::{self, Insi, Scoped, StrategyOutcome};
 use crate::{diagnostics, qualify, verify};
 
-/// Reasons (google.rpc.ErrorInfo.reason) of the errors this service returns.
-pub mod reasons {
-    pub const INVALID_TRAITS: &str = "INVALID_TRAITS";
-    pub const INVALID_MATRICULE: &str = "INVALID_MATRICULE";
-    pub const MISSING_ACTOR: &str = "MISSING_ACTOR";
-    pub const INVALID_WORKSTATION: &str = "INVALID_WORKSTATION";
-    /// CPS mode cannot be used: no card-agent answers for the workstation (or no bus).
-    pub const CPS_MODE_UNAVAILABLE: &str = "CPS_MODE_UNAVAILABLE";
-    /// No CPS in the workstation's reader (or it was removed or swapped).
-    pub const CPS_CARD_ABSENT: &str = "CPS_CARD_ABSENT";
-    /// The CPS needs its PIN, entered on the workstation.
-    pub const CPS_PIN_REQUIRED: &str = "CPS_PIN_REQUIRED";
-    /// The card refused (blocked PIN…).
-    pub const CPS_CARD_REFUSED: &str = "CPS_CARD_REFUSED";
-    /// The card or its middleware failed.
-    pub const CPS_CARD_ERROR: &str = "CPS_CARD_ERROR";
-    pub const INSI_FAULT: &str = "INSI_FAULT";
-    pub const INSI_UNAVAILABLE: &str = "INSI_UNAVAILABLE";
-    pub const INSI_TIMEOUT: &str = "INSI_TIMEOUT";
-    pub const INSI_TLS: &str = "INSI_TLS";
-    pub const INSI_BAD_RESPONSE: &str = "INSI_BAD_RESPONSE";
-    pub const INSI_CONFIGURATION: &str = "INSI_CONFIGURATION";
-    pub const INVALID_DOCUMENT: &str = "INVALID_DOCUMENT";
-}
+pub use crate::errors::reasons;
 
 /// The INS service. Cheap to clone.
 #[derive(Clone)]
@@ -74,7 +50,7 @@ impl InsCore {
         &self,
         request_id: &RequestId,
         actor: Option<Actor>,
-    ) -> Result<RequestScope, Status> {
+    ) -> Result<RequestScope, InsServiceError> {
         let auth = call_auth(actor.as_ref(), self.events.as_ref()).await?;
         Ok(RequestScope {
             request_id: request_id.clone(),
@@ -102,7 +78,7 @@ impl InsCore {
         &self,
         request_id: &RequestId,
         req: api::SearchByTraitsRequest,
-    ) -> Result<api::SearchResponse, Status> {
+    ) -> Result<api::SearchResponse, InsServiceError> {
         let scope = self.scope(request_id, req.actor.clone()).await?;
         let traits = traits_from_request(req.traits.unwrap_or_default())?;
         let outcome = self.search_traits(&scope, &traits).await;
@@ -116,7 +92,7 @@ impl InsCore {
         &self,
         request_id: &RequestId,
         req: api::SearchByVitaleRequest,
-    ) -> Result<api::SearchResponse, Status> {
+    ) -> Result<api::SearchResponse, InsServiceError> {
         let scope = self.scope(request_id, req.actor.clone()).await?;
         let q = vitale_query(&req)?;
         let outcome = self.gateway.search_by_vitale(&scope, &q).await;
@@ -137,7 +113,7 @@ impl InsCore {
         &self,
         request_id: &RequestId,
         req: api::VerifyInsRequest,
-    ) -> Result<api::VerifyInsResponse, Status> {
+    ) -> Result<api::VerifyInsResponse, InsServiceError> {
         let scope = self.scope(request_id, req.actor.clone()).await?;
         let known = known_ins(req.ins.as_ref())?
             .ok_or_else(|| invalid_ins("ins", "the INS to verify is required".to_owned()))?;
@@ -153,7 +129,7 @@ impl InsCore {
         &self,
         request_id: &RequestId,
         req: api::QualifyIdentityRequest,
-    ) -> Result<api::QualifyIdentityResponse, Status> {
+    ) -> Result<api::QualifyIdentityResponse, InsServiceError> {
         let scope = self.scope(request_id, req.actor.clone()).await?;
         let traits = traits_from_request(req.traits.unwrap_or_default())?;
         let known = known_ins(req.ins.as_ref())?;
@@ -232,7 +208,7 @@ impl InsCore {
     pub fn check_matricule(
         &self,
         req: &api::CheckMatriculeRequest,
-    ) -> Result<api::CheckMatriculeResponse, Status> {
+    ) -> Result<api::CheckMatriculeResponse, InsServiceError> {
         check_matricule(req)
     }
 
@@ -240,7 +216,7 @@ impl InsCore {
         &self,
         request_id: &RequestId,
         actor: Option<Actor>,
-        response: &Result<api::SearchResponse, Status>,
+        response: &Result<api::SearchResponse, InsServiceError>,
         outcome: &StrategyOutcome,
     ) {
         let Some(bus) = &self.events else { return };
@@ -286,38 +262,18 @@ impl InsCore {
 /// How the INSi calls of a request are authenticated. CPS mode: the workstation's
 /// card-agent reads the card now (certificates, situation) and signs each call's assertion
 /// (and TLS handshake) later.
-async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<CallAuth, Status> {
+async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<CallAuth, InsServiceError> {
     match actor.and_then(|a| a.mode.as_ref()) {
-        None => Err(RichError::new(
-            Code::InvalidArgument,
-            reasons::MISSING_ACTOR,
-            "actor is required: say who acts, organisation mode or CPS mode with the workstation id",
-        )
-        .field("actor", "missing")
-        .into()),
+        None => Err(InsServiceError::MissingActor),
         Some(actor::Mode::Organisation(_)) => Ok(CallAuth::Organisation),
         Some(actor::Mode::Cps(cps)) => {
             if passerelle_bus::subjects::validate_token(&cps.workstation_id).is_err() {
-                return Err(RichError::new(
-                    Code::InvalidArgument,
-                    reasons::INVALID_WORKSTATION,
-                    format!(
-                        "workstation id {:?} is not valid: use letters, digits, '-' and '_' only",
-                        cps.workstation_id
-                    ),
-                )
-                .field("actor.cps.workstation_id", "not a single subject token")
-                .into());
+                return Err(InsServiceError::InvalidWorkstation(
+                    cps.workstation_id.clone(),
+                ));
             }
             let Some(bus) = bus else {
-                return Err(RichError::new(
-                    Code::FailedPrecondition,
-                    reasons::CPS_MODE_UNAVAILABLE,
-                    "CPS mode needs the bus to reach the workstation's card-agent, and this \
-                     service runs without one: use organisation mode",
-                )
-                .field("actor.cps", "no bus to reach a card-agent")
-                .into());
+                return Err(InsServiceError::CpsModeWithoutBus);
             };
             let signer = AgentSigner::read(
                 bus.clone(),
@@ -325,24 +281,21 @@ async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<Cal
                 card_signer::DEFAULT_AGENT_TIMEOUT,
             )
             .await
-            .map_err(|error| status_from_signer_error(&error, 0))?;
+            .map_err(InsServiceError::Card)?;
             Ok(CallAuth::Cps(Arc::new(signer)))
         }
     }
 }
 
-fn invalid_traits(field: &str, message: String) -> Status {
-    RichError::new(
-        Code::InvalidArgument,
-        reasons::INVALID_TRAITS,
-        message.clone(),
-    )
-    .field(field, message)
-    .into()
+fn invalid_traits(field: &str, message: String) -> InsServiceError {
+    InsServiceError::InvalidTraits {
+        field: field.to_owned(),
+        message,
+    }
 }
 
 /// Validates and normalises the request's traits.
-pub fn traits_from_request(t: api::IdentityTraits) -> Result<IdentityTraits, Status> {
+pub fn traits_from_request(t: api::IdentityTraits) -> Result<IdentityTraits, InsServiceError> {
     let sex = match api::Sex::try_from(t.sex).unwrap_or(api::Sex::Unspecified) {
         api::Sex::Male => "M",
         api::Sex::Female => "F",
@@ -365,12 +318,8 @@ pub fn traits_from_request(t: api::IdentityTraits) -> Result<IdentityTraits, Sta
         .map_err(|e| invalid_traits(&format!("traits.{}", e.field()), e.to_string()))
 }
 
-fn vitale_query(req: &api::SearchByVitaleRequest) -> Result<VitaleQuery, Status> {
-    let bad = |field: &str, e: String| -> Status {
-        RichError::new(Code::InvalidArgument, reasons::INVALID_TRAITS, e.clone())
-            .field(field, e)
-            .into()
-    };
+fn vitale_query(req: &api::SearchByVitaleRequest) -> Result<VitaleQuery, InsServiceError> {
+    let bad = |field: &str, e: String| invalid_traits(field, e);
     let matricule =
         Matricule::parse(&req.matricule).map_err(|e| bad("matricule", e.to_string()))?;
     let key = Key::parse(&req.key).map_err(|e| bad("key", e.to_string()))?;
@@ -410,16 +359,8 @@ fn vitale_query(req: &api::SearchByVitaleRequest) -> Result<VitaleQuery, Status>
 
 fn check_matricule(
     req: &api::CheckMatriculeRequest,
-) -> Result<api::CheckMatriculeResponse, Status> {
-    let bad = |field: &str, e: &InsError| -> Status {
-        RichError::new(
-            Code::InvalidArgument,
-            reasons::INVALID_MATRICULE,
-            e.to_string(),
-        )
-        .field(field, e.to_string())
-        .into()
-    };
+) -> Result<api::CheckMatriculeResponse, InsServiceError> {
+    let bad = |field: &str, e: &InsError| invalid_ins(field, e.to_string());
     let m = Matricule::parse(&req.matricule).map_err(|e| bad("matricule", &e))?;
     Key::parse(&req.key).map_err(|e| bad("key", &e))?;
     let expected = m.expected_key().to_string();
@@ -435,111 +376,6 @@ fn check_matricule(
             message: e.to_string(),
         },
     })
-}
-
-/// Maps a client error to a status a caller can act on.
-pub fn status_from_insi_error(e: &InsiError, tries: usize) -> Status {
-    let tries = tries.to_string();
-    let (code, reason, message) = match e {
-        InsiError::Fault(f) => {
-            // A fault worth retrying later is Unavailable; one that needs a fix (unknown
-            // software, refused certificate, invalid request) is FailedPrecondition.
-            let code = if e.is_transient() {
-                Code::Unavailable
-            } else {
-                Code::FailedPrecondition
-            };
-            let mut err = RichError::new(
-                code,
-                reasons::INSI_FAULT,
-                format!("INSi refused the request: {e}"),
-            )
-            .metadata("tries", tries);
-            if let Some(c) = f.upstream_code() {
-                err = err.upstream_code(c);
-            }
-            if let Some(s) = f.subcode() {
-                err = err.metadata(
-                    passerelle_service_kit::errors::UPSTREAM_SUBCODE_KEY,
-                    s.to_owned(),
-                );
-            }
-            return err.into();
-        }
-        InsiError::Timeout { .. } => (
-            Code::DeadlineExceeded,
-            reasons::INSI_TIMEOUT,
-            format!("INSi did not answer in time: {e}"),
-        ),
-        InsiError::Tls { .. } => (
-            Code::Unavailable,
-            reasons::INSI_TLS,
-            format!(
-                "TLS with INSi failed: {e} — check the organisation certificate and the trusted CA"
-            ),
-        ),
-        InsiError::Connect { .. } | InsiError::HttpStatus { .. } => (
-            Code::Unavailable,
-            reasons::INSI_UNAVAILABLE,
-            format!("INSi is unavailable: {e}"),
-        ),
-        InsiError::ResponseTooLarge { .. } | InsiError::MalformedResponse { .. } => (
-            Code::Unavailable,
-            reasons::INSI_BAD_RESPONSE,
-            format!("INSi answered something that is not a valid INSi response: {e}"),
-        ),
-        InsiError::Config { .. } => (
-            Code::FailedPrecondition,
-            reasons::INSI_CONFIGURATION,
-            format!("the INSi client is misconfigured: {e}"),
-        ),
-        InsiError::Signer { error } => {
-            return status_from_signer_error(error, tries.parse().unwrap_or_default());
-        }
-    };
-    RichError::new(code, reason, message)
-        .metadata("tries", tries)
-        .into()
-}
-
-/// What the professional (or the operator) must do about the card.
-fn status_from_signer_error(e: &SignerError, tries: usize) -> Status {
-    let (code, reason, message) = match e {
-        SignerError::Unavailable { .. } => (
-            Code::FailedPrecondition,
-            reasons::CPS_MODE_UNAVAILABLE,
-            format!("CPS mode needs the workstation's card-agent: {e}"),
-        ),
-        SignerError::NoCard => (
-            Code::FailedPrecondition,
-            reasons::CPS_CARD_ABSENT,
-            format!("{e}: insert the professional's CPS in the workstation's reader"),
-        ),
-        SignerError::PinRequired => (
-            Code::FailedPrecondition,
-            reasons::CPS_PIN_REQUIRED,
-            "the CPS needs its PIN: enter the PIN on the workstation, then try again".to_owned(),
-        ),
-        SignerError::Refused { .. } => (
-            Code::FailedPrecondition,
-            reasons::CPS_CARD_REFUSED,
-            e.to_string(),
-        ),
-        SignerError::Transient { .. } => (
-            Code::Unavailable,
-            reasons::CPS_CARD_ERROR,
-            format!("{e}; try again"),
-        ),
-        SignerError::Failed { .. } => (
-            Code::FailedPrecondition,
-            reasons::CPS_CARD_ERROR,
-            e.to_string(),
-        ),
-    };
-    RichError::new(code, reason, message)
-        .field("actor.cps", e.to_string())
-        .metadata("tries", tries.to_string())
-        .into()
 }
 
 fn oid_kind(oid: InsOid) -> api::OidKind {
@@ -637,22 +473,17 @@ fn response_from_outcome(
     request_id: &RequestId,
     traits: &IdentityTraits,
     outcome: &StrategyOutcome,
-) -> Result<api::SearchResponse, Status> {
-    let last = outcome.tries.last().ok_or_else(|| {
-        Status::internal("the search strategy made no INSi call; this is a bug, please report it")
-    })?;
+) -> Result<api::SearchResponse, InsServiceError> {
+    let last = outcome
+        .tries
+        .last()
+        .ok_or(InsServiceError::Internal("the search strategy made no INSi call"))?;
     let answer = match &last.outcome {
         Ok(a) => a,
-        Err(e) => return Err(status_from_insi_error(e, outcome.tries.len())),
+        Err(e) => return Err(insi_error(e, outcome.tries.len())),
     };
     if let CrCode::Other(code) = &answer.code {
-        return Err(RichError::new(
-            Code::Unavailable,
-            reasons::INSI_BAD_RESPONSE,
-            format!("INSi answered the unknown result code {code:?}"),
-        )
-        .upstream_code(code.clone())
-        .into());
+        return Err(InsServiceError::UnknownResultCode(code.clone()));
     }
     let found = outcome.tries.iter().find(|t| t.found());
     let result = if found.is_some() {
@@ -689,26 +520,20 @@ fn response_from_outcome(
 fn response_from_vitale(
     request_id: &RequestId,
     outcome: &StrategyOutcome,
-) -> Result<api::SearchResponse, Status> {
+) -> Result<api::SearchResponse, InsServiceError> {
     let last = outcome
         .tries
         .last()
-        .ok_or_else(|| Status::internal("no INSi call was made; this is a bug"))?;
+        .ok_or(InsServiceError::Internal("no INSi call was made"))?;
     let answer = match &last.outcome {
         Ok(a) => a,
-        Err(e) => return Err(status_from_insi_error(e, 1)),
+        Err(e) => return Err(insi_error(e, 1)),
     };
     let result = result_of(&answer.code);
     if result == api::SearchResult::Unspecified {
-        return Err(RichError::new(
-            Code::Unavailable,
-            reasons::INSI_BAD_RESPONSE,
-            format!(
-                "INSi answered the unknown result code {:?}",
-                answer.code.as_str()
-            ),
-        )
-        .into());
+        return Err(InsServiceError::UnknownResultCode(
+            answer.code.as_str().to_owned(),
+        ));
     }
     Ok(api::SearchResponse {
         result: result as i32,
@@ -720,18 +545,24 @@ fn response_from_vitale(
     })
 }
 
-fn invalid_ins(field: &str, message: String) -> Status {
-    RichError::new(
-        Code::InvalidArgument,
-        reasons::INVALID_MATRICULE,
-        message.clone(),
-    )
-    .field(field, message)
-    .into()
+fn invalid_ins(field: &str, message: String) -> InsServiceError {
+    InsServiceError::InvalidIns {
+        field: field.to_owned(),
+        message,
+    }
+}
+
+/// An INSi error, after `tries` calls. The client's error is cloned: the outcome it comes
+/// from is kept for the answer's tries and events.
+fn insi_error(e: &InsiError, tries: usize) -> InsServiceError {
+    InsServiceError::Insi {
+        error: e.clone(),
+        tries,
+    }
 }
 
 /// The INS a caller holds, typed by a user: a key that does not check is refused.
-fn known_ins(ins: Option<&api::KnownIns>) -> Result<Option<Ins>, Status> {
+fn known_ins(ins: Option<&api::KnownIns>) -> Result<Option<Ins>, InsServiceError> {
     let Some(k) = ins.filter(|k| !k.matricule.trim().is_empty()) else {
         return Ok(None);
     };
@@ -751,7 +582,7 @@ fn known_ins(ins: Option<&api::KnownIns>) -> Result<Option<Ins>, Status> {
         })
 }
 
-fn document_check(d: Option<&api::DocumentCheck>) -> Result<Option<api::DocumentType>, Status> {
+fn document_check(d: Option<&api::DocumentCheck>) -> Result<Option<api::DocumentType>, InsServiceError> {
     let Some(d) = d else { return Ok(None) };
     let doc = api::DocumentType::try_from(d.r#type).unwrap_or(api::DocumentType::Unspecified);
     if doc == api::DocumentType::Unspecified {
@@ -760,13 +591,10 @@ fn document_check(d: Option<&api::DocumentCheck>) -> Result<Option<api::Document
     if d.checked_by.trim().is_empty() {
         let message =
             "document.checked_by is required: say who checked the identity document".to_owned();
-        return Err(RichError::new(
-            Code::InvalidArgument,
-            reasons::INVALID_DOCUMENT,
-            message.clone(),
-        )
-        .field("document.checked_by", message)
-        .into());
+        return Err(InsServiceError::InvalidDocument {
+            field: "document.checked_by".to_owned(),
+            message,
+        });
     }
     Ok(Some(doc))
 }

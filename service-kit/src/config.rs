@@ -32,8 +32,18 @@ where
     T: DeserializeOwned + serde::Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
-    let defaults = ::config::Config::try_from(&T::default())
-        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    load_with_defaults(&T::default(), file, env)
+}
+
+/// As [`load_with_env`], starting from `defaults` instead of `T::default()` (e.g. a service's
+/// own gRPC port).
+pub fn load_with_defaults<T, I>(defaults: &T, file: Option<&Path>, env: I) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + serde::Serialize,
+    I: IntoIterator<Item = (String, String)>,
+{
+    let defaults =
+        ::config::Config::try_from(defaults).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let mut builder = ::config::Config::builder().add_source(defaults);
     if let Some(path) = file {
         if !path.exists() {

@@ -2,12 +2,19 @@
 //! configuration layers, telemetry, the gRPC server (health, reflection, request ids), graceful
 //! shutdown, and errors that carry a machine-readable reason.
 
+pub mod binary;
 pub mod config;
 pub mod errors;
+pub mod face;
 pub mod grpc;
 pub mod request_id;
+pub mod service;
+pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod worker;
 
 pub use request_id::RequestId;
+pub use service::{Face, Roles, RunningService, StartError};
 pub use shutdown::Shutdown;
+pub use worker::Handlers;

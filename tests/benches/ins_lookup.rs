@@ -154,7 +154,7 @@ fn main() {
 
         // Direct: the INSi client of ins-service, straight to the sandbox.
         let cfg = passerelle_e2e::ins_config(&sys.pki, sys.insi_url());
-        let client = Arc::new(InsiClient::new(cfg.insi).expect("INSi client"));
+        let client = Arc::new(InsiClient::new(cfg.ins.insi).expect("INSi client"));
         let query = Arc::new(TraitsQuery {
             birth_name: Name::normalise("birth_name", "PAT-DOUZE").unwrap().value,
             first_names: "NATHALIE".to_owned(),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
-use ins_service::{InsServiceConfig, Roles, RunningInsService};
+use ins_service::{InsSettings, RunningInsService};
+use passerelle_service_kit::Roles;
+use passerelle_service_kit::settings::KitSettings;
 use passerelle_bus::testing::NatsServer;
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
@@ -64,12 +66,19 @@ fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
+/// The configuration of one INS service replica: the kit's settings and the service's own.
+#[derive(Debug, Clone, Default)]
+pub struct InsConfig {
+    pub kit: KitSettings,
+    pub ins: InsSettings,
+}
+
 /// The INS service configuration pointing at the sandbox with the organisation certificate.
-pub fn ins_config(pki: &TestPki, insi_url: String) -> InsServiceConfig {
-    let mut cfg = InsServiceConfig::default();
-    cfg.grpc.listen = any_port();
-    cfg.grpc.request_timeout_ms = 20_000;
-    cfg.insi = InsiClientConfig {
+pub fn ins_config(pki: &TestPki, insi_url: String) -> InsConfig {
+    let mut cfg = InsConfig::default();
+    cfg.kit.grpc.listen = any_port();
+    cfg.kit.grpc.request_timeout = Duration::from_secs(20);
+    cfg.ins.insi = InsiClientConfig {
         endpoint: insi_url,
         tls: ClientTls {
             identity: ClientIdentity::Pem {
@@ -119,7 +128,7 @@ impl System {
                 _ => bus.clone(),
             };
             replicas.push(
-                ins_service::start(&cfg, bus, Roles::default(), shutdown.clone())
+                ins_service::start(&cfg.kit, &cfg.ins, bus, Roles::default(), shutdown.clone())
                     .await
                     .expect("ins-service"),
             );
@@ -150,9 +159,10 @@ impl System {
     }
 
     /// Starts one more INS service replica with its own configuration, on the system's bus.
-    pub async fn add_replica(&mut self, cfg: InsServiceConfig) -> usize {
+    pub async fn add_replica(&mut self, cfg: InsConfig) -> usize {
         let running = ins_service::start(
-            &cfg,
+            &cfg.kit,
+            &cfg.ins,
             self.bus.clone(),
             Roles::default(),
             self.shutdown.clone(),
@@ -164,7 +174,9 @@ impl System {
     }
 
     pub fn ins_endpoint(&self, replica: usize) -> String {
-        format!("http://{}", self.replicas[replica].grpc_addr)
+        self.replicas[replica]
+            .endpoint()
+            .expect("the replica serves gRPC")
     }
 
     pub async fn ins_client(&self) -> InsServiceClient<Channel> {

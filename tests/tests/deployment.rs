@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ins_service::InsServiceConfig;
+use ins_service::InsSettings;
+use passerelle_service_kit::settings::KitSettings;
 use ins_service::insi::ClientIdentity;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -95,7 +96,9 @@ fn files_mounted_exist_and_the_configuration_loads() {
         }
     }
     let path = config_file.expect("ins-service mounts its configuration file");
-    let cfg: InsServiceConfig =
+    let cfg: InsSettings =
+        passerelle_service_kit::config::load_with_env(Some(&path), Vec::new()).expect("loads");
+    let kit: KitSettings =
         passerelle_service_kit::config::load_with_env(Some(&path), Vec::new()).expect("loads");
 
     // The endpoint's host and port are the sandbox service and the port it listens on.
@@ -123,9 +126,9 @@ fn files_mounted_exist_and_the_configuration_loads() {
     assert!(
         ports
             .iter()
-            .any(|p| p.as_str() == Some(&cfg.grpc.listen.port().to_string()))
+            .any(|p| p.as_str() == Some(&kit.grpc.listen.port().to_string()))
     );
-    assert_eq!(cfg.bus.nats_url.as_deref(), Some("nats://nats:4222"));
+    assert_eq!(kit.bus.nats_url.as_deref(), Some("nats://nats:4222"));
 }
 
 #[test]

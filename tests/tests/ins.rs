@@ -426,7 +426,7 @@ async fn insi_fault_reaches_the_caller_with_its_codes() {
 async fn misconfigured_tls_fails_with(
     edit: impl FnOnce(
         &passerelle_sandbox::pki::TestPki,
-        &mut ins_service::InsServiceConfig,
+        &mut passerelle_e2e::InsConfig,
         &std::path::Path,
     ),
     reason: &str,
@@ -485,7 +485,7 @@ async fn expired_organisation_certificate_is_a_tls_error() {
                     now - time::Duration::days(30),
                 )
                 .unwrap();
-            cfg.insi.tls.identity = write_pair(dir, pair);
+            cfg.ins.insi.tls.identity = write_pair(dir, pair);
         },
         "INSI_TLS",
     )
@@ -498,7 +498,7 @@ async fn certificate_from_an_unknown_ca_is_a_tls_error() {
         |_, cfg, dir| {
             let pair =
                 passerelle_sandbox::pki::TestPki::foreign_ca_client_cert("INSI-AUTO").unwrap();
-            cfg.insi.tls.identity = write_pair(dir, pair);
+            cfg.ins.insi.tls.identity = write_pair(dir, pair);
         },
         "INSI_TLS",
     )
@@ -513,7 +513,7 @@ async fn server_not_trusted_is_a_tls_error() {
             let (cert, _) =
                 passerelle_sandbox::pki::TestPki::foreign_ca_client_cert("OTHER").unwrap();
             std::fs::write(dir.join("other-ca.crt"), cert).unwrap();
-            cfg.insi.tls.trusted_ca = vec![dir.join("other-ca.crt")];
+            cfg.ins.insi.tls.trusted_ca = vec![dir.join("other-ca.crt")];
         },
         "INSI_TLS",
     )
@@ -528,7 +528,7 @@ async fn organisation_certificate_as_pkcs12_works_end_to_end() {
     })
     .await;
     let mut cfg = passerelle_e2e::ins_config(&sys.pki, sys.insi_url());
-    cfg.insi.tls.identity = ins_service::insi::ClientIdentity::Pkcs12 {
+    cfg.ins.insi.tls.identity = ins_service::insi::ClientIdentity::Pkcs12 {
         path: sys.pki.org_p12.clone(),
         password: passerelle_sandbox::pki::ORG_P12_PASSWORD.to_owned(),
     };

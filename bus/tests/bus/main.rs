@@ -119,20 +119,30 @@ mod nats_only {
     }
 
     #[tokio::test]
-    async fn credentials_file_without_nkeys_feature_is_reported() {
-        if cfg!(feature = "nkeys") {
-            return;
-        }
-        let server = NatsServer::start().expect("nats-server");
-        let options = NatsOptions {
-            credentials_file: Some("/nonexistent/user.creds".into()),
-            request_timeout: Some(Duration::from_secs(1)),
+    async fn nkey_user_connects_and_a_wrong_seed_is_an_authentication_error() {
+        let user = nkeys::KeyPair::new_user();
+        let config = format!(
+            "authorization {{ users = [ {{ nkey: \"{}\" }} ] }}\n",
+            user.public_key()
+        );
+        let server = NatsServer::start_with_config(&config).expect("nats-server");
+        let options = |seed: String| NatsOptions {
+            nkey_seed: Some(seed),
             ..Default::default()
         };
-        let err = NatsBus::connect(&server.url(), options)
+        let seed = user.seed().expect("seed");
+        NatsBus::connect(&server.url(), options(seed))
             .await
-            .expect_err("no nkeys support");
-        assert!(err.to_string().contains("nkeys"), "{err}");
+            .expect("the NKey user connects");
+        let stranger = nkeys::KeyPair::new_user().seed().expect("seed");
+        let err = NatsBus::connect(&server.url(), options(stranger))
+            .await
+            .expect_err("an unknown NKey is refused");
+        assert!(matches!(err, BusError::Authentication(_)), "{err:?}");
+        let err = NatsBus::connect(&server.url(), NatsOptions::default())
+            .await
+            .expect_err("anonymous is refused");
+        assert!(matches!(err, BusError::Authentication(_)), "{err:?}");
     }
 }
 
