@@ -156,6 +156,10 @@ impl NatsBus {
                 BusError::Authentication(format!("{description}: {e}"))
             }
             ConnectErrorKind::Tls => BusError::Tls(format!("{description}: {e}")),
+            // rustls's verdict on the server's certificate reaches us as an I/O error.
+            ConnectErrorKind::Io if e.to_string().contains("certificate") => {
+                BusError::Tls(format!("{description}: {e}"))
+            }
             ConnectErrorKind::TimedOut => {
                 BusError::Connection(format!("{description}: timed out: {e}"))
             }
@@ -251,7 +255,6 @@ async fn with_credentials_file(
         .await
         .map_err(|e| BusError::Connection(format!("credentials file {}: {e}", path.display())))
 }
-
 
 /// `nats://user:pass@host:4222` → `nats://host:4222`, for logs.
 fn redact_userinfo(url: &str) -> String {

@@ -40,7 +40,15 @@ where
         .request(subject, headers, Bytes::from(req.encode_to_vec()), timeout)
         .await
         .map_err(|e| status_from_bus_error(&e))?;
-    let reply = Reply::decode(reply.payload)
+    decode_reply(subject, reply.payload)
+}
+
+/// The typed response in a reply envelope from [`reply_ok`], or the status of [`reply_err`].
+pub fn decode_reply<Resp>(subject: &str, payload: Bytes) -> Result<Resp, Status>
+where
+    Resp: prost::Message + Default,
+{
+    let reply = Reply::decode(payload)
         .map_err(|e| Status::internal(format!("malformed reply envelope on {subject}: {e}")))?;
     match reply.outcome {
         Some(Outcome::Ok(bytes)) => Resp::decode(bytes.as_slice()).map_err(|e| {
@@ -102,9 +110,7 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
         BusError::Connection(_)
         | BusError::Closed
         | BusError::Authentication(_)
-        | BusError::Tls(_) => {
-            Status::unavailable(format!("bus unavailable: {error}"))
-        }
+        | BusError::Tls(_) => Status::unavailable(format!("bus unavailable: {error}")),
         BusError::InvalidSubject { .. }
         | BusError::InvalidHeader { .. }
         | BusError::PayloadTooLarge { .. } => Status::invalid_argument(error.to_string()),

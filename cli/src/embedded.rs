@@ -12,15 +12,15 @@ use card_agent::config::BackendKind;
 use card_agent::{CardAgentConfig, RunningCardAgent};
 use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
 use ins_service::{InsSettings, RunningInsService};
-use passerelle_service_kit::Roles;
-use passerelle_service_kit::settings::KitSettings;
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_sandbox::insi::SANDBOX_IDAM;
 use passerelle_sandbox::insi::{
     FaultInjection, InsiSandbox, InsiSandboxConfig, RunningInsiSandbox,
 };
 use passerelle_sandbox::pki::{CPS_CARD_ID, TestPki};
+use passerelle_service_kit::Roles;
 use passerelle_service_kit::Shutdown;
+use passerelle_service_kit::settings::KitSettings;
 
 /// Default gRPC ports, one per service.
 pub const INS_PORT: u16 = 50051;

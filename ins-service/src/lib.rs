@@ -77,5 +77,6 @@ pub async fn start(
         let routes = tonic::service::Routes::new(InsServiceServer::new(grpc::InsGrpc(forwarder)));
         Face::new(routes, &[ins_service_server::SERVICE_NAME])
     };
-    passerelle_service_kit::service::start(kit, bus, roles, face, handlers, shutdown).await
+    passerelle_service_kit::service::start(SERVICE_NAME, kit, bus, roles, face, handlers, shutdown)
+        .await
 }

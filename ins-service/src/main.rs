@@ -13,7 +13,12 @@ fn main() -> ExitCode {
         ins_service::SERVICE_NAME,
         "Passerelle INS service: INSi over gRPC and NATS",
     );
-    binary::run(ins_service::SERVICE_NAME, ins_service::GRPC_PORT, args, |cx| async move {
-        ins_service::start(&cx.kit, &cx.settings, cx.bus, cx.roles, cx.shutdown).await
-    })
+    binary::run(
+        ins_service::SERVICE_NAME,
+        ins_service::GRPC_PORT,
+        args,
+        |cx| async move {
+            ins_service::start(&cx.kit, &cx.settings, cx.bus, cx.roles, cx.shutdown).await
+        },
+    )
 }

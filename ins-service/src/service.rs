@@ -262,7 +262,10 @@ impl InsCore {
 /// How the INSi calls of a request are authenticated. CPS mode: the workstation's
 /// card-agent reads the card now (certificates, situation) and signs each call's assertion
 /// (and TLS handshake) later.
-async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<CallAuth, InsServiceError> {
+async fn call_auth(
+    actor: Option<&Actor>,
+    bus: Option<&SharedBus>,
+) -> Result<CallAuth, InsServiceError> {
     match actor.and_then(|a| a.mode.as_ref()) {
         None => Err(InsServiceError::MissingActor),
         Some(actor::Mode::Organisation(_)) => Ok(CallAuth::Organisation),
@@ -474,10 +477,9 @@ fn response_from_outcome(
     traits: &IdentityTraits,
     outcome: &StrategyOutcome,
 ) -> Result<api::SearchResponse, InsServiceError> {
-    let last = outcome
-        .tries
-        .last()
-        .ok_or(InsServiceError::Internal("the search strategy made no INSi call"))?;
+    let last = outcome.tries.last().ok_or(InsServiceError::Internal(
+        "the search strategy made no INSi call",
+    ))?;
     let answer = match &last.outcome {
         Ok(a) => a,
         Err(e) => return Err(insi_error(e, outcome.tries.len())),
@@ -582,7 +584,9 @@ fn known_ins(ins: Option<&api::KnownIns>) -> Result<Option<Ins>, InsServiceError
         })
 }
 
-fn document_check(d: Option<&api::DocumentCheck>) -> Result<Option<api::DocumentType>, InsServiceError> {
+fn document_check(
+    d: Option<&api::DocumentCheck>,
+) -> Result<Option<api::DocumentType>, InsServiceError> {
     let Some(d) = d else { return Ok(None) };
     let doc = api::DocumentType::try_from(d.r#type).unwrap_or(api::DocumentType::Unspecified);
     if doc == api::DocumentType::Unspecified {

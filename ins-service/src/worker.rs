@@ -30,8 +30,16 @@ pub fn handlers(core: InsCore) -> Handlers {
         async move { c.qualify_identity(&id, req).await }
     };
     Handlers::new(subjects::INS_QUEUE_GROUP)
-        .on(subjects::INS_SEARCH_BY_TRAITS, "ins.search_by_traits", traits)
-        .on(subjects::INS_SEARCH_BY_VITALE, "ins.search_by_vitale", vitale)
+        .on(
+            subjects::INS_SEARCH_BY_TRAITS,
+            "ins.search_by_traits",
+            traits,
+        )
+        .on(
+            subjects::INS_SEARCH_BY_VITALE,
+            "ins.search_by_vitale",
+            vitale,
+        )
         .on(subjects::INS_CHECK_MATRICULE, "ins.check_matricule", check)
         .on(subjects::INS_VERIFY, "ins.verify", verify)
         .on(subjects::INS_QUALIFY, "ins.qualify", qualify)

@@ -1,24 +1,26 @@
-//! `ins-service` run alone, as in a distributed deployment: configuration file, NATS, JSON
-//! logs with the request id and no patient data, clean stop on SIGTERM.
+//! `ins-service` run alone, as in a distributed deployment: configuration file, NATS, roles,
+//! JSON logs with the request id and no patient data, start-up errors that name the setting,
+//! and a stop bounded in time. Tests wait for what the service logs, not for sleeps.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use passerelle_bus::testing::NatsServer;
 use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
 use passerelle_proto::ins::v1::{
-    IdentityTraits, SearchByTraitsRequest, SearchResult, Sex, ins_service_client::InsServiceClient,
+    CheckMatriculeRequest, CheckMatriculeResponse, IdentityTraits, SearchByTraitsRequest,
+    SearchResult, Sex, ins_service_client::InsServiceClient,
 };
-use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig, SANDBOX_IDAM};
+use passerelle_sandbox::insi::{InsiSandbox, InsiSandboxConfig};
 use passerelle_sandbox::pki::TestPki;
+use passerelle_service_kit::errors::summarise;
+use support::{ServiceProcess, config_file};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn organisation() -> Option<Actor> {
+    Some(Actor {
+        mode: Some(actor::Mode::Organisation(OrganisationMode::default())),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,62 +31,21 @@ async fn runs_alone_on_nats_with_a_config_file_and_logs_no_patient_data() {
         .await
         .unwrap();
     let nats = NatsServer::start().expect("nats-server");
-    let port = free_port();
-    let config = dir.path().join("ins-service.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[grpc]
-listen = "127.0.0.1:{port}"
-[insi]
-endpoint = "{endpoint}"
-emitter = "test@hospital.example"
-[insi.tls]
-trusted_ca = ["{ca}"]
-[insi.tls.identity]
-kind = "pem"
-cert = "{cert}"
-key = "{key}"
-[insi.lps]
-idam = "{SANDBOX_IDAM}"
-[log]
-format = "json"
-filter = "debug"
-"#,
-            endpoint = insi.url(),
-            ca = pki.ca_cert.display(),
-            cert = pki.org_cert.display(),
-            key = pki.org_key.display(),
-        ),
-    )
-    .unwrap();
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ins-service"))
-        .arg("--config")
-        .arg(&config)
-        .args(["--nats", &nats.url()])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ins-service starts");
-
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut client = loop {
-        match InsServiceClient::connect(endpoint.clone()).await {
-            Ok(c) => break c,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("ins-service never listened: {e}"),
-        }
-    };
+    let config = config_file(
+        dir.path(),
+        Some((&insi.url(), &pki)),
+        "[log]\nfilter = \"debug\"\n",
+    );
+    let mut service = ServiceProcess::spawn(
+        &["--config", config.to_str().unwrap(), "--nats", &nats.url()],
+        &[],
+    );
+    let addr = service.wait_ready().await;
+    let mut client = InsServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("the address it logged accepts gRPC");
     let mut req = tonic::Request::new(SearchByTraitsRequest {
-        actor: Some(Actor {
-            mode: Some(actor::Mode::Organisation(OrganisationMode::default())),
-        }),
+        actor: organisation(),
         traits: Some(IdentityTraits {
             birth_name: "PAT-DOUZE".into(),
             first_names: vec!["NATHALIE".into()],
@@ -102,40 +63,28 @@ filter = "debug"
         .into_inner();
     assert_eq!(resp.result, SearchResult::Found as i32);
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ins-service did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
+    service.terminate();
+    let status = service
+        .exit_within(Duration::from_secs(15))
+        .await
+        .expect("ins-service stops on SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "clean exit:\n{}",
+        service.log_text()
+    );
 
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    let lines: Vec<serde_json::Value> = logs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let logs = service.log_text();
+    for line in &service.log {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
     assert!(
-        lines
-            .iter()
-            .any(|l| l.to_string().contains("binary-test-42")),
+        logs.contains("binary-test-42"),
         "the request id appears in the logs:\n{logs}"
     );
+    assert!(logs.contains("ins-service stopped"), "{logs}");
     for secret in ["PAT-DOUZE", "NATHALIE", "2480392630010", "1948-03-21"] {
         assert!(
             !logs.contains(secret),
@@ -143,4 +92,278 @@ filter = "debug"
         );
     }
     insi.shutdown().await;
+}
+
+/// A gRPC face loads no INSi certificate (the files named do not exist), and with no worker
+/// on the bus its calls fail at once with a reason, not after the request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_face_needs_no_certificate_and_answers_unavailable_at_once_without_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start().expect("nats-server");
+    let config = config_file(
+        dir.path(),
+        None,
+        "[grpc]\nrequest_timeout = \"60s\"\n[insi.tls.identity]\nkind = \"pem\"\n\
+         cert = \"/nonexistent/org.crt\"\nkey = \"/nonexistent/org.key\"\n",
+    );
+    // The [grpc] table appears twice otherwise: name the listen address on the command line.
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap().replacen(
+            "[grpc]\nlisten = \"127.0.0.1:0\"\n",
+            "",
+            1,
+        ),
+    )
+    .unwrap();
+    let mut face = ServiceProcess::spawn(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--nats",
+            &nats.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-only",
+        ],
+        &[],
+    );
+    let addr = face.wait_ready().await;
+    let mut client = InsServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let began = Instant::now();
+    let status = client
+        .check_matricule(CheckMatriculeRequest {
+            matricule: "2480392630010".into(),
+            key: "64".into(),
+        })
+        .await
+        .expect_err("no worker serves it");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(summarise(&status).reason.as_deref(), Some("NO_WORKER"));
+    assert!(status.message().contains("worker"), "{}", status.message());
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "answered after {:?}, the request timeout is 60 s",
+        began.elapsed()
+    );
+    face.terminate();
+    assert_eq!(
+        face.exit_within(Duration::from_secs(15))
+            .await
+            .and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        face.log_text()
+    );
+}
+
+/// A worker binds no gRPC port even when its configuration (shared with a face) names one,
+/// and serves the bus: a face in another process answers through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_binds_no_port_and_a_separate_face_answers_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let insi = InsiSandbox::start(InsiSandboxConfig::default(), &pki)
+        .await
+        .unwrap();
+    let nats = NatsServer::start().expect("nats-server");
+    // A port known to be free, named in the configuration the worker reads.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let config = config_file(dir.path(), Some((&insi.url(), &pki)), "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&config, text).unwrap();
+
+    let mut worker = ServiceProcess::spawn(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--nats",
+            &nats.url(),
+            "--worker-only",
+        ],
+        &[],
+    );
+    let ready = worker
+        .wait_for_line(Duration::from_secs(30), |l| l.contains("ins-service ready"))
+        .await
+        .expect("the worker starts");
+    assert!(ready.contains("worker only"), "{ready}");
+    // The port it was configured with is still free: it binds nothing.
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .expect("a worker-only replica leaves the gRPC port free");
+
+    let mut face = ServiceProcess::spawn(
+        &[
+            "--nats",
+            &nats.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-only",
+        ],
+        &[],
+    );
+    let addr = face.wait_ready().await;
+    let mut client = InsServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let answer: CheckMatriculeResponse = client
+        .check_matricule(CheckMatriculeRequest {
+            matricule: "2480392630010".into(),
+            key: "64".into(),
+        })
+        .await
+        .expect("the worker answers through the face")
+        .into_inner();
+    assert!(answer.valid);
+    for p in [&mut face, &mut worker] {
+        p.terminate();
+        assert_eq!(
+            p.exit_within(Duration::from_secs(15))
+                .await
+                .and_then(|s| s.code()),
+            Some(0),
+            "{}",
+            p.log_text()
+        );
+    }
+    insi.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_nats_credentials_stop_start_up_naming_the_setting() {
+    let nats = NatsServer::start_with_config(
+        "authorization { users = [ { user: \"ins\", password: \"right\" } ] }\n",
+    )
+    .expect("nats-server");
+    let mut service = ServiceProcess::spawn(
+        &["--nats", &nats.url(), "--worker-only"],
+        &[
+            ("PASSERELLE__BUS__USER", "ins"),
+            ("PASSERELLE__BUS__PASSWORD", "wrong"),
+            ("PASSERELLE__LOG__FORMAT", "human"),
+        ],
+    );
+    let status = service
+        .exit_within(Duration::from_secs(20))
+        .await
+        .expect("start-up fails instead of retrying forever");
+    assert!(!status.success());
+    let log = service.log_text();
+    assert!(
+        log.contains("bus.user") && log.contains("bus.password"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("wrong"),
+        "the password is never shown:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_nats_certificate_stops_start_up_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_ca = test_ca("NATS test CA");
+    let other_ca = test_ca("Some other CA");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+    let key = rcgen::KeyPair::generate().unwrap();
+    let issuer = rcgen::Issuer::new(server_ca.2, server_ca.0);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cert_file = write("server.crt", cert.pem());
+    let key_file = write("server.key", key.serialize_pem());
+    let other_ca_file = write("other-ca.crt", other_ca.1.pem());
+    let nats = NatsServer::start_with_config(&format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+        cert_file.display(),
+        key_file.display()
+    ))
+    .expect("nats-server with TLS");
+    let mut service = ServiceProcess::spawn(
+        &["--nats", &nats.url(), "--worker-only"],
+        &[
+            ("PASSERELLE__BUS__TLS__CA", other_ca_file.to_str().unwrap()),
+            ("PASSERELLE__LOG__FORMAT", "human"),
+        ],
+    );
+    let status = service
+        .exit_within(Duration::from_secs(20))
+        .await
+        .expect("start-up fails");
+    assert!(!status.success());
+    let log = service.log_text();
+    assert!(log.contains("bus.tls.ca"), "{log}");
+}
+
+/// SIGTERM while the NATS server is gone: the worker cannot drain (the server will never
+/// confirm), yet it stops within `shutdown.grace`, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_nats_is_gone_stops_within_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let nats = NatsServer::start().expect("nats-server");
+    let config = config_file(
+        dir.path(),
+        Some(("https://127.0.0.1:9/lps", &pki)),
+        "[shutdown]\ngrace = \"2s\"\n",
+    );
+    let mut worker = ServiceProcess::spawn(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--nats",
+            &nats.url(),
+            "--worker-only",
+        ],
+        &[],
+    );
+    worker
+        .wait_for_line(Duration::from_secs(30), |l| l.contains("ins-service ready"))
+        .await
+        .expect("the worker starts");
+    drop(nats);
+    worker
+        .wait_for_line(Duration::from_secs(10), |l| {
+            l.to_lowercase().contains("disconnect")
+        })
+        .await;
+    let began = Instant::now();
+    worker.terminate();
+    let status = worker
+        .exit_within(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("still running 10 s after SIGTERM:\n{}", worker.log_text()));
+    assert!(
+        began.elapsed() < Duration::from_secs(6),
+        "stopped after {:?} with a 2 s grace",
+        began.elapsed()
+    );
+    let log = worker.log_text();
+    if !status.success() {
+        assert!(log.contains("without finishing"), "{log}");
+    }
+}
+
+fn test_ca(name: &str) -> (rcgen::KeyPair, rcgen::Certificate, rcgen::CertificateParams) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (key, cert, params)
 }

@@ -115,7 +115,12 @@ pub enum RunError {
 /// Runs the service named `name` (its gRPC face on `default_port` unless configured) until
 /// SIGTERM or Ctrl-C, then stops within `shutdown.grace`; prints any error and returns the
 /// exit code (0 on a clean stop).
-pub fn run<S, F, Fut>(name: &'static str, default_port: u16, args: ServiceArgs, start: F) -> ExitCode
+pub fn run<S, F, Fut>(
+    name: &'static str,
+    default_port: u16,
+    args: ServiceArgs,
+    start: F,
+) -> ExitCode
 where
     S: DeserializeOwned + Serialize + Default,
     F: FnOnce(Context<S>) -> Fut,

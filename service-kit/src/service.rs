@@ -10,11 +10,11 @@ use passerelle_bus::SharedBus;
 use tokio::task::JoinHandle;
 use tonic::service::Routes;
 
+use crate::Shutdown;
 use crate::face::Forwarder;
 use crate::grpc::{self, GrpcError};
 use crate::settings::KitSettings;
 use crate::worker::{Handlers, Worker, WorkerLoad};
-use crate::Shutdown;
 
 /// What a process runs: the gRPC face, the bus worker, or both (the default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +154,7 @@ impl RunningService {
 /// nobody serving. On shutdown the face reports NOT_SERVING, stops accepting and finishes its
 /// calls, then the worker drains and answers the requests it holds.
 pub async fn start<HF, HFut, E>(
+    name: &'static str,
     kit: &KitSettings,
     bus: SharedBus,
     roles: Roles,
@@ -175,17 +176,15 @@ where
     } else {
         None
     };
-    let served = worker
-        .as_ref()
-        .map_or_else(Arc::default, |w| w.served());
+    let served = worker.as_ref().map_or_else(Arc::default, |w| w.served());
     let load = worker.as_ref().map(Worker::load);
 
     let (grpc_addr, grpc_task) = if roles.grpc {
         let (listener, addr) = grpc::bind(kit.grpc.listen).await?;
-        let Face { routes, names } = face(Forwarder::new(bus.clone(), kit.grpc.request_timeout));
+        let Face { routes, names } =
+            face(Forwarder::new(bus.clone(), name, kit.grpc.request_timeout));
         let stop = shutdown.clone();
-        let task =
-            tokio::spawn(async move { grpc::serve(listener, routes, &names, stop).await });
+        let task = tokio::spawn(async move { grpc::serve(listener, routes, &names, stop).await });
         (Some(addr), Some(task))
     } else {
         (None, None)

@@ -60,7 +60,7 @@ impl Default for GrpcSettings {
 }
 
 /// How to reach the bus. Without `nats_url`, the in-process bus (everything in one process).
-#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct BusSettings {
     /// NATS server URL (several servers of a cluster: comma-separated).
@@ -83,6 +83,21 @@ pub struct BusSettings {
     /// How long connecting may take before start-up fails.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            user: None,
+            password: None,
+            token: None,
+            nkey_seed: None,
+            credentials_file: None,
+            tls: BusTlsSettings::default(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl fmt::Debug for BusSettings {
@@ -346,7 +361,10 @@ mod tests {
             ..Default::default()
         };
         let shown = format!("{s:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("SUAseed"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("SUAseed"),
+            "{shown}"
+        );
         assert_eq!(
             redact("nats://svc:hunter2@host:4222"),
             "nats://<redacted>@host:4222"

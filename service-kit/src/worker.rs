@@ -16,7 +16,13 @@ use tracing::Instrument;
 use crate::{RequestId, Shutdown};
 
 type ServeFn = Box<
-    dyn FnOnce(RequestStream, DrainHandle, Shutdown, Arc<Semaphore>, Arc<AtomicU64>) -> BoxFuture<'static, ()>
+    dyn FnOnce(
+            RequestStream,
+            DrainHandle,
+            Shutdown,
+            Arc<Semaphore>,
+            Arc<AtomicU64>,
+        ) -> BoxFuture<'static, ()>
         + Send,
 >;
 

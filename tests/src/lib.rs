@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
 use ins_service::{InsSettings, RunningInsService};
-use passerelle_service_kit::Roles;
-use passerelle_service_kit::settings::KitSettings;
 use passerelle_bus::testing::NatsServer;
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_proto::common::v1::{Actor, OrganisationMode, actor};
@@ -20,7 +18,9 @@ use passerelle_sandbox::insi::{
     FaultInjection, InsiSandbox, InsiSandboxConfig, RunningInsiSandbox,
 };
 use passerelle_sandbox::pki::TestPki;
+use passerelle_service_kit::Roles;
 use passerelle_service_kit::Shutdown;
+use passerelle_service_kit::settings::KitSettings;
 use tonic::transport::Channel;
 
 /// Which bus the system runs on; every end-to-end case runs on both.

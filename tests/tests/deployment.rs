@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use ins_service::InsSettings;
-use passerelle_service_kit::settings::KitSettings;
 use ins_service::insi::ClientIdentity;
+use passerelle_service_kit::settings::KitSettings;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn root() -> PathBuf {
