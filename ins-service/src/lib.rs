@@ -13,6 +13,8 @@
 pub mod audit;
 pub mod card_signer;
 pub mod config;
+#[cfg(test)]
+mod core_tests;
 pub mod diagnostics;
 pub mod errors;
 pub mod gateway;

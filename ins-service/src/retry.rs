@@ -17,21 +17,24 @@ use crate::insi::InsiError;
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = never retry).
     pub max_attempts: u32,
-    /// Backoff before the first retry; doubled each time, up to `max_backoff_ms`.
-    pub initial_backoff_ms: u64,
-    pub max_backoff_ms: u64,
+    /// Backoff before the first retry; doubled each time, up to `max_backoff`.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
     /// Time budget for all attempts of one call, backoffs included: no retry starts once
     /// the next one could not finish within it.
-    pub budget_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub budget: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 3,
-            initial_backoff_ms: 200,
-            max_backoff_ms: 2_000,
-            budget_ms: 20_000,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+            budget: Duration::from_secs(20),
         }
     }
 }
@@ -49,12 +52,10 @@ impl RetryPolicy {
     /// uniformly below it ("full jitter"), so that many callers failing together do not
     /// come back together.
     pub fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u64 << retry.saturating_sub(1).min(20);
-        Duration::from_millis(
-            self.initial_backoff_ms
-                .saturating_mul(factor)
-                .min(self.max_backoff_ms),
-        )
+        let factor = 1u32 << retry.saturating_sub(1).min(20);
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
@@ -82,7 +83,7 @@ where
     Fut: Future<Output = Result<T, InsiError>>,
 {
     let started = Instant::now();
-    let budget = Duration::from_millis(policy.budget_ms);
+    let budget = policy.budget;
     let max = policy.max_attempts.max(1);
     let mut n = 1;
     loop {
@@ -135,9 +136,9 @@ mod tests {
     fn fast(max_attempts: u32) -> RetryPolicy {
         RetryPolicy {
             max_attempts,
-            initial_backoff_ms: 1,
-            max_backoff_ms: 4,
-            budget_ms: 10_000,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(4),
+            budget: Duration::from_secs(10),
         }
     }
 
@@ -191,9 +192,9 @@ mod tests {
     async fn the_time_budget_is_kept() {
         let policy = RetryPolicy {
             max_attempts: 100,
-            initial_backoff_ms: 0,
-            max_backoff_ms: 0,
-            budget_ms: 50,
+            initial_backoff: Duration::ZERO,
+            max_backoff: Duration::ZERO,
+            budget: Duration::from_millis(50),
         };
         let began = Instant::now();
         let (_, n, stop) = run(&policy, |_| async {

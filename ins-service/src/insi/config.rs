@@ -16,8 +16,8 @@ pub struct InsiClientConfig {
     pub lps: LpsContext,
     /// `ContexteBAM/Emetteur` and `ContexteLPS/Emetteur`: who sends (an e-mail or structure id).
     pub emitter: String,
-    /// Whole-call timeout. In files: `"30s"`, `"1500ms"`, `"2m"` or a number of seconds.
-    #[serde(with = "duration_text")]
+    /// Whole-call timeout, as text: `"30s"`, `"1500ms"`, `"2m"`.
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Largest answer accepted; INSi answers are a few kilobytes.
     pub max_response_bytes: usize,
@@ -114,85 +114,9 @@ impl Default for LpsContext {
     }
 }
 
-/// Durations as people write them in configuration files.
-pub(crate) mod duration_text {
-    use std::time::Duration;
-
-    use serde::de::{self, Visitor};
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        if d.subsec_nanos() == 0 {
-            s.serialize_str(&format!("{}s", d.as_secs()))
-        } else {
-            s.serialize_str(&format!("{}ms", d.as_millis()))
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        let t = text.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("duration {text:?}: write e.g. \"30s\", \"1500ms\" or \"2m\""))?;
-        let secs = match unit.trim() {
-            "" | "s" => n,
-            "ms" => n / 1000.0,
-            "m" | "min" => n * 60.0,
-            other => {
-                return Err(format!(
-                    "duration {text:?}: unknown unit {other:?} (ms, s, m)"
-                ));
-            }
-        };
-        Duration::try_from_secs_f64(secs).map_err(|e| format!("duration {text:?}: {e}"))
-    }
-
-    struct V;
-
-    impl Visitor<'_> for V {
-        type Value = Duration;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a duration such as \"30s\", \"1500ms\" or a number of seconds")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-            Ok(Duration::from_secs(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-            u64::try_from(v)
-                .map(Duration::from_secs)
-                .map_err(|_| E::custom("a duration cannot be negative"))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-            Duration::try_from_secs_f64(v).map_err(E::custom)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-            parse(v).map_err(E::custom)
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        d.deserialize_any(V)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_as_written() {
-        use duration_text::parse;
-        assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse("1500ms"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse(" 12 "), Ok(Duration::from_secs(12)));
-        assert!(parse("soon").is_err());
-        assert!(parse("3h").is_err());
-    }
 
     #[test]
     fn password_is_neither_shown_nor_serialised() {
