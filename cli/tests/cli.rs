@@ -324,8 +324,22 @@ fn up_on_nats_serves_searches_and_stops_cleanly() {
 
 #[test]
 fn sigterm_lets_the_call_in_flight_finish() {
+    // On NATS, so that the test sees the request travel to the worker: SIGTERM is sent once
+    // the call is on its way, not after a guessed delay.
+    let nats = passerelle_bus::testing::NatsServer::start().expect("nats-server");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut requests = runtime.block_on(async {
+        use passerelle_bus::Bus;
+        let bus = passerelle_bus::nats::NatsBus::connect(&nats.url(), Default::default())
+            .await
+            .expect("NATS");
+        bus.subscribe(passerelle_bus::subjects::INS_SEARCH_BY_TRAITS)
+            .await
+            .expect("subscribe")
+    });
     let dir = tempfile::tempdir().unwrap();
-    let mut up = up(dir.path(), &["--insi-latency-ms", "1500"]);
+    let url = nats.url();
+    let mut up = up(dir.path(), &["--insi-latency-ms", "1500", "--nats", &url]);
     let endpoint = up.ins.clone();
     let search = std::thread::spawn(move || {
         search_json(
@@ -342,7 +356,13 @@ fn sigterm_lets_the_call_in_flight_finish() {
             ],
         )
     });
-    std::thread::sleep(Duration::from_millis(700));
+    runtime.block_on(async {
+        use futures::StreamExt;
+        tokio::time::timeout(Duration::from_secs(60), requests.next())
+            .await
+            .expect("the search reaches the bus")
+            .expect("subscription open");
+    });
     let status = terminate(&mut up.child);
     let o = search.join().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
