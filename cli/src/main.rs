@@ -54,6 +54,8 @@ fn main() -> ExitCode {
             Command::Card(cmd) => commands::card::run(cmd).await,
         }
     });
+    // After a stop that ran out of time, what is still running is abandoned, not awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(code) => code,
         Err(e) => {

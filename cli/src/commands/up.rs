@@ -42,6 +42,9 @@ pub struct UpArgs {
     /// a TOML file with the insured person and the beneficiaries (see card-agent's README).
     #[arg(long)]
     pub vitale_file: Option<PathBuf>,
+    /// Longest a stop may take (Ctrl-C, SIGTERM): in-flight calls get this long to finish.
+    #[arg(long, default_value = "10s", value_parser = humantime_serde::re::humantime::parse_duration)]
+    pub stop_grace: Duration,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -82,7 +85,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("{}", system.pki.describe());
     println!("Press Ctrl-C to stop.");
     shutdown.wait().await;
-    system.stop().await?;
+    match tokio::time::timeout(args.stop_grace, system.stop()).await {
+        Ok(stopped) => stopped?,
+        Err(_) => {
+            eprintln!(
+                "Passerelle stopped after {:?} without finishing every call in flight \
+                 (their callers will retry or time out); raise --stop-grace if this recurs.",
+                args.stop_grace
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     println!("Passerelle stopped.");
     Ok(ExitCode::SUCCESS)
 }
