@@ -395,7 +395,7 @@ impl CardAgent {
                     "the card's serial cannot be read, so a PIN cannot be kept for it: \
                      give the PIN with each signature"
                 } else {
-                    "this agent keeps no PIN (pin.idle_timeout_secs = 0): give the PIN with \
+                    "this agent keeps no PIN (pin.idle_timeout = \"0s\"): give the PIN with \
                      each signature"
                 },
             )

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use passerelle_service_kit::telemetry::LogFormat;
+use passerelle_service_kit::settings::{BusSettings, LogSettings, ShutdownSettings};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentSettings;
@@ -23,8 +23,11 @@ pub struct CardAgentConfig {
     pub backend: BackendConfig,
     pub pin: PinSettings,
     pub grpc: GrpcSettings,
+    /// The service kit's `[bus]`: NATS URL, credentials (this agent's NATS user decides what
+    /// it may serve), TLS.
     pub bus: BusSettings,
     pub log: LogSettings,
+    pub shutdown: ShutdownSettings,
 }
 
 impl Default for CardAgentConfig {
@@ -36,6 +39,7 @@ impl Default for CardAgentConfig {
             grpc: GrpcSettings::default(),
             bus: BusSettings::default(),
             log: LogSettings::default(),
+            shutdown: ShutdownSettings::default(),
         }
     }
 }
@@ -44,9 +48,9 @@ impl CardAgentConfig {
     pub fn agent_settings(&self) -> AgentSettings {
         AgentSettings {
             workstation: self.workstation.clone(),
-            pin_idle_timeout: Duration::from_secs(self.pin.idle_timeout_secs),
+            pin_idle_timeout: self.pin.idle_timeout,
             pinentry: self.pin.pinentry.clone(),
-            pinentry_timeout: Duration::from_secs(self.pin.pinentry_timeout_secs),
+            pinentry_timeout: self.pin.pinentry_timeout,
         }
     }
 }
@@ -105,23 +109,25 @@ impl Default for Pkcs11Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PinSettings {
-    /// A cached PIN unused this many seconds is forgotten (0: never cached).
-    pub idle_timeout_secs: u64,
+    /// A cached PIN unused this long is forgotten (`"0s"`: never cached).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Program and arguments asking the user for the PIN, printing it on stdout (exit status
     /// non-zero: cancelled). It gets `PASSERELLE_PIN_PROMPT`, `PASSERELLE_CARD_READER` and
     /// `PASSERELLE_CARD_SERIAL` in its environment. Empty: no prompt; the PIN then comes from
     /// the local CLI only.
     pub pinentry: Vec<String>,
-    /// How long the prompt may take, in seconds.
-    pub pinentry_timeout_secs: u64,
+    /// How long the prompt may take.
+    #[serde(with = "humantime_serde")]
+    pub pinentry_timeout: Duration,
 }
 
 impl Default for PinSettings {
     fn default() -> Self {
         Self {
-            idle_timeout_secs: 15 * 60,
+            idle_timeout: Duration::from_secs(15 * 60),
             pinentry: Vec::new(),
-            pinentry_timeout_secs: 120,
+            pinentry_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -138,69 +144,6 @@ impl Default for GrpcSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_GRPC_PORT)),
-        }
-    }
-}
-
-#[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BusSettings {
-    /// NATS server URL; empty: the in-process bus (local gRPC only).
-    pub nats_url: Option<String>,
-    /// NATS user of this agent (its permissions decide what it may serve).
-    pub nats_user: Option<String>,
-    /// Never written back out nor shown in debug output.
-    #[serde(skip_serializing)]
-    pub nats_password: Option<String>,
-    /// NATS credentials file (JWT + nkey seed).
-    pub nats_credentials: Option<PathBuf>,
-    /// CA of the NATS server's certificate (requires TLS).
-    pub nats_tls_ca: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for BusSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BusSettings")
-            .field("nats_url", &self.nats_url)
-            .field("nats_user", &self.nats_user)
-            .field(
-                "nats_password",
-                &self.nats_password.as_ref().map(|_| "<redacted>"),
-            )
-            .field("nats_credentials", &self.nats_credentials)
-            .field("nats_tls_ca", &self.nats_tls_ca)
-            .finish()
-    }
-}
-
-impl BusSettings {
-    pub fn nats_options(&self, name: &str) -> passerelle_bus::nats::NatsOptions {
-        passerelle_bus::nats::NatsOptions {
-            name: Some(name.to_owned()),
-            credentials_file: self.nats_credentials.clone(),
-            user_password: self
-                .nats_user
-                .clone()
-                .map(|u| (u, self.nats_password.clone().unwrap_or_default())),
-            tls_ca: self.nats_tls_ca.clone(),
-            ..Default::default()
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LogSettings {
-    pub format: LogFormat,
-    /// `tracing` filter, overridden by `RUST_LOG`.
-    pub filter: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Human,
-            filter: "info".to_owned(),
         }
     }
 }

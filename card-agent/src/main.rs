@@ -8,13 +8,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use card_agent::CardAgentConfig;
 use card_agent::install::{InstallPaths, InstallReport, Platform};
 use clap::{Args, Parser, Subcommand};
-use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
+use passerelle_service_kit::settings::EventsStream;
 use passerelle_service_kit::{Shutdown, config, telemetry};
 
 #[derive(Debug, Parser)]
@@ -177,23 +176,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Before anything else: a bad id must not reach the bus.
     card_agent::agent::validate_workstation(&cfg.workstation)?;
 
-    let bus: SharedBus = match cfg.bus.nats_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => {
-            let options = cfg
-                .bus
-                .nats_options(&format!("card-agent-{}", cfg.workstation));
-            let nats = NatsBus::connect(url, options)
-                .await
-                .with_context(|| format!("connecting to NATS at {url}"))?;
-            Arc::new(nats)
-        }
-        None => Arc::new(InProcessBus::new()),
-    };
+    // The card-agent's NATS user may not manage streams: the services create the events one.
+    let bus = cfg
+        .bus
+        .connect(
+            &format!("card-agent-{}", cfg.workstation),
+            EventsStream::Leave,
+        )
+        .await?;
     let backend = card_agent::build_backend(&cfg)
         .await
         .with_context(|| format!("opening the {} backend", cfg.backend.kind))?;
     let shutdown = Shutdown::on_signals();
-    let running = card_agent::start(&cfg, backend, bus.clone(), shutdown)
+    let running = card_agent::start(&cfg, backend, bus.clone(), shutdown.clone())
         .await
         .context("starting the card-agent")?;
     tracing::info!(
@@ -203,7 +198,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         backend = %cfg.backend.kind,
         "card-agent ready"
     );
-    running.wait().await?;
+    shutdown.wait().await;
+    let grace = cfg.shutdown.grace;
+    match tokio::time::timeout(grace, running.wait()).await {
+        Ok(stopped) => stopped?,
+        Err(_) => anyhow::bail!(
+            "stopped after {grace:?} without finishing the card operations in flight (their \
+             callers get an error); raise shutdown.grace if this recurs"
+        ),
+    }
     tracing::info!("card-agent stopped");
     Ok(())
 }

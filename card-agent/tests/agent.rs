@@ -536,7 +536,7 @@ async fn pin_is_forgotten_when_the_card_leaves(bus: BusKind) {
 }
 
 async fn pin_is_forgotten_after_the_idle_timeout(bus: BusKind) {
-    let f = Fixture::start_with(bus, |c| c.pin.idle_timeout_secs = 1).await;
+    let f = Fixture::start_with(bus, |c| c.pin.idle_timeout = Duration::from_secs(1)).await;
     f.grpc()
         .await
         .sign(sign_req(digest_of(b"a"), PIN))
@@ -713,7 +713,7 @@ async fn unlock_is_local_only(bus: BusKind) {
     assert_eq!(reason(&e), "NO_PIN");
     f.stop().await;
 
-    let f = Fixture::start_with(bus, |c| c.pin.idle_timeout_secs = 0).await;
+    let f = Fixture::start_with(bus, |c| c.pin.idle_timeout = Duration::ZERO).await;
     let e = f.grpc().await.unlock(unlock_req(PIN)).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert_eq!(reason(&e), "PIN_NOT_CACHED");

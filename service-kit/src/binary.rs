@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use crate::Shutdown;
 use crate::config::{self, ConfigError};
 use crate::service::{Roles, RunningService, StartError};
-use crate::settings::{BusConnectError, KitSettings};
+use crate::settings::{BusConnectError, EventsStream, KitSettings};
 use crate::telemetry;
 
 /// The command line of every service.
@@ -161,7 +161,7 @@ where
 {
     let (kit, settings) = args.load::<S>(KitSettings::with_grpc_port(default_port))?;
     telemetry::init(kit.log.format, &kit.log.filter);
-    let bus = kit.bus.connect(name).await?;
+    let bus = kit.bus.connect(name, EventsStream::Ensure).await?;
     let shutdown = Shutdown::on_signals();
     let grace = kit.shutdown.grace;
     let roles = args.roles();

@@ -212,9 +212,13 @@ impl BusSettings {
         })
     }
 
-    /// Connects the bus once for the whole service: NATS (with the events stream ensured)
-    /// when a URL is set, the in-process bus otherwise.
-    pub async fn connect(&self, name: &str) -> Result<SharedBus, BusConnectError> {
+    /// Connects the bus once for the whole service: NATS when a URL is set (with the events
+    /// stream created if missing, when `events` says so), the in-process bus otherwise.
+    pub async fn connect(
+        &self,
+        name: &str,
+        events: EventsStream,
+    ) -> Result<SharedBus, BusConnectError> {
         let Some(url) = self.nats_url() else {
             return Ok(Arc::new(InProcessBus::new()));
         };
@@ -222,15 +226,25 @@ impl BusSettings {
         let nats = NatsBus::connect(url, options)
             .await
             .map_err(|e| connect_error(url, e))?;
-        // Events and audit records are kept by JetStream from the first one on.
-        nats.ensure_events_stream()
-            .await
-            .map_err(|e| BusConnectError::Unreachable {
-                url: url.to_owned(),
-                detail: e.to_string(),
-            })?;
+        if events == EventsStream::Ensure {
+            // Events and audit records are kept by JetStream from the first one on.
+            nats.ensure_events_stream()
+                .await
+                .map_err(|e| BusConnectError::Unreachable {
+                    url: redact(url),
+                    detail: e.to_string(),
+                })?;
+        }
         Ok(Arc::new(nats))
     }
+}
+
+/// Whether connecting also makes sure the JetStream events stream exists: services do; a
+/// card-agent, whose NATS user may not manage streams, leaves it to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsStream {
+    Ensure,
+    Leave,
 }
 
 fn connect_error(url: &str, e: BusError) -> BusConnectError {
