@@ -17,6 +17,7 @@ pub mod diagnostics;
 pub mod gateway;
 pub mod grpc;
 pub mod insi;
+pub mod patient;
 pub mod qualify;
 pub mod retry;
 pub mod service;

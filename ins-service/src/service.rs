@@ -21,7 +21,7 @@ use crate::gateway::{InsiGateway, RequestScope};
 use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, SignerError, VitaleQuery};
 use crate::retry::RetryPolicy;
 use crate::strategy::{self, Insi, Scoped, StrategyOutcome};
-use crate::{diagnostics, qualify, verify};
+use crate::{diagnostics, patient, qualify, verify};
 
 /// Reasons (google.rpc.ErrorInfo.reason) of the errors this service returns.
 pub mod reasons {
@@ -75,6 +75,10 @@ impl InsCore {
         request_id: &RequestId,
         actor: Option<Actor>,
     ) -> Result<RequestScope, Status> {
+        if let Some(a) = &actor {
+            passerelle_service_kit::identity::professional_from_api(a)
+                .map_err(|e| passerelle_service_kit::identity::invalid_actor(&e))?;
+        }
         let auth = call_auth(actor.as_ref(), self.events.as_ref()).await?;
         Ok(RequestScope {
             request_id: request_id.clone(),
@@ -174,6 +178,7 @@ impl InsCore {
                 comparisons: Vec::new(),
                 search: Some(search),
                 request_id: request_id.to_string(),
+                patient: None,
             },
         };
         let confirmed = verification.result == api::VerifyResult::Verified as i32;
@@ -215,12 +220,18 @@ impl InsCore {
                 tracing::error!(error = %e, "could not publish IdentityQualified");
             }
         }
+        // The INS is retrieved or verified only in these two statuses.
+        let patient = identity
+            .as_ref()
+            .filter(|_| confirmed)
+            .and_then(|i| patient::from_identity(i, patient::status(status)));
         Ok(api::QualifyIdentityResponse {
             status: status as i32,
             verification: Some(verification),
             actions,
             identity,
             request_id: request_id.to_string(),
+            patient,
         })
     }
 
@@ -585,6 +596,14 @@ fn identity_from_answer(a: &InsiAnswer) -> Option<api::Identity> {
     })
 }
 
+/// An identity INSi returned: status récupérée (no document checked here).
+fn retrieved(identity: &api::Identity) -> Option<passerelle_proto::common::v1::PatientIdentity> {
+    patient::from_identity(
+        identity,
+        passerelle_proto::common::v1::IdentityStatus::Recuperee,
+    )
+}
+
 fn result_of(code: &CrCode) -> api::SearchResult {
     match code {
         CrCode::Found => api::SearchResult::Found,
@@ -667,9 +686,11 @@ fn response_from_outcome(
         api::SearchResult::NotFound
     };
     let identity = found.and_then(|t| t.outcome.as_ref().ok().and_then(identity_from_answer));
+    let patient = identity.as_ref().and_then(retrieved);
     Ok(api::SearchResponse {
         result: result as i32,
         identity,
+        patient,
         tries: tries_to_api(outcome),
         normalisations: traits
             .normalisations
@@ -710,9 +731,11 @@ fn response_from_vitale(
         )
         .into());
     }
+    let identity = identity_from_answer(answer);
     Ok(api::SearchResponse {
         result: result as i32,
-        identity: identity_from_answer(answer),
+        patient: identity.as_ref().and_then(retrieved),
+        identity,
         tries: tries_to_api(outcome),
         normalisations: Vec::new(),
         diagnostics: Vec::new(),
@@ -808,10 +831,17 @@ fn verification(
         Some(found) => verify::compare(known, traits, found),
         None => (verify_result_without_identity(&search), Vec::new()),
     };
+    // A verified INS is INSi's, retrieved again with the local traits.
+    let patient = search
+        .identity
+        .as_ref()
+        .filter(|_| result == api::VerifyResult::Verified)
+        .and_then(retrieved);
     api::VerifyInsResponse {
         result: result as i32,
         comparisons,
         search: Some(search),
         request_id: request_id.to_string(),
+        patient,
     }
 }

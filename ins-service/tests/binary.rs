@@ -84,6 +84,7 @@ filter = "debug"
     let mut req = tonic::Request::new(SearchByTraitsRequest {
         actor: Some(Actor {
             mode: Some(actor::Mode::Organisation(OrganisationMode::default())),
+            professional: None,
         }),
         traits: Some(IdentityTraits {
             birth_name: "PAT-DOUZE".into(),

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod errors;
 pub mod grpc;
+pub mod identity;
 pub mod request_id;
 pub mod shutdown;
 pub mod telemetry;
