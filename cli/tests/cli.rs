@@ -117,8 +117,14 @@ fn a_wrong_professional_is_refused_before_any_call() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("--ps-id") && err.contains("check digit"), "{err}");
-    assert!(!err.contains("cannot reach"), "refused before connecting: {err}");
+    assert!(
+        err.contains("--ps-id") && err.contains("check digit"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("cannot reach"),
+        "refused before connecting: {err}"
+    );
 }
 
 #[test]

@@ -221,7 +221,10 @@ impl Siret {
         }
         let valid = luhn::is_valid(s.as_bytes())
             || (s.starts_with(LA_POSTE_SIREN)
-                && s.bytes().map(|b| u32::from(b - b'0')).sum::<u32>().is_multiple_of(5));
+                && s.bytes()
+                    .map(|b| u32::from(b - b'0'))
+                    .sum::<u32>()
+                    .is_multiple_of(5));
         if !valid {
             return Err(ProfessionalProblem::SiretCheckDigit(s));
         }

@@ -517,7 +517,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let result = c.verify_ins(req).await;
     if let Ok(r) = &result {
-        let verified = r.get_ref().result == passerelle_proto::ins::v1::VerifyResult::Verified as i32;
+        let verified =
+            r.get_ref().result == passerelle_proto::ins::v1::VerifyResult::Verified as i32;
         attested_status_warning(args.patient.identity_status, verified, None);
     }
     Ok(finish(
@@ -664,7 +665,10 @@ mod tests {
         assert!(verify(&["--ins", "248039263001064"]).is_ok());
         let mut qualify = vec!["p", "qualify"];
         qualify.extend(traits);
-        assert!(Cli::try_parse_from(qualify).is_ok(), "--ins is optional for qualify");
+        assert!(
+            Cli::try_parse_from(qualify).is_ok(),
+            "--ins is optional for qualify"
+        );
     }
 
     #[test]

@@ -63,18 +63,6 @@ impl PatientArgs {
             .as_deref()
             .and_then(|n| Ins::typed_number(n, self.ins_oid).ok())
     }
-
-    /// The patient identity this group describes (traits given apart).
-    pub fn identity(&self) -> Option<common::PatientIdentity> {
-        let ins = self.ins()?;
-        Some(common::PatientIdentity {
-            matricule: ins.matricule().to_string(),
-            key: ins.key().to_string(),
-            oid: ins.oid().to_string(),
-            status: self.identity_status.to_api() as i32,
-            ..Default::default()
-        })
-    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,7 +86,12 @@ pub struct ProfessionalArgs {
     /// id (with --ps-id-type).
     #[arg(long, env = "PASSERELLE_PS_ID")]
     pub ps_id: Option<String>,
-    #[arg(long, env = "PASSERELLE_PS_ID_TYPE", value_enum, default_value = "rpps")]
+    #[arg(
+        long,
+        env = "PASSERELLE_PS_ID_TYPE",
+        value_enum,
+        default_value = "rpps"
+    )]
     pub ps_id_type: IdTypeArg,
     #[arg(long, env = "PASSERELLE_PS_FAMILY_NAME")]
     pub ps_family_name: Option<String>,
@@ -241,16 +234,22 @@ mod tests {
 
     #[test]
     fn the_patient_group_checks_the_ins_and_defaults_to_nir_qualifiee() {
-        let c = parse(&["--ins", "248039263001064"]).unwrap();
-        let id = c.patient.identity().unwrap();
-        assert_eq!((id.matricule.as_str(), id.key.as_str()), ("2480392630010", "64"));
-        assert_eq!(id.oid, "1.2.250.1.213.1.4.8");
-        assert_eq!(id.status, common::IdentityStatus::Qualifiee as i32);
-        let c = parse(&["--ins", "2480392630010", "--ins-oid", "1.2.250.1.213.1.4.10"]).unwrap();
+        let c = parse(&["--ins", "2 48 03 92 630 010 64"]).unwrap();
+        let ins = c.patient.ins().unwrap();
+        assert_eq!(ins.to_string(), "248039263001064");
+        assert_eq!(ins.oid(), InsOid::Nir);
+        assert_eq!(c.patient.identity_status, StatusArg::Qualifiee);
+        let c = parse(&[
+            "--ins",
+            "2480392630010",
+            "--ins-oid",
+            "1.2.250.1.213.1.4.10",
+        ])
+        .unwrap();
         assert_eq!(c.patient.ins().unwrap().to_string(), "248039263001064");
         assert_eq!(c.patient.ins().unwrap().oid(), InsOid::TestNir);
         let c = parse(&["--identity-status", "recuperee"]).unwrap();
-        assert!(c.patient.identity().is_none());
+        assert!(c.patient.ins().is_none());
         assert_eq!(c.patient.identity_status, StatusArg::Recuperee);
         for bad in [
             &["--ins", "24803926300106"][..],
