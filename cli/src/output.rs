@@ -84,9 +84,25 @@ fn search_value(r: &SearchResponse) -> Value {
             "field": n.field, "original": n.original, "normalised": n.normalised, "changes": n.changes,
         })).collect::<Vec<_>>(),
         "diagnostics": r.diagnostics.iter().map(|d| json!({"code": d.code, "message": d.message})).collect::<Vec<_>>(),
+        "patient": r.patient.as_ref().map(patient_value),
         "request_id": r.request_id,
     });
     v
+}
+
+/// The patient identity an answer gives (`passerelle.common.v1.PatientIdentity`).
+fn patient_value(p: &passerelle_proto::common::v1::PatientIdentity) -> Value {
+    json!({
+        "ins": format!("{}{}", p.matricule, p.key),
+        "oid": p.oid,
+        "birth_name": p.birth_name,
+        "first_names": p.first_names,
+        "sex": sex_code(p.sex),
+        "birth_date": p.birth_date,
+        "birth_place": p.birth_place,
+        // Same numbers as passerelle.ins.v1.IdentityStatus.
+        "identity_status": status_name(p.status),
+    })
 }
 
 pub fn search_table(r: &SearchResponse) -> String {
@@ -192,7 +208,7 @@ fn comparison_name(c: i32) -> &'static str {
     }
 }
 
-fn status_name(s: i32) -> &'static str {
+pub fn status_name(s: i32) -> &'static str {
     match IdentityStatus::try_from(s).unwrap_or(IdentityStatus::Unspecified) {
         IdentityStatus::Provisoire => "PROVISOIRE",
         IdentityStatus::Recuperee => "RECUPEREE",
@@ -221,6 +237,7 @@ fn verify_value(r: &VerifyInsResponse) -> Value {
         "result": verify_result_name(r.result),
         "comparisons": comparisons_value(&r.comparisons),
         "search": r.search.as_ref().map(search_value),
+        "patient": r.patient.as_ref().map(patient_value),
         "request_id": r.request_id,
     })
 }
@@ -268,6 +285,7 @@ pub fn qualify_json(r: &QualifyIdentityResponse) -> String {
         "status": status_name(r.status),
         "actions": r.actions.iter().map(|d| json!({"code": d.code, "message": d.message})).collect::<Vec<_>>(),
         "verification": r.verification.as_ref().map(verify_value),
+        "patient": r.patient.as_ref().map(patient_value),
         "request_id": r.request_id,
     })
     .to_string()

@@ -48,6 +48,85 @@ fn search_without_a_running_service_says_so() {
     );
 }
 
+/// `ins verify` with the tutorial's traits and `extra` options (no service needed: each case
+/// is refused before any call).
+fn verify_with(extra: &[&str]) -> Output {
+    let mut args = vec![
+        "ins",
+        "verify",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--birth-name",
+        "PAT-DOUZE",
+        "--first-name",
+        "NATHALIE",
+        "--sex",
+        "F",
+        "--birth-date",
+        "1948-03-21",
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
+#[test]
+fn a_wrong_patient_group_is_refused_by_the_command_line() {
+    let o = verify_with(&["--ins", "24803926300106"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--ins") && stderr(&o).contains("15 characters"),
+        "{}",
+        stderr(&o)
+    );
+    let o = verify_with(&["--ins", "248039263001046"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected 64"), "{}", stderr(&o));
+    let o = verify_with(&["--ins", "248039263001064", "--identity-status", "verified"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--identity-status") && err.contains("qualifiee"),
+        "{err}"
+    );
+    let o = verify_with(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--ins"), "{}", stderr(&o));
+    let o = run(&["ins", "verify", "--help"]);
+    assert!(
+        stdout(&o).contains("[default: qualifiee]"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_wrong_professional_is_refused_before_any_call() {
+    let o = verify_with(&[
+        "--ins",
+        "248039263001064",
+        "--ps-id",
+        "10001234567",
+        "--ps-family-name",
+        "MEDECIN",
+        "--ps-given-name",
+        "PAUL",
+        "--ps-profession",
+        "10",
+        "--ps-specialty",
+        "SM54",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--ps-id") && err.contains("check digit"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("cannot reach"),
+        "refused before connecting: {err}"
+    );
+}
+
 #[test]
 fn unknown_sex_is_refused_by_the_command_line() {
     let o = run(&[
@@ -241,10 +320,10 @@ fn up_then_search(extra: &[&str]) {
         "--json",
         "--endpoint",
         &endpoint,
-        "--matricule",
-        "2480392630010",
-        "--key",
-        "64",
+        "--ins",
+        "248039263001064",
+        "--identity-status",
+        "recuperee",
         "--birth-name",
         "PAT-DOUZE",
         "--first-name",
@@ -255,8 +334,11 @@ fn up_then_search(extra: &[&str]) {
         "1948-03-21",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["result"], "VERIFIED");
+    assert_eq!(v["patient"]["ins"], "248039263001064");
+    assert_eq!(v["patient"]["identity_status"], "RECUPEREE");
     assert!(
         v["comparisons"]
             .as_array()

@@ -12,6 +12,10 @@ pub enum InsError {
     #[error("key {0:?} must be two digits between 01 and 97")]
     KeyFormat(String),
     #[error(
+        "INS {0:?} must have 15 characters, the 13-character matricule then its 2-digit key (or the 13-character matricule alone, its key is then computed)"
+    )]
+    NumberFormat(String),
+    #[error(
         "key {given} does not match matricule {matricule} (expected {expected}): check both for a typing error"
     )]
     WrongKey {
@@ -136,6 +140,29 @@ impl Ins {
         })
     }
 
+    /// An INS typed as one number: 15 characters (matricule then key, spaces allowed), or the
+    /// 13-character matricule alone, whose key is then computed.
+    pub fn typed_number(input: &str, oid: InsOid) -> Result<Self, InsError> {
+        let s: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+        match s.chars().count() {
+            13 => {
+                let m = Matricule::parse(&s)?;
+                let key = m.expected_key();
+                Ok(Self {
+                    matricule: m,
+                    key,
+                    oid,
+                    key_valid: true,
+                })
+            }
+            15 => match (s.get(..13), s.get(13..)) {
+                (Some(m), Some(k)) => Self::typed(m, k, oid),
+                _ => Err(InsError::NumberFormat(input.to_owned())),
+            },
+            _ => Err(InsError::NumberFormat(input.to_owned())),
+        }
+    }
+
     /// An INS answered by the national service. The service is authoritative: a key that does
     /// not check (some official test identities have one) is kept and flagged, not refused.
     pub fn from_service(matricule: &str, key: &str, oid: InsOid) -> Result<Self, InsError> {
@@ -213,6 +240,33 @@ mod tests {
     fn typed_ins_accepts_spaces() {
         let ins = Ins::typed("2 48 03 92 630 010", "64", InsOid::Nir).unwrap();
         assert_eq!(ins.to_string(), "248039263001064");
+    }
+
+    #[test]
+    fn typed_number_takes_15_or_13_characters() {
+        let full = Ins::typed_number("2 48 03 92 630 010 64", InsOid::Nir).unwrap();
+        assert_eq!(full.to_string(), "248039263001064");
+        let computed = Ins::typed_number("2480392630010", InsOid::Nia).unwrap();
+        assert_eq!(
+            (computed.to_string(), computed.oid()),
+            (full.to_string(), InsOid::Nia)
+        );
+        assert!(matches!(
+            Ins::typed_number("24803926300106", InsOid::Nir),
+            Err(InsError::NumberFormat(_))
+        ));
+        assert!(matches!(
+            Ins::typed_number("248039263001046", InsOid::Nir),
+            Err(InsError::WrongKey { .. })
+        ));
+        assert!(matches!(
+            Ins::typed_number("2480392630O1064", InsOid::Nir),
+            Err(InsError::MatriculeFormat(_))
+        ));
+        assert!(matches!(
+            Ins::typed_number("2480392630é106", InsOid::Nir),
+            Err(InsError::NumberFormat(_))
+        ));
     }
 
     #[test]

@@ -82,6 +82,7 @@ fn core(insi: Arc<ScriptedInsi>) -> InsCore {
 fn organisation() -> Option<Actor> {
     Some(Actor {
         mode: Some(actor::Mode::Organisation(OrganisationMode::default())),
+        professional: None,
     })
 }
 
@@ -251,6 +252,7 @@ async fn bad_requests_are_refused_before_any_insi_call() {
         mode: Some(actor::Mode::Cps(CpsMode {
             workstation_id: "ward.3".into(),
         })),
+        professional: None,
     });
     assert!(matches!(
         core.search_by_traits(&id(), cps.clone()).await,
@@ -260,6 +262,7 @@ async fn bad_requests_are_refused_before_any_insi_call() {
         mode: Some(actor::Mode::Cps(CpsMode {
             workstation_id: "ward-3".into(),
         })),
+        professional: None,
     });
     assert!(matches!(
         core.search_by_traits(&id(), cps).await,

@@ -50,6 +50,9 @@ pub enum InsServiceError {
         "actor is required: say who acts, organisation mode or CPS mode with the workstation id"
     )]
     MissingActor,
+    /// The professional in the actor is malformed (an RPPS that does not check…).
+    #[error("actor.{0}")]
+    InvalidActor(passerelle_domain::ProfessionalError),
     #[error("workstation id {0:?} is not valid: use letters, digits, '-' and '_' only")]
     InvalidWorkstation(String),
     #[error(
@@ -90,6 +93,7 @@ impl From<InsServiceError> for Status {
                     .field("actor", "missing")
                     .into_status()
             }
+            InsServiceError::InvalidActor(e) => passerelle_service_kit::identity::invalid_actor(&e),
             InsServiceError::InvalidWorkstation(_) => {
                 RichError::new(Code::InvalidArgument, reasons::INVALID_WORKSTATION, message)
                     .field("actor.cps.workstation_id", "not a single subject token")

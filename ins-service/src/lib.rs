@@ -20,6 +20,7 @@ pub mod errors;
 pub mod gateway;
 pub mod grpc;
 pub mod insi;
+pub mod patient;
 pub mod qualify;
 pub mod retry;
 pub mod service;

@@ -20,7 +20,7 @@ use crate::gateway::{InsiGateway, RequestScope};
 use crate::insi::{CallAuth, CrCode, Individual, InsiAnswer, InsiError, VitaleQuery};
 use crate::retry::RetryPolicy;
 use crate::strategy::{self, Insi, Scoped, StrategyOutcome};
-use crate::{diagnostics, qualify, verify};
+use crate::{diagnostics, patient, qualify, verify};
 
 pub use crate::errors::reasons;
 
@@ -51,6 +51,10 @@ impl InsCore {
         request_id: &RequestId,
         actor: Option<Actor>,
     ) -> Result<RequestScope, InsServiceError> {
+        if let Some(a) = &actor {
+            passerelle_service_kit::identity::professional_from_api(a)
+                .map_err(InsServiceError::InvalidActor)?;
+        }
         let auth = call_auth(actor.as_ref(), self.events.as_ref()).await?;
         Ok(RequestScope {
             request_id: request_id.clone(),
@@ -150,6 +154,7 @@ impl InsCore {
                 comparisons: Vec::new(),
                 search: Some(search),
                 request_id: request_id.to_string(),
+                patient: None,
             },
         };
         let confirmed = verification.result == api::VerifyResult::Verified as i32;
@@ -191,12 +196,18 @@ impl InsCore {
                 tracing::error!(error = %e, "could not publish IdentityQualified");
             }
         }
+        // The INS is retrieved or verified only in these two statuses.
+        let patient = identity
+            .as_ref()
+            .filter(|_| confirmed)
+            .and_then(|i| patient::from_identity(i, patient::status(status)));
         Ok(api::QualifyIdentityResponse {
             status: status as i32,
             verification: Some(verification),
             actions,
             identity,
             request_id: request_id.to_string(),
+            patient,
         })
     }
 
@@ -424,6 +435,14 @@ fn identity_from_answer(a: &InsiAnswer) -> Option<api::Identity> {
     })
 }
 
+/// An identity INSi returned: status récupérée (no document checked here).
+fn retrieved(identity: &api::Identity) -> Option<passerelle_proto::common::v1::PatientIdentity> {
+    patient::from_identity(
+        identity,
+        passerelle_proto::common::v1::IdentityStatus::Recuperee,
+    )
+}
+
 fn result_of(code: &CrCode) -> api::SearchResult {
     match code {
         CrCode::Found => api::SearchResult::Found,
@@ -500,9 +519,11 @@ fn response_from_outcome(
         api::SearchResult::NotFound
     };
     let identity = found.and_then(|t| t.outcome.as_ref().ok().and_then(identity_from_answer));
+    let patient = identity.as_ref().and_then(retrieved);
     Ok(api::SearchResponse {
         result: result as i32,
         identity,
+        patient,
         tries: tries_to_api(outcome),
         normalisations: traits
             .normalisations
@@ -537,9 +558,11 @@ fn response_from_vitale(
             answer.code.as_str().to_owned(),
         ));
     }
+    let identity = identity_from_answer(answer);
     Ok(api::SearchResponse {
         result: result as i32,
-        identity: identity_from_answer(answer),
+        patient: identity.as_ref().and_then(retrieved),
+        identity,
         tries: tries_to_api(outcome),
         normalisations: Vec::new(),
         diagnostics: Vec::new(),
@@ -640,10 +663,17 @@ fn verification(
         Some(found) => verify::compare(known, traits, found),
         None => (verify_result_without_identity(&search), Vec::new()),
     };
+    // A verified INS is INSi's, retrieved again with the local traits.
+    let patient = search
+        .identity
+        .as_ref()
+        .filter(|_| result == api::VerifyResult::Verified)
+        .and_then(retrieved);
     api::VerifyInsResponse {
         result: result as i32,
         comparisons,
         search: Some(search),
         request_id: request_id.to_string(),
+        patient,
     }
 }

@@ -20,6 +20,7 @@ use support::{ServiceProcess, config_file};
 fn organisation() -> Option<Actor> {
     Some(Actor {
         mode: Some(actor::Mode::Organisation(OrganisationMode::default())),
+        professional: None,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod errors;
 pub mod face;
 pub mod grpc;
+pub mod identity;
 pub mod request_id;
 pub mod service;
 pub mod settings;

@@ -210,6 +210,7 @@ pub fn organisation() -> Option<Actor> {
         mode: Some(actor::Mode::Organisation(OrganisationMode {
             on_behalf_of: "e2e-test".to_owned(),
         })),
+        professional: None,
     })
 }
 

@@ -37,6 +37,7 @@ fn cps_actor(ws: &str) -> Option<Actor> {
         mode: Some(actor::Mode::Cps(CpsMode {
             workstation_id: ws.to_owned(),
         })),
+        professional: None,
     })
 }
 

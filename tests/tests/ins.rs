@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use passerelle_e2e::{BusKind, System, SystemOptions, search};
-use passerelle_proto::common::v1::{Actor, CpsMode, actor};
+use passerelle_proto::common::v1::{
+    Actor, CpsMode, IdentityStatus, Professional, ProfessionalIdType, actor,
+};
 use passerelle_proto::ins::v1::{
     CheckMatriculeRequest, SearchResponse, SearchResult, Sex, ins_service_client::InsServiceClient,
 };
@@ -58,6 +60,18 @@ async fn tutorial_patient_is_found(bus: BusKind) {
             true
         )
     );
+    // The patient identity the answer gives: INSi's INS and traits, INS retrieved.
+    let patient = r.patient.clone().expect("a patient identity");
+    assert_eq!(
+        (
+            patient.matricule.as_str(),
+            patient.key.as_str(),
+            patient.oid.as_str(),
+            patient.birth_name.as_str()
+        ),
+        ("2480392630010", "64", "1.2.250.1.213.1.4.8", "PAT-DOUZE")
+    );
+    assert_eq!(patient.status, IdentityStatus::Recuperee as i32);
     let id = r.identity.unwrap();
     assert_eq!(id.birth_name, "PAT-DOUZE");
     assert_eq!(id.first_names, vec!["NATHALIE"]);
@@ -146,6 +160,7 @@ async fn several_identities(bus: BusKind) {
     assert_eq!(r.result, SearchResult::Multiple as i32);
     assert_eq!(r.tries[0].code, "02");
     assert!(r.identity.is_none());
+    assert!(r.patient.is_none(), "no INS found, no patient identity");
     assert!(r.diagnostics.iter().any(|d| d.code == "SEVERAL_IDENTITIES"));
     sys.stop().await;
 }
@@ -241,11 +256,34 @@ async fn bad_input_gets_a_clear_error(bus: BusKind) {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(summarise(&status).reason.as_deref(), Some("MISSING_ACTOR"));
 
+    // A professional named by the actor is checked field by field (here: an RPPS whose
+    // Luhn check digit is wrong).
+    let mut bad_professional = search("DUPONT", &["JEAN"], Sex::Male, "1948-03-01");
+    if let Some(a) = bad_professional.actor.as_mut() {
+        a.professional = Some(Professional {
+            id_type: ProfessionalIdType::Rpps as i32,
+            id: "10001234567".into(),
+            family_name: "MEDECIN".into(),
+            given_name: "PAUL".into(),
+            profession: "10".into(),
+            specialty: "SM54".into(),
+            structure: None,
+            activity_sector: String::new(),
+        });
+    }
+    let status = client.search_by_traits(bad_professional).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let s = summarise(&status);
+    assert_eq!(s.reason.as_deref(), Some("INVALID_ACTOR"));
+    assert_eq!(s.field.as_deref(), Some("actor.professional.id"));
+    assert!(status.message().contains("check digit"), "{status:?}");
+
     let mut bad_ws = search("DUPONT", &["JEAN"], Sex::Male, "1948-03-01");
     bad_ws.actor = Some(Actor {
         mode: Some(actor::Mode::Cps(CpsMode {
             workstation_id: "ward.3 >".into(),
         })),
+        professional: None,
     });
     let status = client.search_by_traits(bad_ws).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -259,6 +297,7 @@ async fn bad_input_gets_a_clear_error(bus: BusKind) {
         mode: Some(actor::Mode::Cps(CpsMode {
             workstation_id: "ward-3".into(),
         })),
+        professional: None,
     });
     let status = client.search_by_traits(cps).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use passerelle_bus::subjects;
 use passerelle_e2e::{BusKind, System, SystemOptions, organisation, search};
+use passerelle_proto::common::v1 as common;
 use passerelle_proto::events::v1::{IdentityQualified, InsiCallAudited};
 use passerelle_proto::ins::v1::{
     Comparison, DocumentCheck, DocumentType, IdentityStatus, KnownIns, QualifyIdentityRequest,
@@ -93,6 +94,13 @@ async fn verify_cases(bus: BusKind) {
         .collect();
     assert!(names.contains(&("ins", Comparison::Match as i32)));
     assert!(names.contains(&("birth_date", Comparison::Match as i32)));
+    // Verified: the answer gives the patient identity, INS retrieved (no document here).
+    let patient = r.patient.expect("a patient identity when verified");
+    assert_eq!(
+        (patient.matricule.as_str(), patient.key.as_str()),
+        ("2480392630010", "64")
+    );
+    assert_eq!(patient.status, common::IdentityStatus::Recuperee as i32);
 
     // A wrong key typed: refused before any INSi call.
     let status = c
@@ -129,6 +137,10 @@ async fn verify_cases(bus: BusKind) {
     let ins = r.comparisons.iter().find(|c| c.name == "ins").unwrap();
     assert_eq!(ins.comparison, Comparison::Mismatch as i32);
     assert!(ins.note.contains("someone else"), "{}", ins.note);
+    assert!(
+        r.patient.is_none(),
+        "an INS not confirmed gives no patient identity"
+    );
 
     // A former INS of the same person, and an incomplete list of first names.
     let r = c
@@ -199,6 +211,14 @@ async fn qualify_cases(bus: BusKind) {
     assert_eq!(r.status, IdentityStatus::Qualifiee as i32, "{r:?}");
     assert!(r.actions.is_empty(), "{:?}", r.actions);
     assert_eq!(r.identity.unwrap().ins.unwrap().matricule, "2480392630010");
+    // Qualified: the patient identity passes the one rule of a qualified INS.
+    let patient = r.patient.expect("a patient identity when qualified");
+    assert_eq!(patient.status, common::IdentityStatus::Qualifiee as i32);
+    let checked = passerelle_service_kit::identity::patient_from_api(&patient).unwrap();
+    assert!(
+        passerelle_domain::QualifiedIns::try_new(&checked, passerelle_domain::Platform::Production)
+            .is_ok()
+    );
     let msg = tokio::time::timeout(Duration::from_secs(10), events.next())
         .await
         .expect("IdentityQualified in time")
@@ -224,6 +244,10 @@ async fn qualify_cases(bus: BusKind) {
         .into_inner();
     assert_eq!(r.status, IdentityStatus::Recuperee as i32);
     assert_eq!(r.actions[0].code, "CHECK_DOCUMENT");
+    assert_eq!(
+        r.patient.map(|p| p.status),
+        Some(common::IdentityStatus::Recuperee as i32)
+    );
 
     // A document that is not high-trust.
     let r = c
@@ -275,6 +299,7 @@ async fn qualify_cases(bus: BusKind) {
     assert_eq!(r.status, IdentityStatus::Validee as i32);
     assert_eq!(r.actions[0].code, "RETRIEVE_INS");
     assert!(r.identity.is_none());
+    assert!(r.patient.is_none());
 
     // Found, but the local first names are incomplete: not qualified until updated.
     let r = c
@@ -292,6 +317,10 @@ async fn qualify_cases(bus: BusKind) {
     assert_eq!(r.status, IdentityStatus::Validee as i32);
     let codes: Vec<&str> = r.actions.iter().map(|a| a.code.as_str()).collect();
     assert!(codes.contains(&"UPDATE_FIRST_NAMES"), "{codes:?}");
+    assert!(
+        r.patient.is_none(),
+        "traits differ: the INS is not confirmed"
+    );
     assert_eq!(
         r.identity.unwrap().first_names,
         vec!["PIERRE-ALAIN", "MURIEL", "FLORIANT"]

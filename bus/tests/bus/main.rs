@@ -62,8 +62,6 @@ on_both!(typed_rpc = typed:
 );
 
 mod nats_only {
-    use std::time::Duration;
-
     use bytes::Bytes;
     use passerelle_bus::nats::{NatsBus, NatsOptions};
     use passerelle_bus::subjects::EVENTS_INS_SEARCHED;

@@ -39,6 +39,7 @@ fn actor() -> Option<Actor> {
         mode: Some(actor::Mode::Organisation(OrganisationMode {
             on_behalf_of: "passerelle-demo".to_owned(),
         })),
+        professional: None,
     })
 }
 
@@ -48,6 +49,7 @@ fn cps_actor() -> Option<Actor> {
         mode: Some(actor::Mode::Cps(CpsMode {
             workstation_id: CARD_WORKSTATION.to_owned(),
         })),
+        professional: None,
     })
 }
 

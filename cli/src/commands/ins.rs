@@ -9,7 +9,7 @@ use passerelle_domain::{InsError, Key, Matricule};
 use passerelle_proto::card::v1::{
     self as card_api, card_agent_client::CardAgentClient, read_card_response::Card,
 };
-use passerelle_proto::common::v1::{Actor, CpsMode, OrganisationMode, actor};
+use passerelle_proto::common::v1::Actor;
 use passerelle_proto::ins::v1::{
     DocumentCheck, DocumentType, IdentityTraits, KnownIns, QualifyIdentityRequest,
     SearchByTraitsRequest, SearchByVitaleRequest, Sex, VerifyInsRequest,
@@ -17,6 +17,7 @@ use passerelle_proto::ins::v1::{
 };
 
 use crate::commands::card::DEFAULT_CARD_ENDPOINT;
+use crate::commands::who::{self, PatientArgs, ProfessionalArgs, StatusArg};
 use crate::output;
 
 pub const DEFAULT_INS_ENDPOINT: &str = "http://127.0.0.1:50051";
@@ -144,26 +145,17 @@ pub struct CommonArgs {
     /// Act in CPS mode with the card of this workstation (default: organisation mode).
     #[arg(long)]
     pub workstation: Option<String>,
-}
-
-/// The INS a caller holds.
-#[derive(Debug, Args)]
-pub struct InsArgs {
-    /// Matricule of the INS held (13 characters).
-    #[arg(long)]
-    pub matricule: String,
-    /// Its 2-digit key.
-    #[arg(long)]
-    pub key: String,
-    /// OID (default: NIR 1.2.250.1.213.1.4.8).
-    #[arg(long, default_value = "")]
-    pub oid: String,
-}
-
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
     #[command(flatten)]
-    pub ins: InsArgs,
+    pub professional: ProfessionalArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("ins", |a| a.required(true)))]
+pub struct VerifyArgs {
+    /// The INS held (--ins, required here); a status attested that needs a confirmed INS
+    /// (recuperee, qualifiee) is flagged when INSi does not verify it.
+    #[command(flatten)]
+    pub patient: PatientArgs,
     #[command(flatten)]
     pub traits: TraitsArgs,
     #[command(flatten)]
@@ -184,11 +176,10 @@ pub enum DocumentArg {
 
 #[derive(Debug, Args)]
 pub struct QualifyArgs {
-    /// Matricule of the INS held, if any (it is then verified; otherwise retrieved).
-    #[arg(long, requires = "key")]
-    pub matricule: Option<String>,
-    #[arg(long, requires = "matricule")]
-    pub key: Option<String>,
+    /// The INS held, if any (--ins: it is then verified; otherwise retrieved); a status
+    /// attested other than the one established is flagged.
+    #[command(flatten)]
+    pub patient: PatientArgs,
     /// The document the identity was checked on.
     #[arg(long, value_enum, requires = "checked_by")]
     pub document: Option<DocumentArg>,
@@ -233,16 +224,44 @@ pub async fn run(cmd: InsCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn actor(common: &CommonArgs) -> Option<Actor> {
-    let mode = match &common.workstation {
-        Some(w) => actor::Mode::Cps(CpsMode {
-            workstation_id: w.clone(),
-        }),
-        None => actor::Mode::Organisation(OrganisationMode {
-            on_behalf_of: "passerelle-cli".to_owned(),
-        }),
-    };
-    Some(Actor { mode: Some(mode) })
+/// Who acts, or the exit code of a wrong professional (told on stderr).
+fn actor(common: &CommonArgs) -> Result<Option<Actor>, ExitCode> {
+    who::actor(common.workstation.as_deref(), &common.professional)
+        .map(Some)
+        .map_err(|message| {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        })
+}
+
+/// The INS given in the patient group, as the request's known INS.
+fn known_ins(patient: &PatientArgs) -> Option<KnownIns> {
+    patient.ins().map(|ins| KnownIns {
+        matricule: ins.matricule().to_string(),
+        key: ins.key().to_string(),
+        oid: ins.oid().to_string(),
+    })
+}
+
+/// Identity vigilance: a status the caller attests that the answer does not support.
+fn attested_status_warning(attested: StatusArg, ins_confirmed: bool, established: Option<i32>) {
+    let needs_ins = matches!(attested, StatusArg::Recuperee | StatusArg::Qualifiee);
+    let name = |s: StatusArg| format!("{s:?}").to_lowercase();
+    match established {
+        Some(e) if e != attested.to_api() as i32 => eprintln!(
+            "warning: you attest the status {}, the answer establishes {}: update the identity \
+             before sharing",
+            name(attested),
+            output::status_name(e).to_lowercase()
+        ),
+        None if needs_ins && !ins_confirmed => eprintln!(
+            "warning: you attest the status {}, but INSi does not verify this INS: the identity \
+             is not {} until it is",
+            name(attested),
+            name(attested)
+        ),
+        _ => {}
+    }
 }
 
 fn traits_from(t: &TraitsArgs) -> IdentityTraits {
@@ -301,9 +320,13 @@ async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         return search_vitale(args).await;
     }
     let traits = args.traits.to_traits()?;
+    let actor = match actor(&args.common) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
     let mut c = client(&args.common).await?;
     let req = SearchByTraitsRequest {
-        actor: actor(&args.common),
+        actor,
         traits: Some(traits),
     };
     let result = c.search_by_traits(req).await;
@@ -317,6 +340,9 @@ async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads the carte Vitale through the card-agent, picks the person and searches INSi with it.
 async fn search_vitale(args: SearchArgs) -> anyhow::Result<ExitCode> {
+    if let Err(code) = actor(&args.common) {
+        return Ok(code);
+    }
     let endpoint = &args.vitale.card_endpoint;
     let mut agent = CardAgentClient::connect(endpoint.clone())
         .await
@@ -373,7 +399,10 @@ async fn search_vitale(args: SearchArgs) -> anyhow::Result<ExitCode> {
         eprint!("{}", persons_list(&persons));
     }
     let mut req = vitale_request(&persons, chosen);
-    req.actor = actor(&args.common);
+    req.actor = match actor(&args.common) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
     let mut c = client(&args.common).await?;
     let result = c.search_by_vitale(req).await;
     Ok(finish(
@@ -476,17 +505,22 @@ fn vitale_request(persons: &[card_api::VitalePerson], index: usize) -> SearchByV
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let actor = match actor(&args.common) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
     let mut c = client(&args.common).await?;
     let req = VerifyInsRequest {
-        actor: actor(&args.common),
-        ins: Some(KnownIns {
-            matricule: args.ins.matricule.clone(),
-            key: args.ins.key.clone(),
-            oid: args.ins.oid.clone(),
-        }),
+        actor,
+        ins: known_ins(&args.patient),
         traits: Some(traits_from(&args.traits)),
     };
     let result = c.verify_ins(req).await;
+    if let Ok(r) = &result {
+        let verified =
+            r.get_ref().result == passerelle_proto::ins::v1::VerifyResult::Verified as i32;
+        attested_status_warning(args.patient.identity_status, verified, None);
+    }
     Ok(finish(
         result,
         args.common.json,
@@ -496,6 +530,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn qualify(args: QualifyArgs) -> anyhow::Result<ExitCode> {
+    let actor = match actor(&args.common) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
     let mut c = client(&args.common).await?;
     let document = args.document.map(|d| DocumentCheck {
         r#type: match d {
@@ -512,16 +550,19 @@ async fn qualify(args: QualifyArgs) -> anyhow::Result<ExitCode> {
         checked_at: String::new(),
     });
     let req = QualifyIdentityRequest {
-        actor: actor(&args.common),
+        actor,
         traits: Some(traits_from(&args.traits)),
-        ins: args.matricule.as_ref().map(|m| KnownIns {
-            matricule: m.clone(),
-            key: args.key.clone().unwrap_or_default(),
-            oid: String::new(),
-        }),
+        ins: known_ins(&args.patient),
         document,
     };
     let result = c.qualify_identity(req).await;
+    if let Ok(r) = &result {
+        attested_status_warning(
+            args.patient.identity_status,
+            r.get_ref().patient.is_some(),
+            Some(r.get_ref().status),
+        );
+    }
     Ok(finish(
         result,
         args.common.json,
@@ -602,8 +643,32 @@ mod tests {
             "2000-01-01",
         ];
         assert!(Cli::try_parse_from(full).is_ok());
-        // Verify keeps its traits required.
-        assert!(Cli::try_parse_from(["p", "verify", "--matricule", "1", "--key", "2"]).is_err());
+        // Verify keeps its traits and its INS required.
+        assert!(Cli::try_parse_from(["p", "verify", "--ins", "248039263001064"]).is_err());
+        let traits = [
+            "--birth-name",
+            "A",
+            "--first-name",
+            "B",
+            "--sex",
+            "F",
+            "--birth-date",
+            "2000-01-01",
+        ];
+        let verify = |extra: &[&str]| {
+            let mut args = vec!["p", "verify"];
+            args.extend(traits);
+            args.extend(extra);
+            Cli::try_parse_from(args)
+        };
+        assert!(verify(&[]).is_err(), "--ins is required for verify");
+        assert!(verify(&["--ins", "248039263001064"]).is_ok());
+        let mut qualify = vec!["p", "qualify"];
+        qualify.extend(traits);
+        assert!(
+            Cli::try_parse_from(qualify).is_ok(),
+            "--ins is optional for qualify"
+        );
     }
 
     #[test]
