@@ -1004,6 +1004,7 @@ async fn pcsc_backend_recovers_with_the_agents_pin_cache() {
         .sign(
             card_agent::Channel::Bus,
             "pcsc-tests",
+            &passerelle_service_kit::RequestId::generate(),
             api::SignRequest {
                 reader: READER0.to_owned(),
                 digest,

@@ -75,7 +75,7 @@ impl InsCore {
         request_id: &RequestId,
         actor: Option<Actor>,
     ) -> Result<RequestScope, Status> {
-        let auth = call_auth(actor.as_ref(), self.events.as_ref()).await?;
+        let auth = call_auth(actor.as_ref(), self.events.as_ref(), request_id).await?;
         Ok(RequestScope {
             request_id: request_id.clone(),
             actor,
@@ -285,8 +285,12 @@ impl InsCore {
 
 /// How the INSi calls of a request are authenticated. CPS mode: the workstation's
 /// card-agent reads the card now (certificates, situation) and signs each call's assertion
-/// (and TLS handshake) later.
-async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<CallAuth, Status> {
+/// (and TLS handshake) later, each asked with the request's id.
+async fn call_auth(
+    actor: Option<&Actor>,
+    bus: Option<&SharedBus>,
+    request_id: &RequestId,
+) -> Result<CallAuth, Status> {
     match actor.and_then(|a| a.mode.as_ref()) {
         None => Err(RichError::new(
             Code::InvalidArgument,
@@ -323,6 +327,7 @@ async fn call_auth(actor: Option<&Actor>, bus: Option<&SharedBus>) -> Result<Cal
                 bus.clone(),
                 &cps.workstation_id,
                 card_signer::DEFAULT_AGENT_TIMEOUT,
+                request_id.clone(),
             )
             .await
             .map_err(|error| status_from_signer_error(&error, 0))?;
@@ -505,7 +510,12 @@ pub fn status_from_insi_error(e: &InsiError, tries: usize) -> Status {
 /// What the professional (or the operator) must do about the card.
 fn status_from_signer_error(e: &SignerError, tries: usize) -> Status {
     let (code, reason, message) = match e {
-        SignerError::Unavailable { .. } => (
+        SignerError::InvalidWorkstation { .. } => (
+            Code::InvalidArgument,
+            reasons::INVALID_WORKSTATION,
+            format!("{e}: use letters, digits, '-' and '_' only"),
+        ),
+        SignerError::AgentUnavailable { .. } => (
             Code::FailedPrecondition,
             reasons::CPS_MODE_UNAVAILABLE,
             format!("CPS mode needs the workstation's card-agent: {e}"),
