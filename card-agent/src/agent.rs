@@ -32,11 +32,9 @@
 //!   request needs a new PIN. The user never clicks twice for a reset.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use passerelle_bus::{BusError, Headers, SharedBus, subjects};
 use passerelle_proto::card::v1 as api;
@@ -473,7 +471,7 @@ impl CardAgent {
             workstation: self.inner.settings.workstation.clone(),
             requester: requester.to_owned(),
             purpose: req.purpose.clone(),
-            digest_hash: hex(&Sha256::digest(&req.digest)),
+            digest_hash: hex::encode(Sha256::digest(&req.digest)),
             card_serial: serial,
             key: req.key,
             ok: result.is_ok(),
@@ -604,7 +602,7 @@ impl CardAgent {
         .map_err(card_status)?;
         Ok(api::SignResponse {
             signature,
-            certificate: pem("CERTIFICATE", &cert),
+            certificate: certificate_pem(&cert),
             algorithm: ALGORITHM.to_owned(),
         })
     }
@@ -975,28 +973,14 @@ fn pem_or_empty(der: &[u8]) -> String {
     if der.is_empty() {
         String::new()
     } else {
-        pem("CERTIFICATE", der)
+        certificate_pem(der)
     }
 }
 
-/// PEM text of `der`.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    let _ = writeln!(out, "-----END {label}-----");
-    out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+/// The PEM text of a DER certificate, as the agent sends certificates.
+pub fn certificate_pem(der: &[u8]) -> String {
+    // Fails only for an invalid label or a length overflowing usize: neither can happen here.
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
 }
 
 fn now_unix_ms() -> i64 {
@@ -1042,6 +1026,21 @@ mod tests {
         tokio::time::advance(IDLE + Duration::from_millis(1)).await;
         cache.retain_present(&HashSet::from(["S1"]));
         assert_eq!(cache.lock().len(), 0, "idle: forgotten by the poll too");
+    }
+
+    #[test]
+    fn certificates_are_sent_as_pem_lines_of_64() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject as _;
+        let der: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let pem = certificate_pem(&der);
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+        assert!(pem.ends_with("\n-----END CERTIFICATE-----\n"), "{pem}");
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        assert_eq!(pem.lines().nth(1).map(str::len), Some(64));
+        let back = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        assert_eq!(back.as_ref(), der.as_slice());
+        assert_eq!(pem_or_empty(&[]), "");
     }
 
     #[test]

@@ -448,11 +448,7 @@ async fn every_signature_is_audited_without_pin_or_data(bus: BusKind) {
     assert!(ev.error.is_empty());
     assert_eq!(ev.key, api::KeyUse::Signature as i32);
     assert_eq!(ev.request_id, "local-req-1");
-    let expected_hash: String = digest_of(&digest)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(ev.digest_hash, expected_hash);
+    assert_eq!(ev.digest_hash, hex::encode(digest_of(&digest)));
     let raw = String::from_utf8_lossy(&m.payload);
     for secret in [PIN, "PAT-DOUZE", "2480392630010"] {
         assert!(!raw.contains(secret) && !format!("{ev:?}").contains(secret));
@@ -920,7 +916,7 @@ async fn pkcs12_token_signs() {
         .sign(&reader, KeyUse::Signature, &digest)
         .await
         .expect("signs without PIN");
-    let cert_pem = card_agent::agent::pem("CERTIFICATE", &cert_der);
+    let cert_pem = card_agent::agent::certificate_pem(&cert_der);
     assert!(openssl_verifies(dir.path(), &cert_pem, b"org", &sig));
 }
 
