@@ -440,7 +440,10 @@ impl Pkcs15 {
     pub fn certificate(&self, link: &Link<'_>, key: KeyUse) -> Result<Vec<u8>, CardError> {
         let id = &self.key(key)?.id;
         let cert = self.certs.iter().find(|c| &c.id == id).ok_or_else(|| {
-            CardError::Device(format!("no certificate of iD {} in the CDF", hex(id)))
+            CardError::Device(format!(
+                "no certificate of iD {} in the CDF",
+                hex::encode_upper(id)
+            ))
         })?;
         match &cert.value {
             CertValue::Direct(der) => Ok(der.clone()),
@@ -482,7 +485,7 @@ impl Pkcs15 {
         } else {
             Err(CardError::Device(format!(
                 "file {} not found ({:04X})",
-                hex(path),
+                hex::encode_upper(path),
                 r.sw
             )))
         }
@@ -504,10 +507,6 @@ impl Pkcs15 {
         let end = p.length.map_or(data.len(), |l| (start + l).min(data.len()));
         Ok(data[start..end].to_vec())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    hex::encode_upper(bytes)
 }
 
 /// Reads the structure: EF.DIR, the ODF, then the PrKDF, CDF and AODF it lists.
