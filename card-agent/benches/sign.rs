@@ -29,7 +29,7 @@ use passerelle_bus::subjects::{CardOp, card_subject};
 use passerelle_bus::testing::NatsServer;
 use passerelle_bus::{Headers, SharedBus, proto_rpc};
 use passerelle_proto::card::v1 as api;
-use passerelle_service_kit::Shutdown;
+use passerelle_service_kit::{RequestId, Shutdown};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_card-agent");
 const WS: &str = "bench-ws";
@@ -231,7 +231,7 @@ fn main() {
         let mut first = sign_req(&digest);
         first.pin = PIN.to_owned();
         agent
-            .sign(Channel::Local, "bench", first)
+            .sign(Channel::Local, "bench", &RequestId::generate(), first)
             .await
             .expect("first signature");
         let subject = card_subject(WS, CardOp::Sign).expect("subject");
@@ -240,7 +240,12 @@ fn main() {
             async move {
                 let t = Instant::now();
                 agent
-                    .sign(Channel::Bus, "bus", sign_req(&digest))
+                    .sign(
+                        Channel::Bus,
+                        "bus",
+                        &RequestId::generate(),
+                        sign_req(&digest),
+                    )
                     .await
                     .expect("in-process signature");
                 t.elapsed()

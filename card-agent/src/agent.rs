@@ -32,17 +32,18 @@
 //!   request needs a new PIN. The user never clicks twice for a reset.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use passerelle_bus::{BusError, Headers, SharedBus, subjects};
 use passerelle_proto::card::v1 as api;
+use passerelle_service_kit::RequestId;
 use passerelle_service_kit::errors::RichError;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
+// Tokio's clock: the same as the system's, except in tests that pause it (idle timeout).
+use tokio::time::Instant;
 use tonic::{Code, Status};
 use zeroize::Zeroizing;
 
@@ -449,11 +450,13 @@ impl CardAgent {
         e
     }
 
-    /// Signs `req.digest`; audited whatever the outcome.
+    /// Signs `req.digest` for the call `request_id`; audited whatever the outcome, the
+    /// record carrying that id.
     pub async fn sign(
         &self,
         channel: Channel,
         requester_default: &str,
+        request_id: &RequestId,
         mut req: api::SignRequest,
     ) -> Result<api::SignResponse, Status> {
         let pin = Zeroizing::new(std::mem::take(&mut req.pin));
@@ -468,7 +471,7 @@ impl CardAgent {
             workstation: self.inner.settings.workstation.clone(),
             requester: requester.to_owned(),
             purpose: req.purpose.clone(),
-            digest_hash: hex(&Sha256::digest(&req.digest)),
+            digest_hash: hex::encode(Sha256::digest(&req.digest)),
             card_serial: serial,
             key: req.key,
             ok: result.is_ok(),
@@ -478,13 +481,14 @@ impl CardAgent {
                 .map(|s| format!("{:?}: {}", s.code(), s.message()))
                 .unwrap_or_default(),
             at_unix_ms: now_unix_ms(),
+            request_id: request_id.to_string(),
         };
         let published = self
             .inner
             .bus
             .publish_durable(
                 subjects::EVENTS_AUDIT_CARD,
-                Headers::new(),
+                request_id.bus_headers(),
                 Bytes::from(event.encode_to_vec()),
             )
             .await;
@@ -598,7 +602,7 @@ impl CardAgent {
         .map_err(card_status)?;
         Ok(api::SignResponse {
             signature,
-            certificate: pem("CERTIFICATE", &cert),
+            certificate: certificate_pem(&cert),
             algorithm: ALGORITHM.to_owned(),
         })
     }
@@ -969,28 +973,14 @@ fn pem_or_empty(der: &[u8]) -> String {
     if der.is_empty() {
         String::new()
     } else {
-        pem("CERTIFICATE", der)
+        certificate_pem(der)
     }
 }
 
-/// PEM text of `der`.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    let _ = writeln!(out, "-----END {label}-----");
-    out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+/// The PEM text of a DER certificate, as the agent sends certificates.
+pub fn certificate_pem(der: &[u8]) -> String {
+    // Fails only for an invalid label or a length overflowing usize: neither can happen here.
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
 }
 
 fn now_unix_ms() -> i64 {
@@ -998,4 +988,69 @@ fn now_unix_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDLE: Duration = Duration::from_secs(15 * 60);
+
+    fn pin(p: &str) -> Zeroizing<String> {
+        Zeroizing::new(p.to_owned())
+    }
+
+    /// On tokio's paused clock: time only moves when the test says so.
+    #[tokio::test(start_paused = true)]
+    async fn a_pin_in_use_is_kept_and_an_idle_one_forgotten() {
+        let cache = PinCache::new(IDLE);
+        cache.keep("S1", &pin("1234"));
+        // Each use restarts the idle time.
+        for _ in 0..3 {
+            tokio::time::advance(IDLE - Duration::from_secs(1)).await;
+            assert_eq!(cache.get("S1").as_deref().map(String::as_str), Some("1234"));
+        }
+        tokio::time::advance(IDLE + Duration::from_millis(1)).await;
+        assert!(cache.get("S1").is_none(), "idle too long: forgotten");
+        assert!(cache.get("S1").is_none(), "and not back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polling_forgets_the_pins_of_cards_gone_and_of_idle_cards() {
+        let cache = PinCache::new(IDLE);
+        cache.keep("S1", &pin("1234"));
+        cache.keep("S2", &pin("5678"));
+        cache.retain_present(&HashSet::from(["S1"]));
+        assert!(cache.get("S2").is_none(), "card gone: forgotten at once");
+        assert!(cache.get("S1").is_some());
+        tokio::time::advance(IDLE + Duration::from_millis(1)).await;
+        cache.retain_present(&HashSet::from(["S1"]));
+        assert_eq!(cache.lock().len(), 0, "idle: forgotten by the poll too");
+    }
+
+    #[test]
+    fn certificates_are_sent_as_pem_lines_of_64() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject as _;
+        let der: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let pem = certificate_pem(&der);
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+        assert!(pem.ends_with("\n-----END CERTIFICATE-----\n"), "{pem}");
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        assert_eq!(pem.lines().nth(1).map(str::len), Some(64));
+        let back = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        assert_eq!(back.as_ref(), der.as_slice());
+        assert_eq!(pem_or_empty(&[]), "");
+    }
+
+    #[test]
+    fn a_zero_idle_timeout_or_an_unknown_serial_keeps_nothing() {
+        let cache = PinCache::new(Duration::ZERO);
+        cache.keep("S1", &pin("1234"));
+        assert!(cache.get("S1").is_none());
+        let cache = PinCache::new(IDLE);
+        cache.keep("", &pin("1234"));
+        assert!(cache.get("").is_none());
+        assert_eq!(cache.lock().len(), 0);
+    }
 }

@@ -67,8 +67,9 @@ impl CardAgentService for CardAgentGrpc {
             .field("pin", "only on the loopback channel")
             .into_status());
         }
+        let request_id = RequestId::of(&req);
         self.agent
-            .sign(Channel::Local, "local", req.into_inner())
+            .sign(Channel::Local, "local", &request_id, req.into_inner())
             .await
             .map(Response::new)
     }
@@ -122,7 +123,7 @@ pub async fn serve_bus(
         "card.readers",
         readers,
         shutdown.clone(),
-        move |_req: api::ListReadersRequest| {
+        move |_id: RequestId, _req: api::ListReadersRequest| {
             let a = a.clone();
             async move { a.list_readers().await }
         },
@@ -132,16 +133,21 @@ pub async fn serve_bus(
         "card.read",
         read,
         shutdown.clone(),
-        move |req: api::ReadCardRequest| {
+        move |_id: RequestId, req: api::ReadCardRequest| {
             let a = a.clone();
             async move { a.read_card(req).await }
         },
     );
     let a = agent;
-    let sign = serve_one("card.sign", sign, shutdown, move |req: api::SignRequest| {
-        let a = a.clone();
-        async move { a.sign(Channel::Bus, "bus", req).await }
-    });
+    let sign = serve_one(
+        "card.sign",
+        sign,
+        shutdown,
+        move |id: RequestId, req: api::SignRequest| {
+            let a = a.clone();
+            async move { a.sign(Channel::Bus, "bus", &id, req).await }
+        },
+    );
     tokio::join!(readers, read, sign);
 }
 
@@ -154,7 +160,7 @@ fn serve_one<Req, Resp, F, Fut>(
 where
     Req: prost::Message + Default + Send + 'static,
     Resp: prost::Message + Send + 'static,
-    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    F: Fn(RequestId, Req) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
     proto_rpc::serve_typed_until(
@@ -165,7 +171,7 @@ where
         move |headers, req: Req| {
             let id = RequestId::from_bus(&headers);
             let span = tracing::info_span!("request", op = operation, request_id = %id);
-            handler(req).instrument(span)
+            handler(id, req).instrument(span)
         },
     )
 }

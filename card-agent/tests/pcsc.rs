@@ -896,7 +896,7 @@ async fn agent_signs_over_the_bus_after_a_reset_without_a_new_pin() {
             .unwrap_or_else(|e| panic!("signature after reset {round}: {e:?}"));
         assert_eq!(
             signed.certificate,
-            card_agent::agent::pem("CERTIFICATE", &keys().sign_cert)
+            card_agent::agent::certificate_pem(&keys().sign_cert)
         );
         assert!(
             openssl_verify(data.as_bytes(), &signed.signature, &keys().sign_cert),
@@ -1004,6 +1004,7 @@ async fn pcsc_backend_recovers_with_the_agents_pin_cache() {
         .sign(
             card_agent::Channel::Bus,
             "pcsc-tests",
+            &passerelle_service_kit::RequestId::generate(),
             api::SignRequest {
                 reader: READER0.to_owned(),
                 digest,

@@ -237,7 +237,7 @@ impl Hsm {
                 Attribute::CertificateType(CertificateType::X_509),
                 Attribute::Token(true),
                 Attribute::Private(false),
-                Attribute::Id(hex(id_hex)),
+                Attribute::Id(hex::decode(id_hex).unwrap()),
                 Attribute::Label(label.as_bytes().to_vec()),
                 Attribute::Subject(subject),
                 Attribute::Value(cert_der.to_vec()),
@@ -298,13 +298,6 @@ impl Hsm {
 struct CpsToken {
     auth: Vec<u8>,
     sign: Vec<u8>,
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn softhsm() -> Pkcs11Config {

@@ -77,21 +77,8 @@ pub fn status(sw: u16) -> Vec<u8> {
     sw.to_be_bytes().to_vec()
 }
 
-/// Simple BER-TLV encoding (one-byte tags, definite lengths up to 65535).
-pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = value.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        out.push(0x82);
-        out.extend_from_slice(&(n.min(0xFFFF) as u16).to_be_bytes());
-    }
-    out.extend_from_slice(value);
-    out
-}
+/// BER-TLV encoding, shared with the card-agent that reads it.
+pub use passerelle_ber_tlv::encode as tlv;
 
 #[cfg(test)]
 mod tests {
@@ -110,12 +97,5 @@ mod tests {
         let c = Command::parse(&[0, 0x2A, 0x9E, 0x9A, 1, 7, 0]).unwrap();
         assert_eq!((c.data, c.le), (vec![7], Some(256)));
         assert!(Command::parse(&[0, 0xA4, 4, 0x0C, 3, 1]).is_none());
-    }
-
-    #[test]
-    fn tlv_long_lengths() {
-        assert_eq!(tlv(0x80, &[1, 2]), vec![0x80, 2, 1, 2]);
-        assert_eq!(&tlv(0x80, &[0; 200])[..3], &[0x80, 0x81, 200]);
-        assert_eq!(&tlv(0x80, &[0; 300])[..4], &[0x80, 0x82, 1, 44]);
     }
 }

@@ -299,12 +299,6 @@ fn certificate(label: &str, id: u8, fid: u16) -> Vec<u8> {
     )
 }
 
-fn hex_to_bytes(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
-
 /// The AODF entry of the PIN (PKCS#15 AuthenticationObject with PinAttributes).
 fn pin_object(pin_ref: u8) -> Vec<u8> {
     let attributes = [
@@ -399,7 +393,13 @@ impl CpsCard {
         let mut fs = FileSystem::new();
         let mut sn = vec![0x5A, 0x0A];
         sn.extend_from_slice(&ISSUER);
-        sn.extend(hex_to_bytes(&spec.serial).into_iter().take(5));
+        // Not hex: zeros, as an unreadable serial.
+        sn.extend(
+            hex::decode(&spec.serial)
+                .unwrap_or_default()
+                .into_iter()
+                .take(5),
+        );
         sn.resize(12, 0);
         fs.add_ef(&[MF, 0xD003], sn);
         let actua = tlv(

@@ -51,7 +51,7 @@ impl InsHasher {
             rand::Rng::fill(&mut rand::rng(), &mut key[..]);
             return Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, &key)));
         }
-        let key = decode_hex(s.hash_key.trim()).ok_or(AuditError::BadKey)?;
+        let key = hex::decode(s.hash_key.trim()).map_err(|_| AuditError::BadKey)?;
         if key.len() < 32 {
             return Err(AuditError::BadKey);
         }
@@ -61,25 +61,8 @@ impl InsHasher {
     /// Hex HMAC of `OID|matricule key`.
     pub fn hash(&self, ins: &Ins) -> String {
         let data = format!("{}|{}{}", ins.oid(), ins.matricule(), ins.key());
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let tag = hmac::sign(&self.0, data.as_bytes());
-        let mut out = String::with_capacity(tag.as_ref().len() * 2);
-        for b in tag.as_ref() {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        out
+        hex::encode(hmac::sign(&self.0, data.as_bytes()))
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 pub fn now_unix_ms() -> i64 {

@@ -182,7 +182,12 @@ fn status_from_insi_error(e: &InsiError, tries: usize) -> Status {
 /// What the professional (or the operator) must do about the card.
 fn status_from_signer_error(e: &SignerError, tries: usize) -> Status {
     let (code, reason, message) = match e {
-        SignerError::Unavailable { .. } => (
+        SignerError::InvalidWorkstation { .. } => (
+            Code::InvalidArgument,
+            reasons::INVALID_WORKSTATION,
+            format!("{e}: use letters, digits, '-' and '_' only"),
+        ),
+        SignerError::AgentUnavailable { .. } => (
             Code::FailedPrecondition,
             reasons::CPS_MODE_UNAVAILABLE,
             format!("CPS mode needs the workstation's card-agent: {e}"),

@@ -55,7 +55,7 @@ impl InsCore {
             passerelle_service_kit::identity::professional_from_api(a)
                 .map_err(InsServiceError::InvalidActor)?;
         }
-        let auth = call_auth(actor.as_ref(), self.events.as_ref()).await?;
+        let auth = call_auth(actor.as_ref(), self.events.as_ref(), request_id).await?;
         Ok(RequestScope {
             request_id: request_id.clone(),
             actor,
@@ -272,10 +272,11 @@ impl InsCore {
 
 /// How the INSi calls of a request are authenticated. CPS mode: the workstation's
 /// card-agent reads the card now (certificates, situation) and signs each call's assertion
-/// (and TLS handshake) later.
+/// (and TLS handshake) later, each asked with the request's id.
 async fn call_auth(
     actor: Option<&Actor>,
     bus: Option<&SharedBus>,
+    request_id: &RequestId,
 ) -> Result<CallAuth, InsServiceError> {
     match actor.and_then(|a| a.mode.as_ref()) {
         None => Err(InsServiceError::MissingActor),
@@ -293,6 +294,7 @@ async fn call_auth(
                 bus.clone(),
                 &cps.workstation_id,
                 card_signer::DEFAULT_AGENT_TIMEOUT,
+                request_id.clone(),
             )
             .await
             .map_err(InsServiceError::Card)?;

@@ -31,6 +31,7 @@ use tonic::Code;
 
 const WS: &str = "ward-3_pc12";
 const TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_ID: &str = "cps-search-7f3a";
 
 fn cps_actor(ws: &str) -> Option<Actor> {
     Some(Actor {
@@ -156,14 +157,19 @@ async fn cps_search_succeeds_once_unlocked(bus: BusKind) {
     assert!(unlocked.ok);
     assert_eq!(unlocked.card_serial, CPS_CARD_ID);
 
+    // The caller's request id, to find it in the card's audit.
+    let mut call = tonic::Request::new(cps_search(WS));
+    call.metadata_mut()
+        .insert("x-request-id", REQUEST_ID.parse().unwrap());
     let r = sys
         .ins_client()
         .await
-        .search_by_traits(cps_search(WS))
+        .search_by_traits(call)
         .await
         .expect("CPS-mode search")
         .into_inner();
     assert_eq!(r.result, SearchResult::Found as i32);
+    assert_eq!(r.request_id, REQUEST_ID);
     let ins = r.identity.and_then(|i| i.ins).expect("an INS");
     assert_eq!(
         (ins.matricule.as_str(), ins.key.as_str()),
@@ -171,11 +177,13 @@ async fn cps_search_succeeds_once_unlocked(bus: BusKind) {
     );
 
     // Every signature audited: the assertion with the signature key, the handshake with the
-    // authentication key, both asked by ins-service, without PIN nor patient data.
+    // authentication key, both asked by ins-service for the caller's request, without PIN
+    // nor patient data.
     let (mut assertion, mut tls) = (false, false);
     while !(assertion && tls) {
         let ev = next_audited(&mut audit).await;
         assert!(ev.ok, "{ev:?}");
+        assert_eq!(ev.request_id, REQUEST_ID, "{ev:?}");
         assert_eq!(ev.workstation, WS);
         assert_eq!(ev.requester, "ins-service");
         assert_eq!(ev.card_serial, CPS_CARD_ID);
@@ -315,9 +323,14 @@ async fn xmlsec1_verifies_the_assertion_signed_through_the_agent() {
     let sys = System::start(SystemOptions::default()).await;
     let ws = Workstation::start(&sys, WS).await;
     ws.unlock(SANDBOX_CPS_PIN).await.expect("unlocked");
-    let signer = ins_service::card_signer::AgentSigner::read(sys.bus.clone(), WS, TIMEOUT)
-        .await
-        .expect("the agent reads the CPS");
+    let signer = ins_service::card_signer::AgentSigner::read(
+        sys.bus.clone(),
+        WS,
+        TIMEOUT,
+        passerelle_service_kit::RequestId::generate(),
+    )
+    .await
+    .expect("the agent reads the CPS");
     let assertion = ins_service::insi::cps::signed_assertion(
         &signer,
         uuid::Uuid::new_v4(),

@@ -931,7 +931,7 @@ mod tests {
         let start = xml.find("X509Certificate>").unwrap() + "X509Certificate>".len();
         let end = start + xml[start..].find('<').unwrap();
         let b64: String = xml[start..end].split_whitespace().collect();
-        let der = decode_base64(&b64);
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &b64).unwrap();
         let c =
             TokenCertificate::parse(der, vec![1], "Certificat de Signature CPS".into()).unwrap();
         assert_eq!(c.common_name.as_deref(), Some("00B6087510"));
@@ -940,22 +940,5 @@ mod tests {
         assert_eq!(c.title.as_deref(), Some("Infirmier"));
         assert!(c.non_repudiation && !c.digital_signature);
         assert!(c.looks_cps(&Pkcs11Config::default().cps_issuer_markers));
-    }
-
-    fn decode_base64(s: &str) -> Vec<u8> {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = Vec::new();
-        let (mut acc, mut bits) = (0u32, 0u32);
-        for b in s.bytes().filter(|b| *b != b'=') {
-            let v = ALPHABET.iter().position(|a| *a == b).unwrap() as u32;
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        out
     }
 }

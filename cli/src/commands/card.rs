@@ -284,15 +284,9 @@ fn read_text(r: &api::ReadCardResponse) -> String {
     s
 }
 
-fn parse_digest(hex: &str) -> Option<Vec<u8>> {
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        return None;
-    }
-    (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
+fn parse_digest(digits: &str) -> Option<Vec<u8>> {
+    let digest = hex::decode(digits.trim()).ok()?;
+    (digest.len() == 32).then_some(digest)
 }
 
 /// The PIN on the first line of standard input; `None` (said on stderr) when there is none.

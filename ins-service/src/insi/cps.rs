@@ -18,49 +18,10 @@ use time::OffsetDateTime;
 use super::InsiError;
 use super::envelope::format_time;
 
-/// Failures of the card-agent signing for us.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignerError {
-    /// No card-agent answers for the workstation (not started, bus down, no answer).
-    #[error("the card-agent is not reachable: {reason}")]
-    Unavailable { reason: String },
-    #[error("no CPS card in the reader, or it was removed")]
-    NoCard,
-    /// The card's PIN has not been entered on the workstation (it never travels here).
-    #[error("the CPS PIN is needed: enter the PIN on the workstation")]
-    PinRequired,
-    #[error("the card holder refused or the PIN is blocked: {reason}")]
-    Refused { reason: String },
-    /// A passing card or reader failure (reset, sharing violation, first use of the
-    /// day): worth retrying.
-    #[error("transient card error: {reason}")]
-    Transient { reason: String },
-    #[error("the card failed to sign: {reason}")]
-    Failed { reason: String },
-}
-
-impl SignerError {
-    /// Only a transient card error is worth retrying: a missing card, PIN or agent needs
-    /// someone to act.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. })
-    }
-}
-
-/// TLS client authentication with the card's authentication key: the certificate resolver
-/// to put in a rustls client configuration, and where its signer leaves the card's error
-/// when a handshake signature fails (rustls only reports a generic error).
-#[derive(Clone)]
-pub struct CardTlsIdentity {
-    pub resolver: std::sync::Arc<dyn rustls::client::ResolvesClientCert>,
-    pub last_error: std::sync::Arc<std::sync::Mutex<Option<SignerError>>>,
-}
-
-impl std::fmt::Debug for CardTlsIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CardTlsIdentity").finish_non_exhaustive()
-    }
-}
+/// Failures of the card-agent signing for us: the shared card client's.
+pub use passerelle_card_client::CardError as SignerError;
+/// TLS client authentication with the card's authentication key.
+pub use passerelle_card_client::CardTlsIdentity;
 
 /// The professional's practice situation, read from the card.
 #[derive(Debug, Clone, PartialEq, Eq)]

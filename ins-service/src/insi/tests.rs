@@ -976,7 +976,7 @@ fn card_errors_are_transient_only_when_the_card_says_so() {
     for error in [
         SignerError::NoCard,
         SignerError::PinRequired,
-        SignerError::Unavailable {
+        SignerError::AgentUnavailable {
             reason: "none".into(),
         },
         SignerError::Refused {

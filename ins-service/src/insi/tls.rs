@@ -127,7 +127,7 @@ pub fn card_client_config(
         .with_protocol_versions(&[&rustls::version::TLS12])
         .map_err(|e| InsiError::config(format!("TLS versions: {e}")))?
         .with_root_certificates(roots)
-        .with_client_cert_resolver(card.resolver.clone());
+        .with_client_cert_resolver(card.resolver());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

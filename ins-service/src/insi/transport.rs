@@ -71,17 +71,10 @@ impl Transport {
         let http = http_client(tls, self.timeout)?;
         let outcome = self.post_on(&http, op, envelope).await;
         match outcome {
-            Err(InsiError::Tls { .. } | InsiError::Connect { .. }) => {
-                let card_error = card
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
-                match card_error {
-                    Some(error) => Err(InsiError::Signer { error }),
-                    None => outcome,
-                }
-            }
+            Err(InsiError::Tls { .. } | InsiError::Connect { .. }) => match card.take_error() {
+                Some(error) => Err(InsiError::Signer { error }),
+                None => outcome,
+            },
             other => other,
         }
     }

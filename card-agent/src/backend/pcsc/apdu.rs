@@ -1,5 +1,7 @@
 //! APDU exchange over PC/SC, PC/SC errors mapped to [`CardError`], and a small BER-TLV reader.
 
+use passerelle_ber_tlv::Element;
+
 use crate::backend::CardError;
 
 /// A response APDU: data and status word.
@@ -227,56 +229,8 @@ fn transmit_raw(
     Err(CardError::Device("card keeps answering 61xx/6Cxx".into()))
 }
 
-/// One BER-TLV element (tags of one or two bytes).
-pub struct Tlv<'a> {
-    pub tag: u16,
-    pub value: &'a [u8],
-}
-
-/// Splits a sequence of BER-TLV elements; stops at the first malformed or padding byte.
-pub fn tlvs(mut data: &[u8]) -> Vec<Tlv<'_>> {
-    let mut out = Vec::new();
-    while let Some((&first, rest)) = data.split_first() {
-        if first == 0x00 || first == 0xFF {
-            break;
-        }
-        let (tag, rest) = if first & 0x1F == 0x1F {
-            let Some((&second, rest)) = rest.split_first() else {
-                break;
-            };
-            (u16::from_be_bytes([first, second]), rest)
-        } else {
-            (u16::from(first), rest)
-        };
-        let Some((&l0, rest)) = rest.split_first() else {
-            break;
-        };
-        let (len, rest) = match l0 {
-            0x81 => match rest.split_first() {
-                Some((&l, r)) => (usize::from(l), r),
-                None => break,
-            },
-            0x82 if rest.len() >= 2 => (
-                usize::from(u16::from_be_bytes([rest[0], rest[1]])),
-                &rest[2..],
-            ),
-            l if l < 0x80 => (usize::from(l), rest),
-            _ => break,
-        };
-        if rest.len() < len {
-            break;
-        }
-        out.push(Tlv {
-            tag,
-            value: &rest[..len],
-        });
-        data = &rest[len..];
-    }
-    out
-}
-
 /// The value of the first element with `tag`, as text (Latin-1 tolerated).
-pub fn text(items: &[Tlv<'_>], tag: u16) -> String {
+pub fn text(items: &[Element<'_>], tag: u32) -> String {
     items
         .iter()
         .find(|t| t.tag == tag)
@@ -293,13 +247,10 @@ pub fn text(items: &[Tlv<'_>], tag: u16) -> String {
         .unwrap_or_default()
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use passerelle_ber_tlv::parse_readable;
 
     #[test]
     fn pcsc_errors_map_to_what_the_agent_reports() {
@@ -320,16 +271,16 @@ mod tests {
     }
 
     #[test]
-    fn tlv_parsing() {
+    fn text_of_a_tag_utf8_or_latin1_trimmed() {
         let data = [
             0x65, 0x06, 0x80, 0x01, b'A', 0x5F, 0x20, 0x00, 0x80, 0x81, 0x01, b'B', 0xFF,
         ];
-        let items = tlvs(&data);
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[0].tag, 0x65);
-        let inner = tlvs(items[0].value);
+        let items = parse_readable(&data);
+        let inner = parse_readable(items[0].value);
         assert_eq!(text(&inner, 0x80), "A");
-        assert_eq!(inner[1].tag, 0x5F20);
         assert_eq!(text(&items, 0x80), "B");
+        assert_eq!(text(&items, 0x5F20), "", "absent");
+        let latin1 = [0x80, 0x05, b'R', 0xE9, b'M', b'I', b' '];
+        assert_eq!(text(&parse_readable(&latin1), 0x80), "RéMI");
     }
 }

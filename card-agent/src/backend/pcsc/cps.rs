@@ -33,7 +33,9 @@
 
 use zeroize::Zeroizing;
 
-use super::apdu::{Link, PathSelect, Response, hex, text, tlvs};
+use passerelle_ber_tlv::parse_readable;
+
+use super::apdu::{Link, PathSelect, Response, text};
 use super::pkcs15::{Pin, PinType, Pkcs15};
 use crate::backend::{CardError, CpsData, IdType, KeyUse, Situation};
 
@@ -178,7 +180,7 @@ pub fn open(link: &Link<'_>, generation: Generation) -> Result<Option<String>, C
     if sn.len() < 7 || sn[2..7] != ISSUER {
         return Ok(None);
     }
-    Ok(Some(hex(&sn[7..])))
+    Ok(Some(hex::encode_upper(&sn[7..])))
 }
 
 /// Holder, situations, certificates.
@@ -186,7 +188,7 @@ pub fn read(link: &Link<'_>, p15: &Pkcs15, card_serial: &str) -> Result<CpsData,
     let holder = p15
         .read_data(link, HOLDER_OBJECT)?
         .ok_or_else(|| CardError::Device(format!("no {HOLDER_OBJECT} data object on the card")))?;
-    let h = tlvs(&holder);
+    let h = parse_readable(&holder);
     let id_type = match text(&h, 0x80).as_str() {
         "8" => IdType::Rpps,
         "0" => IdType::Adeli,
@@ -205,7 +207,7 @@ pub fn read(link: &Link<'_>, p15: &Pkcs15, card_serial: &str) -> Result<CpsData,
             }
             Err(e) => return Err(e),
         };
-        let s = tlvs(&s);
+        let s = parse_readable(&s);
         if s.is_empty() {
             continue;
         }
@@ -242,42 +244,6 @@ fn pin_status(r: &Response) -> Result<(), CardError> {
         }),
         sw => Err(CardError::Device(format!("VERIFY answered {sw:04X}"))),
     }
-}
-
-/// The value of the first element tagged `tag` anywhere in BER-TLV `data` (tags of any
-/// length: the CPS3's PIN object is `BF 81 xx`).
-fn find_deep(data: &[u8], tag: u8) -> Option<Vec<u8>> {
-    let mut rest = data;
-    while let Some((&first, after)) = rest.split_first() {
-        if first == 0x00 || first == 0xFF {
-            return None;
-        }
-        let mut tag_len = 1;
-        if first & 0x1F == 0x1F {
-            tag_len += after.iter().take_while(|b| *b & 0x80 != 0).count() + 1;
-        }
-        let (&l0, after) = rest.get(tag_len..)?.split_first()?;
-        let (len, value) = match l0 {
-            l if l < 0x80 => (usize::from(l), after),
-            0x81 => (usize::from(*after.first()?), after.get(1..)?),
-            0x82 => (
-                usize::from(u16::from_be_bytes([*after.first()?, *after.get(1)?])),
-                after.get(2..)?,
-            ),
-            _ => return None,
-        };
-        let value_bytes = value.get(..len)?;
-        if tag_len == 1 && first == tag {
-            return Some(value_bytes.to_vec());
-        }
-        if first & 0x20 != 0
-            && let Some(found) = find_deep(value_bytes, tag)
-        {
-            return Some(found);
-        }
-        rest = &value[len..];
-    }
-    None
 }
 
 /// Tries left on the user PIN, without presenting it. `Ok(None)`: already verified (a CPS4
@@ -321,7 +287,7 @@ pub fn tries_left(
                     r.sw
                 )));
             }
-            match find_deep(&r.data, 0x9B).and_then(|v| v.first().copied()) {
+            match passerelle_ber_tlv::find_deep(&r.data, 0x9B).and_then(|v| v.first().copied()) {
                 Some(0) => Err(CardError::Blocked),
                 Some(n) => Ok(Some(n)),
                 None => Err(CardError::Device(
@@ -530,8 +496,9 @@ mod tests {
         let answer = [
             0x70, 0x0C, 0xBF, 0x81, 0x01, 0x08, 0xA0, 0x06, 0x9A, 0x01, 0x03, 0x9B, 0x01, 0x02,
         ];
-        assert_eq!(find_deep(&answer, 0x9B), Some(vec![0x02]));
-        assert_eq!(find_deep(&answer, 0x9A), Some(vec![0x03]));
+        use passerelle_ber_tlv::find_deep;
+        assert_eq!(find_deep(&answer, 0x9B), Some(&[0x02][..]));
+        assert_eq!(find_deep(&answer, 0x9A), Some(&[0x03][..]));
         assert_eq!(find_deep(&answer, 0x9D), None);
         assert_eq!(find_deep(&[0x70, 0x05, 0x9B], 0x9B), None);
     }

@@ -26,6 +26,8 @@
 //! Ours: the DER reading below (no OpenSC code), and the choice to skip a private key entry
 //! that is not RSA (OpenSC stops there) and entries we cannot parse.
 
+use passerelle_ber_tlv::{Element, find, parse_all};
+
 use super::apdu::Link;
 use super::cps::{IAS_AID, IAS_CL_AID};
 use crate::backend::{CardError, KeyUse};
@@ -38,55 +40,20 @@ const ODF: [u8; 2] = [0x50, 0x31];
 const DEFAULT_APP: [u8; 4] = [0x3F, 0x00, 0x50, 0x15];
 
 /// One DER element (single-byte tags: all the tags of these files are).
-#[derive(Debug, Clone, Copy)]
-pub struct Der<'a> {
-    pub tag: u8,
-    pub value: &'a [u8],
-}
+pub type Der<'a> = Element<'a>;
 
 fn bad(what: &str) -> CardError {
     CardError::Device(format!("malformed PKCS#15 data: {what}"))
 }
 
-/// Splits DER elements until the end, or until `00`/`FF` padding.
-pub fn elements(mut data: &[u8]) -> Result<Vec<Der<'_>>, CardError> {
-    let mut out = Vec::new();
-    while let Some((&tag, rest)) = data.split_first() {
-        if tag == 0x00 || tag == 0xFF {
-            break;
-        }
-        if tag & 0x1F == 0x1F {
-            return Err(bad("multi-byte tag"));
-        }
-        let (&first, rest) = rest.split_first().ok_or_else(|| bad("no length"))?;
-        let (len, rest) = match first {
-            n if n < 0x80 => (usize::from(n), rest),
-            0x81..=0x83 => {
-                let k = usize::from(first & 0x7F);
-                if rest.len() < k {
-                    return Err(bad("short length"));
-                }
-                let len = rest[..k]
-                    .iter()
-                    .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-                (len, &rest[k..])
-            }
-            _ => return Err(bad("length form")),
-        };
-        if rest.len() < len {
-            return Err(bad("truncated element"));
-        }
-        out.push(Der {
-            tag,
-            value: &rest[..len],
-        });
-        data = &rest[len..];
+/// Splits DER elements until the end, or until `00`/`FF` padding; a multi-byte tag is not
+/// PKCS#15.
+pub fn elements(data: &[u8]) -> Result<Vec<Der<'_>>, CardError> {
+    let items = parse_all(data).map_err(|e| bad(&e.to_string()))?;
+    if items.iter().any(|d| d.tag > 0xFF) {
+        return Err(bad("multi-byte tag"));
     }
-    Ok(out)
-}
-
-fn find<'a>(items: &[Der<'a>], tag: u8) -> Option<Der<'a>> {
-    items.iter().find(|d| d.tag == tag).copied()
+    Ok(items)
 }
 
 fn integer(value: &[u8]) -> Option<i64> {
@@ -169,7 +136,7 @@ pub fn parse_dir(data: &[u8]) -> Result<Vec<App>, CardError> {
 }
 
 /// ODF entries: (tag, path); `A0` PrKDF, `A4` CDF.
-pub fn parse_odf(data: &[u8]) -> Result<Vec<(u8, Path)>, CardError> {
+pub fn parse_odf(data: &[u8]) -> Result<Vec<(u32, Path)>, CardError> {
     let mut out = Vec::new();
     for entry in elements(data)? {
         if !(0xA0..=0xA8).contains(&entry.tag) {
@@ -473,7 +440,10 @@ impl Pkcs15 {
     pub fn certificate(&self, link: &Link<'_>, key: KeyUse) -> Result<Vec<u8>, CardError> {
         let id = &self.key(key)?.id;
         let cert = self.certs.iter().find(|c| &c.id == id).ok_or_else(|| {
-            CardError::Device(format!("no certificate of iD {} in the CDF", hex(id)))
+            CardError::Device(format!(
+                "no certificate of iD {} in the CDF",
+                hex::encode_upper(id)
+            ))
         })?;
         match &cert.value {
             CertValue::Direct(der) => Ok(der.clone()),
@@ -515,7 +485,7 @@ impl Pkcs15 {
         } else {
             Err(CardError::Device(format!(
                 "file {} not found ({:04X})",
-                hex(path),
+                hex::encode_upper(path),
                 r.sw
             )))
         }
@@ -537,10 +507,6 @@ impl Pkcs15 {
         let end = p.length.map_or(data.len(), |l| (start + l).min(data.len()));
         Ok(data[start..end].to_vec())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    super::apdu::hex(bytes)
 }
 
 /// Reads the structure: EF.DIR, the ODF, then the PrKDF, CDF and AODF it lists.
@@ -604,16 +570,7 @@ pub fn read(link: &Link<'_>) -> Result<Pkcs15, CardError> {
 mod tests {
     use super::*;
 
-    fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        if value.len() < 0x80 {
-            out.push(value.len() as u8);
-        } else {
-            out.extend([0x82, (value.len() >> 8) as u8, value.len() as u8]);
-        }
-        out.extend_from_slice(value);
-        out
-    }
+    use passerelle_ber_tlv::encode as tlv;
 
     fn path(p: &[u8]) -> Vec<u8> {
         tlv(0x30, &tlv(0x04, p))

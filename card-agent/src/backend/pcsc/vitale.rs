@@ -6,7 +6,9 @@
 //! table does not name them); when absent: rank 1, quality `00` for the first person, birth
 //! name = name.
 
-use super::apdu::{Link, Tlv, text, tlvs};
+use passerelle_ber_tlv::{Element, parse_readable};
+
+use super::apdu::{Link, text};
 use crate::backend::{CardError, VitaleData, VitalePerson};
 
 pub const AID_VITALE: [u8; 11] = [
@@ -18,7 +20,7 @@ pub fn is_vitale(card: &pcsc::Card, reader: &str) -> Result<bool, CardError> {
     Ok(Link::basic(card, reader).select(0x04, &AID_VITALE)?.ok())
 }
 
-fn person(items: &[Tlv<'_>], first: bool) -> VitalePerson {
+fn person(items: &[Element<'_>], first: bool) -> VitalePerson {
     let nir = text(items, 0x93);
     let (matricule, key) = if nir.len() >= 15 && nir.is_char_boundary(13) {
         (nir[..13].to_owned(), nir[13..15].to_owned())
@@ -61,15 +63,15 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<VitaleData, CardError> {
         )));
     }
     let pointers = link.read_current()?;
-    let outer = tlvs(&pointers);
+    let outer = parse_readable(&pointers);
     let Some(e0) = outer.iter().find(|t| t.tag == 0xE0) else {
         return Err(CardError::Device("Vitale pointers file without E0".into()));
     };
-    let inner = tlvs(e0.value);
+    let inner = parse_readable(e0.value);
     // Applications: entry → AID.
     let mut apps: Vec<([u8; 2], Vec<u8>)> = Vec::new();
     if let Some(a0) = inner.iter().find(|t| t.tag == 0xA0) {
-        for t in tlvs(a0.value)
+        for t in parse_readable(a0.value)
             .iter()
             .filter(|t| t.tag == 0x82 && t.value.len() > 4)
         {
@@ -90,8 +92,8 @@ pub fn read(card: &pcsc::Card, reader: &str) -> Result<VitaleData, CardError> {
             continue;
         }
         let content = link.read_current()?;
-        for p in tlvs(&content).iter().filter(|t| t.tag == 0x65) {
-            let items = tlvs(p.value);
+        for p in parse_readable(&content).iter().filter(|t| t.tag == 0x65) {
+            let items = parse_readable(p.value);
             persons.push(person(&items, persons.is_empty()));
         }
     }
