@@ -3,10 +3,12 @@
 //! shutdown, and errors that carry a machine-readable reason.
 
 pub mod config;
+pub mod documents;
 pub mod errors;
 pub mod grpc;
 pub mod request_id;
 pub mod shutdown;
+pub mod streaming;
 pub mod telemetry;
 
 pub use request_id::RequestId;
