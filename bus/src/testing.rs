@@ -251,6 +251,9 @@ pub enum BusKind {
 macro_rules! on_both_buses {
     (with $setup:path: $($case:ident),* $(,)?) => {
         mod in_process {
+            // The setup may be named relative to the invoking module.
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
@@ -260,6 +263,8 @@ macro_rules! on_both_buses {
             )*
         }
         mod nats {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {

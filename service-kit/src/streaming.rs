@@ -75,7 +75,9 @@ where
             }
             Ok(None) => {
                 return Some((
-                    Err(Status::unavailable("the bus closed the progress stream; retry")),
+                    Err(Status::unavailable(
+                        "the bus closed the progress stream; retry",
+                    )),
                     None,
                 ));
             }
@@ -87,9 +89,8 @@ where
             return Some((Err(Status::new(code, text)), None));
         }
         let last = item.headers.contains_key(FINAL_HEADER);
-        let decoded = T::decode(item.payload).map_err(|e| {
-            Status::internal(format!("malformed progress item from the worker: {e}"))
-        });
+        let decoded = T::decode(item.payload)
+            .map_err(|e| Status::internal(format!("malformed progress item from the worker: {e}")));
         let next = if last || decoded.is_err() {
             None
         } else {
