@@ -211,8 +211,10 @@ pub trait Bus: Send + Sync + 'static {
     /// storage, one revision kept per key), the embedded store in-process.
     async fn key_value(&self, bucket: &str) -> Result<kv::SharedKeyValue, BusError>;
 
-    /// A handle on the durable consumer `config.name` of the durable events (created if
-    /// missing, its position kept otherwise; the settings given apply).
+    /// A handle on the durable consumer `config.name` of the durable events, created with
+    /// `config` if missing. An existing one keeps its position; its settings become those
+    /// given in-process, while on NATS it keeps those it was created with (change them with
+    /// the `nats` CLI).
     async fn durable_consumer(
         &self,
         config: &consumer::ConsumerConfig,
