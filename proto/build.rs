@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "passerelle/events/v1/events.proto",
     "passerelle/bus/v1/bus.proto",
     "passerelle/card/v1/card.proto",
+    "passerelle/documents/v1/documents.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -58,6 +58,11 @@ pub enum BusError {
     #[error("durable publish: {0}")]
     Durable(String),
 
+    /// The durable store failed: the embedded store's disk, or a JetStream bucket, object
+    /// store or consumer that could not be created or read. What was asked is not done.
+    #[error("durable store: {0}")]
+    Storage(String),
+
     /// A payload could not be decoded (malformed bus envelope).
     #[error("decode: {0}")]
     Decode(String),

@@ -13,7 +13,8 @@
 //! drained server's buffer, and served, or routed elsewhere; on NATS one on the wire at that
 //! moment can be lost (see [`crate::nats`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll};
@@ -24,6 +25,10 @@ use futures::Stream;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::consumer::{ConsumerConfig, DurableConsumer};
+use crate::documents::{DocumentLimits, SharedDocumentStore};
+use crate::embedded::{Embedded, EmbeddedConsumer, EmbeddedDocuments, EmbeddedKv};
+use crate::kv::{SharedKeyValue, kv_open_error};
 use crate::subjects::{self, EVENTS_ALL, EVENTS_STREAM};
 use crate::{
     Bus, BusError, DrainHandle, Drainer, Headers, IncomingRequest, Message, MessageStream, Replier,
@@ -55,15 +60,25 @@ impl Default for InProcessConfig {
 }
 
 /// In-process [`Bus`]. Cheap to clone; clones share the same bus.
-#[derive(Clone, Default)]
+///
+/// Its durable state (durable events, key-value buckets, durable consumers, documents) is
+/// kept in memory by [`InProcessBus::new`] and [`InProcessBus::with_config`], and in a data
+/// directory, read back on the next start, by [`InProcessBus::open`].
+#[derive(Clone)]
 pub struct InProcessBus {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
+impl Default for InProcessBus {
+    fn default() -> Self {
+        Self::with_config(InProcessConfig::default())
+    }
+}
+
 struct Inner {
     config: InProcessConfig,
     state: Mutex<State>,
+    durable: Arc<Embedded>,
 }
 
 #[derive(Default)]
@@ -73,7 +88,6 @@ struct State {
     servers: Vec<Server>,
     /// Round-robin position per queue group.
     cursors: HashMap<String, usize>,
-    durable_log: VecDeque<Message>,
 }
 
 struct Subscriber {
@@ -95,21 +109,38 @@ impl InProcessBus {
         Self::default()
     }
 
-    /// A bus with the given limits.
+    /// A bus with the given limits, its durable state in memory.
     pub fn with_config(config: InProcessConfig) -> Self {
+        let durable = Embedded::in_memory(config.durable_log_capacity, config.max_payload);
+        Self::with_durable(config, durable)
+    }
+
+    /// A bus with the default limits whose durable state lives in `data_dir` (created if
+    /// missing): what a previous bus on the same directory stored is there again.
+    pub fn open(data_dir: &Path) -> Result<Self, BusError> {
+        Self::open_with_config(InProcessConfig::default(), data_dir)
+    }
+
+    /// [`InProcessBus::open`] with the given limits.
+    pub fn open_with_config(config: InProcessConfig, data_dir: &Path) -> Result<Self, BusError> {
+        let durable = Embedded::open(data_dir, config.durable_log_capacity, config.max_payload)?;
+        Ok(Self::with_durable(config, durable))
+    }
+
+    fn with_durable(config: InProcessConfig, durable: Embedded) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::default(),
+                durable: Arc::new(durable),
             }),
         }
     }
 
-    /// The durable events published so far, oldest first (bounded by
-    /// [`InProcessConfig::durable_log_capacity`]). For tests and diagnostics: unlike
-    /// JetStream it does not survive the process.
+    /// The durable events kept, oldest first (bounded by
+    /// [`InProcessConfig::durable_log_capacity`]). For tests and diagnostics.
     pub fn durable_log(&self) -> Vec<Message> {
-        self.inner.lock().durable_log.iter().cloned().collect()
+        self.inner.durable.events()
     }
 
     fn check_size(
@@ -416,21 +447,35 @@ impl Bus for InProcessBus {
             headers,
             payload,
         };
-        let mut state = self.inner.lock();
-        state.deliver_to_subscribers(&message);
-        let capacity = self.inner.config.durable_log_capacity;
-        if capacity > 0 {
-            while state.durable_log.len() >= capacity {
-                state.durable_log.pop_front();
-            }
-            state.durable_log.push_back(message);
-        }
+        // Stored first: a subscriber never sees an event that is then not kept.
+        self.inner.durable.append(message.clone())?;
+        self.inner.lock().deliver_to_subscribers(&message);
         Ok(())
     }
 
     async fn subscribe(&self, pattern: &str) -> Result<MessageStream, BusError> {
         subjects::validate_pattern(pattern)?;
         Ok(self.register_subscriber(pattern))
+    }
+
+    async fn key_value(&self, bucket: &str) -> Result<SharedKeyValue, BusError> {
+        let bucket = EmbeddedKv::open(self.inner.durable.clone(), bucket).map_err(kv_open_error)?;
+        Ok(Arc::new(bucket))
+    }
+
+    async fn durable_consumer(
+        &self,
+        config: &ConsumerConfig,
+    ) -> Result<Box<dyn DurableConsumer>, BusError> {
+        Ok(Box::new(EmbeddedConsumer::open(
+            self.inner.durable.clone(),
+            config,
+        )?))
+    }
+
+    async fn documents(&self, limits: DocumentLimits) -> Result<SharedDocumentStore, BusError> {
+        let dir = self.inner.durable.documents_dir()?;
+        Ok(Arc::new(EmbeddedDocuments::new(dir, limits)))
     }
 
     fn describe(&self) -> String {

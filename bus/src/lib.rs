@@ -19,8 +19,13 @@ use bytes::Bytes;
 use futures::Stream;
 use futures::future::BoxFuture;
 
+pub mod consumer;
+pub mod documents;
+mod embedded;
 mod error;
 pub mod in_process;
+mod jetstream;
+pub mod kv;
 pub mod nats;
 pub mod proto_rpc;
 pub mod subjects;
@@ -201,6 +206,25 @@ pub trait Bus: Send + Sync + 'static {
     /// Subscribe to a subject or wildcard pattern (`*` one token, `>` the rest), NATS
     /// semantics. Subscribers also see the requests sent on the subjects they match.
     async fn subscribe(&self, pattern: &str) -> Result<MessageStream, BusError>;
+
+    /// The key-value bucket `bucket` (created if missing): JetStream KV on NATS (file
+    /// storage, one revision kept per key), the embedded store in-process.
+    async fn key_value(&self, bucket: &str) -> Result<kv::SharedKeyValue, BusError>;
+
+    /// A handle on the durable consumer `config.name` of the durable events, created with
+    /// `config` if missing. An existing one keeps its position; its settings become those
+    /// given in-process, while on NATS it keeps those it was created with (change them with
+    /// the `nats` CLI).
+    async fn durable_consumer(
+        &self,
+        config: &consumer::ConsumerConfig,
+    ) -> Result<Box<dyn consumer::DurableConsumer>, BusError>;
+
+    /// The document store, with uploads limited by `limits`.
+    async fn documents(
+        &self,
+        limits: documents::DocumentLimits,
+    ) -> Result<documents::SharedDocumentStore, BusError>;
 
     /// Human description for logs ("in-process", "nats://127.0.0.1:4222").
     fn describe(&self) -> String;

@@ -28,6 +28,10 @@ use futures::task::AtomicWaker;
 use futures::{Stream, StreamExt};
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::consumer::{ConsumerConfig, DurableConsumer};
+use crate::documents::{DocumentLimits, SharedDocumentStore};
+use crate::jetstream::{NatsConsumer, NatsDocuments, NatsKv};
+use crate::kv::{SharedKeyValue, kv_open_error};
 use crate::subjects::{self, EVENTS_ALL, EVENTS_STREAM};
 use crate::{
     Bus, BusError, DrainHandle, Drainer, Headers, IncomingRequest, Message, MessageStream, Replier,
@@ -290,7 +294,7 @@ fn to_nats_headers(headers: &Headers) -> Result<HeaderMap, BusError> {
     Ok(map)
 }
 
-fn from_nats_headers(headers: Option<&HeaderMap>) -> Headers {
+pub(crate) fn from_nats_headers(headers: Option<&HeaderMap>) -> Headers {
     headers
         .map(|map| {
             map.iter()
@@ -657,6 +661,27 @@ impl Bus for NatsBus {
             headers: from_nats_headers(message.headers.as_ref()),
             payload: message.payload,
         })))
+    }
+
+    async fn key_value(&self, bucket: &str) -> Result<SharedKeyValue, BusError> {
+        let max_value = self.client.server_info().max_payload;
+        let bucket = NatsKv::open(&self.jetstream, bucket, max_value)
+            .await
+            .map_err(kv_open_error)?;
+        Ok(Arc::new(bucket))
+    }
+
+    async fn durable_consumer(
+        &self,
+        config: &ConsumerConfig,
+    ) -> Result<Box<dyn DurableConsumer>, BusError> {
+        Ok(Box::new(NatsConsumer::open(self, config).await?))
+    }
+
+    async fn documents(&self, limits: DocumentLimits) -> Result<SharedDocumentStore, BusError> {
+        Ok(Arc::new(
+            NatsDocuments::open(&self.jetstream, limits).await?,
+        ))
     }
 
     fn describe(&self) -> String {

@@ -114,6 +114,10 @@ pub fn status_from_bus_error(error: &BusError) -> Status {
         BusError::InvalidSubject { .. }
         | BusError::InvalidHeader { .. }
         | BusError::PayloadTooLarge { .. } => Status::invalid_argument(error.to_string()),
+        BusError::Storage(_) => Status::unavailable(format!(
+            "durable store unavailable: {error}; check the NATS server's JetStream or the \
+             embedded data directory, then retry"
+        )),
         BusError::Durable(_) | BusError::Decode(_) => Status::internal(error.to_string()),
     }
 }

@@ -50,6 +50,9 @@ pub const EVENTS_AUDIT_INSI: &str = "passerelle.events.v1.audit.insi";
 /// Payload `passerelle.card.v1.SignatureAudited`.
 pub const EVENTS_AUDIT_CARD: &str = "passerelle.events.v1.audit.card";
 
+/// JetStream object store (and embedded store) of the documents passed by reference.
+pub const DOCUMENTS_BUCKET: &str = "PASSERELLE_DOCUMENTS";
+
 /// Operations a card-agent serves under `passerelle.card.v1.<workstation>.<op>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardOp {

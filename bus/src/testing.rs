@@ -232,3 +232,60 @@ fn find_binary() -> io::Result<PathBuf> {
             )
         })
 }
+
+/// Which bus a test runs on; see [`on_both_buses!`](crate::on_both_buses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusKind {
+    InProcess,
+    Nats,
+}
+
+/// Runs each case on both buses: two tests per case, `in_process::case` and `nats::case`
+/// (multi-threaded tokio runtime, two workers). The one "both buses" macro of the
+/// workspace; the invoking crate needs `tokio` (with `macros`) among its dev-dependencies.
+///
+/// - `on_both_buses!(a, b)`: each case is `async fn a(bus: BusKind)` in the invoking module.
+/// - `on_both_buses!(with setup: a, b)`: each case is `async fn a(fixture: &F)` in the
+///   invoking module, and `async fn setup(bus: BusKind) -> F` makes its fixture.
+#[macro_export]
+macro_rules! on_both_buses {
+    (with $setup:path: $($case:ident),* $(,)?) => {
+        mod in_process {
+            // The setup may be named relative to the invoking module.
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = $setup($crate::testing::BusKind::InProcess).await;
+                    super::$case(&fixture).await
+                }
+            )*
+        }
+        mod nats {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = $setup($crate::testing::BusKind::Nats).await;
+                    super::$case(&fixture).await
+                }
+            )*
+        }
+    };
+    ($($case:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() { super::$case($crate::testing::BusKind::InProcess).await }
+            )*
+        }
+        mod nats {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() { super::$case($crate::testing::BusKind::Nats).await }
+            )*
+        }
+    };
+}

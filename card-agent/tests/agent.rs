@@ -29,11 +29,7 @@ const PIN: &str = "1234";
 const SERIAL: &str = "00B9900001";
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy)]
-enum BusKind {
-    InProcess,
-    Nats,
-}
+use passerelle_bus::testing::BusKind;
 
 fn openssl(args: &[&str]) {
     let out = Command::new("openssl")
@@ -719,24 +715,7 @@ async fn unlock_is_local_only(bus: BusKind) {
     f.stop().await;
 }
 
-macro_rules! on_both_buses {
-    ($($case:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(super::BusKind::InProcess).await }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(super::BusKind::Nats).await }
-            )*
-        }
-    };
-}
-
-on_both_buses!(
+passerelle_bus::on_both_buses!(
     reads_the_cps,
     signs_with_the_right_pin_then_from_the_cache,
     without_pin_a_bus_request_is_told_to_enter_it,

@@ -87,7 +87,13 @@ impl Embedded {
                     .context("creating the JetStream events stream")?;
                 Arc::new(nats)
             }
-            None => Arc::new(InProcessBus::new()),
+            // Key-value entries, durable consumers and documents survive a restart.
+            None => {
+                let bus_dir = opts.data_dir.join("bus");
+                Arc::new(InProcessBus::open(&bus_dir).with_context(|| {
+                    format!("opening the embedded bus store in {}", bus_dir.display())
+                })?)
+            }
         };
 
         let kit = KitSettings::with_grpc_port(INS_PORT);

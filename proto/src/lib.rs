@@ -25,6 +25,12 @@ pub mod card {
     }
 }
 
+pub mod documents {
+    pub mod v1 {
+        tonic::include_proto!("passerelle.documents.v1");
+    }
+}
+
 pub mod bus {
     pub mod v1 {
         tonic::include_proto!("passerelle.bus.v1");

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod config;
+pub mod documents;
 pub mod errors;
 pub mod face;
 pub mod grpc;
@@ -12,6 +13,7 @@ pub mod request_id;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
+pub mod streaming;
 pub mod telemetry;
 pub mod worker;
 

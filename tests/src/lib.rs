@@ -24,11 +24,7 @@ use passerelle_service_kit::settings::KitSettings;
 use tonic::transport::Channel;
 
 /// Which bus the system runs on; every end-to-end case runs on both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BusKind {
-    InProcess,
-    Nats,
-}
+pub use passerelle_bus::testing::BusKind;
 
 pub struct System {
     pub pki: TestPki,
@@ -235,21 +231,5 @@ pub fn search(
 }
 
 /// Runs each `async fn case(bus: BusKind)` as two tests, `in_process::case` and `nats::case`:
-/// the same behaviour is asserted on both buses.
-#[macro_export]
-macro_rules! on_both_buses {
-    ($($case:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case($crate::BusKind::InProcess).await }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case($crate::BusKind::Nats).await }
-            )*
-        }
-    };
-}
+/// the same behaviour is asserted on both buses (the workspace's one macro, from the bus).
+pub use passerelle_bus::on_both_buses;

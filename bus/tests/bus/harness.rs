@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use passerelle_bus::in_process::InProcessBus;
 use passerelle_bus::nats::{NatsBus, NatsOptions};
-use passerelle_bus::subjects::EVENTS_STREAM;
-use passerelle_bus::testing::NatsServer;
+use passerelle_bus::subjects::{DOCUMENTS_BUCKET, EVENTS_STREAM};
+use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{Headers, Message, MessageStream, SharedBus};
 
 pub trait Harness: Sized {
@@ -17,16 +17,63 @@ pub trait Harness: Sized {
     async fn connect(&self) -> SharedBus;
     /// The durable events stored for `subject`, read back from the store itself.
     async fn stored_events(&self, subject: &str) -> Vec<Message>;
+    /// How many pieces (files, object-store messages) the document store holds, read from
+    /// the store itself: what an upload left behind.
+    async fn stored_document_pieces(&self) -> usize;
 }
 
+/// The harness of `kind`, for [`passerelle_bus::on_both_buses!`].
+pub async fn start(kind: BusKind) -> AnyHarness {
+    match kind {
+        BusKind::InProcess => AnyHarness::InProcess(InProcess::start().await),
+        BusKind::Nats => AnyHarness::Nats(Nats::start().await),
+    }
+}
+
+pub enum AnyHarness {
+    InProcess(InProcess),
+    Nats(Nats),
+}
+
+impl Harness for AnyHarness {
+    async fn start() -> Self {
+        start(BusKind::InProcess).await
+    }
+
+    async fn connect(&self) -> SharedBus {
+        match self {
+            AnyHarness::InProcess(h) => h.connect().await,
+            AnyHarness::Nats(h) => h.connect().await,
+        }
+    }
+
+    async fn stored_events(&self, subject: &str) -> Vec<Message> {
+        match self {
+            AnyHarness::InProcess(h) => h.stored_events(subject).await,
+            AnyHarness::Nats(h) => h.stored_events(subject).await,
+        }
+    }
+
+    async fn stored_document_pieces(&self) -> usize {
+        match self {
+            AnyHarness::InProcess(h) => h.stored_document_pieces().await,
+            AnyHarness::Nats(h) => h.stored_document_pieces().await,
+        }
+    }
+}
+
+/// The in-process bus with its durable state in a temporary data directory.
 pub struct InProcess {
     bus: InProcessBus,
+    pub data_dir: tempfile::TempDir,
 }
 
 impl Harness for InProcess {
     async fn start() -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
         InProcess {
-            bus: InProcessBus::new(),
+            bus: InProcessBus::open(data_dir.path()).expect("open the in-process bus"),
+            data_dir,
         }
     }
 
@@ -40,6 +87,12 @@ impl Harness for InProcess {
             .into_iter()
             .filter(|m| m.subject == subject)
             .collect()
+    }
+
+    async fn stored_document_pieces(&self) -> usize {
+        std::fs::read_dir(self.data_dir.path().join("documents"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
     }
 }
 
@@ -100,10 +153,22 @@ impl Harness for Nats {
         }
         out
     }
+
+    async fn stored_document_pieces(&self) -> usize {
+        let bus = self.connect_nats().await;
+        let js = async_nats::jetstream::new(bus.client().clone());
+        match js.get_stream(format!("OBJ_{DOCUMENTS_BUCKET}")).await {
+            Ok(mut stream) => {
+                let info = stream.info().await.expect("object store stream info");
+                usize::try_from(info.state.messages).expect("count")
+            }
+            Err(_) => 0,
+        }
+    }
 }
 
 impl Nats {
-    async fn connect_nats(&self) -> NatsBus {
+    pub async fn connect_nats(&self) -> NatsBus {
         NatsBus::connect(
             &self.server.url(),
             NatsOptions {

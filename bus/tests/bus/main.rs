@@ -2,64 +2,59 @@
 //! the in-process bus and once on a fresh nats-server, so the two cannot drift apart.
 
 mod cases;
+mod durable;
 mod harness;
 mod typed;
 
-use harness::{InProcess, Nats};
-
-/// Instantiates each listed case of `$module` as one test per implementation.
-macro_rules! on_both {
-    ($tests:ident = $module:ident: $($case:ident),* $(,)?) => {
-        mod $tests {
-            mod in_process {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $case() {
-                        let h = <crate::InProcess as crate::harness::Harness>::start().await;
-                        crate::$module::$case(&h).await;
-                    }
-                )*
-            }
-            mod nats {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $case() {
-                        let h = <crate::Nats as crate::harness::Harness>::start().await;
-                        crate::$module::$case(&h).await;
-                    }
-                )*
-            }
-        }
-    };
+mod contract {
+    use crate::cases::*;
+    passerelle_bus::on_both_buses!(with crate::harness::start:
+        request_reply_roundtrip,
+        no_responders,
+        timeout,
+        dropped_request_answers_no_reply,
+        dropped_stream_unregisters,
+        dropped_stream_fails_buffered_requests_fast,
+        drain_hands_over_to_the_group,
+        drain_last_server_answers_what_it_holds,
+        queue_group_shares_load,
+        wildcard_subscribe,
+        publish_durable_delivers_and_stores,
+        publish_durable_outside_events_fails,
+        invalid_subjects_and_headers_rejected,
+        oversized_message_rejected,
+    );
 }
 
-on_both!(contract = cases:
-    request_reply_roundtrip,
-    no_responders,
-    timeout,
-    dropped_request_answers_no_reply,
-    dropped_stream_unregisters,
-    dropped_stream_fails_buffered_requests_fast,
-    drain_hands_over_to_the_group,
-    drain_last_server_answers_what_it_holds,
-    queue_group_shares_load,
-    wildcard_subscribe,
-    publish_durable_delivers_and_stores,
-    publish_durable_outside_events_fails,
-    invalid_subjects_and_headers_rejected,
-    oversized_message_rejected,
-);
+mod typed_rpc {
+    use crate::typed::*;
+    passerelle_bus::on_both_buses!(with crate::harness::start:
+        call_ok,
+        rich_error_details_round_trip,
+        malformed_request_gets_invalid_argument,
+        no_responders_is_unavailable,
+        handler_panic_answers_internal,
+        concurrency_is_bounded,
+        serve_typed_finishes_in_flight_work,
+        serve_typed_until_drains_on_shutdown,
+    );
+}
 
-on_both!(typed_rpc = typed:
-    call_ok,
-    rich_error_details_round_trip,
-    malformed_request_gets_invalid_argument,
-    no_responders_is_unavailable,
-    handler_panic_answers_internal,
-    concurrency_is_bounded,
-    serve_typed_finishes_in_flight_work,
-    serve_typed_until_drains_on_shutdown,
-);
+mod durable_state {
+    use crate::durable::*;
+    passerelle_bus::on_both_buses!(with crate::harness::start:
+        kv_put_get_create_update_delete_keys,
+        kv_bad_input_is_rejected_alike,
+        consumer_acked_messages_are_not_redelivered,
+        consumer_redelivers_then_gives_up_after_max_deliver,
+        consumer_in_progress_extends_the_ack_wait,
+        consumer_config_outside_durable_events_is_refused,
+        document_larger_than_a_bus_message_round_trips,
+        unknown_document_reference_is_not_found,
+        document_over_the_limit_leaves_nothing,
+        document_upload_cut_half_way_leaves_nothing,
+    );
+}
 
 mod nats_only {
     use bytes::Bytes;
@@ -145,8 +140,13 @@ mod nats_only {
 }
 
 mod in_process_only {
+    use std::time::Duration;
+
     use bytes::Bytes;
+    use futures::{StreamExt, stream};
     use passerelle_bus::Bus;
+    use passerelle_bus::consumer::ConsumerConfig;
+    use passerelle_bus::documents::{DocumentLimits, NewDocument};
     use passerelle_bus::in_process::{InProcessBus, InProcessConfig};
     use passerelle_bus::subjects::EVENTS_INS_SEARCHED;
 
@@ -168,5 +168,96 @@ mod in_process_only {
         let log: Vec<u8> = bus.durable_log().iter().map(|m| m.payload[0]).collect();
         assert_eq!(log, [2, 3, 4]);
         assert_eq!(bus.describe(), "in-process");
+    }
+
+    /// What `passerelle up` relies on: a bus reopened on the same data directory finds the
+    /// key-value entries, the unacknowledged messages of its consumers and the documents.
+    #[tokio::test]
+    async fn durable_state_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("data dir");
+        let consumer_config = ConsumerConfig {
+            ack_wait: Duration::from_secs(60),
+            ..ConsumerConfig::new("survivor", "passerelle.events.v1.test.>")
+        };
+        let (revision, document) = {
+            let bus = InProcessBus::open(dir.path()).expect("open");
+            let kv = bus.key_value("state").await.expect("bucket");
+            let revision = kv
+                .put("job.7", Bytes::from_static(b"half done"))
+                .await
+                .expect("put");
+            for payload in [&b"acked"[..], b"unacked"] {
+                bus.publish_durable(
+                    "passerelle.events.v1.test.job",
+                    Default::default(),
+                    Bytes::copy_from_slice(payload),
+                )
+                .await
+                .expect("publish");
+            }
+            let mut consumer = bus
+                .durable_consumer(&consumer_config)
+                .await
+                .expect("consumer");
+            let acked = consumer.next().await.expect("first");
+            assert_eq!(&acked.message.payload[..], b"acked");
+            acked.ack().await.expect("ack");
+            let unacked = consumer.next().await.expect("second");
+            assert_eq!(&unacked.message.payload[..], b"unacked");
+            // The process stops before acknowledging it.
+            drop(unacked);
+            let document = bus
+                .documents(DocumentLimits::default())
+                .await
+                .expect("store")
+                .put(
+                    NewDocument {
+                        media_type: "text/plain".to_owned(),
+                        ..Default::default()
+                    },
+                    Box::pin(stream::iter([Ok(Bytes::from_static(b"kept on disk"))])),
+                )
+                .await
+                .expect("put");
+            (revision, document)
+        };
+
+        let bus = InProcessBus::open(dir.path()).expect("reopen");
+        let entry = bus
+            .key_value("state")
+            .await
+            .expect("bucket")
+            .get("job.7")
+            .await
+            .expect("get")
+            .expect("kept");
+        assert_eq!(&entry.value[..], b"half done");
+        assert_eq!(entry.revision, revision);
+
+        let mut consumer = bus
+            .durable_consumer(&consumer_config)
+            .await
+            .expect("consumer");
+        // Given again at once (its holder is gone), not after the ack wait.
+        let again = tokio::time::timeout(Duration::from_secs(5), consumer.next())
+            .await
+            .expect("redelivered at once")
+            .expect("delivery");
+        assert_eq!(&again.message.payload[..], b"unacked");
+        assert_eq!(again.deliveries, 2);
+        again.ack().await.expect("ack");
+        assert_eq!(bus.durable_log().len(), 2);
+
+        let store = bus
+            .documents(DocumentLimits::default())
+            .await
+            .expect("store");
+        assert_eq!(store.stat(&document.id).await.expect("stat"), document);
+        let (_, mut chunks) = store.get(&document.id).await.expect("get");
+        let mut content = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            content.extend_from_slice(&chunk.expect("chunk"));
+        }
+        assert_eq!(content, b"kept on disk");
     }
 }
