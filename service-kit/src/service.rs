@@ -11,7 +11,9 @@ use tokio::task::JoinHandle;
 use tonic::service::Routes;
 
 use crate::Shutdown;
+use crate::documents::DocumentStoreGrpc;
 use crate::face::Forwarder;
+use passerelle_proto::documents::v1::document_store_server;
 use crate::grpc::{self, GrpcError};
 use crate::settings::KitSettings;
 use crate::worker::{Handlers, Worker, WorkerLoad};
@@ -181,8 +183,11 @@ where
 
     let (grpc_addr, grpc_task) = if roles.grpc {
         let (listener, addr) = grpc::bind(kit.grpc.listen).await?;
-        let Face { routes, names } =
+        let Face { routes, mut names } =
             face(Forwarder::new(bus.clone(), name, kit.grpc.request_timeout));
+        // Every face takes documents by upload, so that requests can name them by reference.
+        let routes = routes.add_service(DocumentStoreGrpc::new(bus.clone(), kit.documents));
+        names.push(document_store_server::SERVICE_NAME);
         let stop = shutdown.clone();
         let task = tokio::spawn(async move { grpc::serve(listener, routes, &names, stop).await });
         (Some(addr), Some(task))

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use passerelle_bus::documents::DocumentLimits;
 use passerelle_bus::in_process::InProcessBus;
 use passerelle_bus::nats::{NatsBus, NatsOptions};
 use passerelle_bus::{BusError, SharedBus};
@@ -25,6 +26,8 @@ pub struct KitSettings {
     pub log: LogSettings,
     pub worker: WorkerSettings,
     pub shutdown: ShutdownSettings,
+    /// `[documents]`: uploads through the face's `DocumentStore` (`max_size` in bytes).
+    pub documents: DocumentLimits,
 }
 
 impl KitSettings {

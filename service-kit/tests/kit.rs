@@ -9,25 +9,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use passerelle_bus::in_process::InProcessBus;
 use passerelle_bus::nats::NatsBus;
-use passerelle_bus::testing::NatsServer;
+use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{SharedBus, proto_rpc};
 use passerelle_proto::ins::v1::{CheckMatriculeRequest, CheckMatriculeResponse};
 use passerelle_service_kit::settings::KitSettings;
 use passerelle_service_kit::{Face, Handlers, Roles, Shutdown, service};
+use passerelle_proto::documents::v1::document_store_client::DocumentStoreClient;
+use passerelle_proto::documents::v1::upload_request::Part;
+use passerelle_proto::documents::v1::{StatRequest, UploadMetadata, UploadRequest};
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tonic::Status;
 
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    InProcess,
-    Nats,
-}
-
-async fn bus(kind: Kind) -> (SharedBus, Option<NatsServer>) {
+async fn bus(kind: BusKind) -> (SharedBus, Option<NatsServer>) {
     match kind {
-        Kind::InProcess => (Arc::new(InProcessBus::new()), None),
-        Kind::Nats => {
+        BusKind::InProcess => (Arc::new(InProcessBus::new()), None),
+        BusKind::Nats => {
             let server = NatsServer::start().expect("nats-server");
             let bus = NatsBus::connect(&server.url(), Default::default())
                 .await
@@ -66,7 +63,7 @@ fn gated(entered: mpsc::UnboundedSender<String>, gate: Arc<Semaphore>) -> Handle
         .on("kit.test.b", "test.b", handler)
 }
 
-async fn concurrency_limit_is_one_for_all_subjects_of_a_replica(kind: Kind) {
+async fn concurrency_limit_is_one_for_all_subjects_of_a_replica(kind: BusKind) {
     let (bus, _server) = bus(kind).await;
     let (tx, mut entered) = mpsc::unbounded_channel();
     let gate = Arc::new(Semaphore::new(0));
@@ -127,7 +124,7 @@ async fn concurrency_limit_is_one_for_all_subjects_of_a_replica(kind: Kind) {
     running.wait().await.expect("stops");
 }
 
-async fn grpc_face_builds_no_worker(kind: Kind) {
+async fn grpc_face_builds_no_worker(kind: BusKind) {
     let (bus, _server) = bus(kind).await;
     let built = Arc::new(AtomicBool::new(false));
     let flag = built.clone();
@@ -154,11 +151,40 @@ async fn grpc_face_builds_no_worker(kind: Kind) {
         "a face must not build the worker"
     );
     assert_eq!(running.served(), 0);
+    // Every face takes documents by reference: upload one, read it back.
+    let endpoint = running.endpoint().expect("a face listens");
+    let mut documents = DocumentStoreClient::connect(endpoint).await.unwrap();
+    let parts = vec![
+        UploadRequest {
+            part: Some(Part::Metadata(UploadMetadata {
+                media_type: "text/plain".into(),
+                file_name: None,
+                declared_size: Some(6),
+            })),
+        },
+        UploadRequest {
+            part: Some(Part::Chunk(b"lettre".to_vec())),
+        },
+    ];
+    let stored = documents
+        .upload(futures::stream::iter(parts))
+        .await
+        .expect("uploaded through the face")
+        .into_inner();
+    assert_eq!(stored.size, 6);
+    let stat = documents
+        .stat(StatRequest {
+            id: stored.id.clone(),
+        })
+        .await
+        .expect("known")
+        .into_inner();
+    assert_eq!(stat.sha256, stored.sha256);
     shutdown.trigger();
     running.wait().await.expect("stops");
 }
 
-async fn worker_set_up_failure_stops_start_up(kind: Kind) {
+async fn worker_set_up_failure_stops_start_up(kind: BusKind) {
     let (bus, _server) = bus(kind).await;
     let err = service::start(
         "kit-test",
@@ -175,24 +201,7 @@ async fn worker_set_up_failure_stops_start_up(kind: Kind) {
     assert!(err.to_string().contains("certificate missing"), "{err}");
 }
 
-macro_rules! on_both {
-    ($($case:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(super::Kind::InProcess).await }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() { super::$case(super::Kind::Nats).await }
-            )*
-        }
-    };
-}
-
-on_both!(
+passerelle_bus::on_both_buses!(
     concurrency_limit_is_one_for_all_subjects_of_a_replica,
     grpc_face_builds_no_worker,
     worker_set_up_failure_stops_start_up,
