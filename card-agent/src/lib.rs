@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use passerelle_bus::SharedBus;
 use passerelle_proto::card::v1::card_agent_server::{CardAgentServer, SERVICE_NAME};
+use passerelle_service_kit::worker::Worker;
 use passerelle_service_kit::{Shutdown, grpc as kit_grpc};
 use tokio::task::JoinHandle;
 
@@ -111,17 +112,19 @@ pub async fn start(
         return Err(StartError::NotLoopback(config.grpc.listen));
     }
     let (listener, grpc_addr) = kit_grpc::bind(config.grpc.listen).await?;
-    let subscriptions = serve::subscribe(&bus, agent.workstation()).await?;
+    let bus_stop = Shutdown::new();
+    // Subscribed before serving, so that start-up fails if the bus refuses the subjects.
+    let bus_worker = Worker::start(
+        &bus,
+        serve::handlers(agent.clone())?,
+        serve::BUS_CONCURRENCY,
+        bus_stop.clone(),
+    )
+    .await?;
     if let Err(e) = agent.poll_cards().await {
         tracing::warn!(error = %e, "cannot list the card readers");
     }
 
-    let bus_stop = Shutdown::new();
-    let bus_task = tokio::spawn(serve::serve_bus(
-        agent.clone(),
-        subscriptions,
-        bus_stop.clone(),
-    ));
     let watcher = agent.clone();
     let watch_stop = shutdown.clone();
     // Looks at the readers when the backend says something changed (PC/SC status change),
@@ -164,7 +167,7 @@ pub async fn start(
         let routes = tonic::service::Routes::new(svc);
         let result = kit_grpc::serve(listener, routes, &[SERVICE_NAME], shutdown).await;
         bus_stop.trigger();
-        let _ = bus_task.await;
+        bus_worker.wait().await;
         let _ = watch_task.await;
         result.map_err(StartError::from)
     });

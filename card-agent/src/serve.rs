@@ -6,15 +6,12 @@
 //! README), never by a header. The queue group is the workstation id: each workstation has its
 //! own subjects, and two agents started on the same workstation do not both answer.
 
-use std::future::Future;
-
-use passerelle_bus::{BusError, DrainHandle, RequestStream, SharedBus, proto_rpc, subjects};
+use passerelle_bus::{BusError, subjects};
 use passerelle_proto::card::v1 as api;
 use passerelle_proto::card::v1::card_agent_server::CardAgent as CardAgentService;
 use passerelle_service_kit::errors::RichError;
-use passerelle_service_kit::{RequestId, Shutdown};
+use passerelle_service_kit::{Handlers, RequestId};
 use tonic::{Code, Request, Response, Status};
-use tracing::Instrument;
 
 use crate::agent::{CardAgent, Channel, reasons};
 
@@ -95,83 +92,28 @@ impl CardAgentService for CardAgentGrpc {
     }
 }
 
-/// Subscribes the agent's request subjects (readers, read, sign) in the workstation's queue
-/// group. Done before serving, so that start-up fails if the bus refuses them.
-pub async fn subscribe(
-    bus: &SharedBus,
-    workstation: &str,
-) -> Result<[(RequestStream, DrainHandle); 3], BusError> {
-    let subject = |op| subjects::card_subject(workstation, op);
-    Ok([
-        bus.serve_drainable(&subject(subjects::CardOp::Readers)?, workstation)
-            .await?,
-        bus.serve_drainable(&subject(subjects::CardOp::Read)?, workstation)
-            .await?,
-        bus.serve_drainable(&subject(subjects::CardOp::Sign)?, workstation)
-            .await?,
-    ])
-}
-
-/// Serves the subscribed subjects until `shutdown`, then drains them.
-pub async fn serve_bus(
-    agent: CardAgent,
-    [readers, read, sign]: [(RequestStream, DrainHandle); 3],
-    shutdown: Shutdown,
-) {
+/// The agent's bus subjects (readers, read, sign) and what answers each, served by the service
+/// kit's loop in the workstation's queue group. Never a PIN over the bus.
+pub fn handlers(agent: CardAgent) -> Result<Handlers, BusError> {
+    let workstation = agent.workstation().to_owned();
+    let subject = |op| subjects::card_subject(&workstation, op);
     let a = agent.clone();
-    let readers = serve_one(
-        "card.readers",
-        readers,
-        shutdown.clone(),
-        move |_id: RequestId, _req: api::ListReadersRequest| {
-            let a = a.clone();
-            async move { a.list_readers().await }
-        },
-    );
+    let readers = move |_id: RequestId, _req: api::ListReadersRequest| {
+        let a = a.clone();
+        async move { a.list_readers().await }
+    };
     let a = agent.clone();
-    let read = serve_one(
-        "card.read",
-        read,
-        shutdown.clone(),
-        move |_id: RequestId, req: api::ReadCardRequest| {
-            let a = a.clone();
-            async move { a.read_card(req).await }
-        },
-    );
+    let read = move |_id: RequestId, req: api::ReadCardRequest| {
+        let a = a.clone();
+        async move { a.read_card(req).await }
+    };
     let a = agent;
-    let sign = serve_one(
-        "card.sign",
-        sign,
-        shutdown,
-        move |id: RequestId, req: api::SignRequest| {
-            let a = a.clone();
-            async move { a.sign(Channel::Bus, "bus", &id, req).await }
-        },
-    );
-    tokio::join!(readers, read, sign);
-}
-
-fn serve_one<Req, Resp, F, Fut>(
-    operation: &'static str,
-    (stream, drain): (RequestStream, DrainHandle),
-    shutdown: Shutdown,
-    handler: F,
-) -> impl Future<Output = ()>
-where
-    Req: prost::Message + Default + Send + 'static,
-    Resp: prost::Message + Send + 'static,
-    F: Fn(RequestId, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
-{
-    proto_rpc::serve_typed_until(
-        stream,
-        drain,
-        async move { shutdown.wait().await },
-        BUS_CONCURRENCY,
-        move |headers, req: Req| {
-            let id = RequestId::from_bus(&headers);
-            let span = tracing::info_span!("request", op = operation, request_id = %id);
-            handler(id, req).instrument(span)
-        },
-    )
+    let sign = move |id: RequestId, req: api::SignRequest| {
+        let a = a.clone();
+        async move { a.sign(Channel::Bus, "bus", &id, req).await }
+    };
+    Ok(Handlers::new(workstation.clone())
+        .on(subject(subjects::CardOp::Readers)?, "card.readers", readers)
+        .on(subject(subjects::CardOp::Read)?, "card.read", read)
+        .on(subject(subjects::CardOp::Sign)?, "card.sign", sign))
 }
