@@ -16,6 +16,9 @@
 //! ```
 //! Linux only (reads /proc); needs `nats-server` and `openssl` (`./dev test` installs them).
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,9 @@
 //! The card-agent on a software token, served on local gRPC and on the bus (in-process and a
 //! NATS server started for the test). Signatures are checked with OpenSSL, not our own code.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 //! pcscd is one per machine (its socket is `/run/pcscd/pcscd.comm`): tests take a lock and
 //! run one at a time; a pcscd already running (not ours) is an error.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 // One test at a time on the single pcscd: each test holds a std mutex for its whole run, on
 // its own runtime, across awaits; that serialisation is the point.
 #![allow(clippy::await_holding_lock)]

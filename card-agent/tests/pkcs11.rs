@@ -9,6 +9,9 @@
 //! case is produced by setting `CKF_USER_PIN_LOCKED` in the token's own flags file (see
 //! [`lock_user_pin`]).
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -1,6 +1,9 @@
 //! The emulated cards at the APDU level, and the vpcd wire protocol against a stand-in vpcd
 //! listener. (The full PC/SC path, through pcscd, is tested in `card-agent/tests/pcsc.rs`.)
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;

@@ -104,22 +104,24 @@ impl Embedded {
             },
             ..kit
         };
-        let mut cfg = InsSettings::default();
-        cfg.insi = InsiClientConfig {
-            endpoint: insi.url(),
-            tls: ClientTls {
-                identity: ClientIdentity::Pem {
-                    cert: pki.org_cert.clone(),
-                    key: pki.org_key.clone(),
+        let cfg = InsSettings {
+            insi: InsiClientConfig {
+                endpoint: insi.url(),
+                tls: ClientTls {
+                    identity: ClientIdentity::Pem {
+                        cert: pki.org_cert.clone(),
+                        key: pki.org_key.clone(),
+                    },
+                    trusted_ca: vec![pki.ca_cert.clone()],
                 },
-                trusted_ca: vec![pki.ca_cert.clone()],
+                lps: LpsContext {
+                    idam: SANDBOX_IDAM.to_owned(),
+                    ..LpsContext::default()
+                },
+                emitter: "passerelle@sandbox.invalid".to_owned(),
+                ..InsiClientConfig::default()
             },
-            lps: LpsContext {
-                idam: SANDBOX_IDAM.to_owned(),
-                ..LpsContext::default()
-            },
-            emitter: "passerelle@sandbox.invalid".to_owned(),
-            ..InsiClientConfig::default()
+            ..InsSettings::default()
         };
         let ins = ins_service::start(&kit, &cfg, bus.clone(), Roles::default(), shutdown.clone())
             .await

@@ -1,6 +1,9 @@
 //! `passerelle card …` against `passerelle up`: the card-agent on the sandbox's test CPS
 //! (PIN 1234). Signatures are checked with OpenSSL.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

@@ -1,5 +1,8 @@
 //! The `passerelle` command as a user runs it: exit codes, tables, JSON, `up` and its clean stop.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Output;

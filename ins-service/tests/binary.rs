@@ -2,6 +2,9 @@
 //! JSON logs with the request id and no patient data, start-up errors that name the setting,
 //! and a stop bounded in time. Tests wait for what the service logs, not for sleeps.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! certificates made with rcgen on the fly) on 127.0.0.1: identities (PEM, PKCS#12), TLS
 //! failures, service down, slow service, HTTP errors and bad answers.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

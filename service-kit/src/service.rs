@@ -13,10 +13,10 @@ use tonic::service::Routes;
 use crate::Shutdown;
 use crate::documents::DocumentStoreGrpc;
 use crate::face::Forwarder;
-use passerelle_proto::documents::v1::document_store_server;
 use crate::grpc::{self, GrpcError};
 use crate::settings::KitSettings;
 use crate::worker::{Handlers, Worker, WorkerLoad};
+use passerelle_proto::documents::v1::document_store_server;
 
 /// What a process runs: the gRPC face, the bus worker, or both (the default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

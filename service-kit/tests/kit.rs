@@ -2,6 +2,9 @@
 //! limit per replica, roles that start only what they name, the face forwarding to workers.
 //! Each case runs on both buses.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,12 +14,12 @@ use passerelle_bus::in_process::InProcessBus;
 use passerelle_bus::nats::NatsBus;
 use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{SharedBus, proto_rpc};
-use passerelle_proto::ins::v1::{CheckMatriculeRequest, CheckMatriculeResponse};
-use passerelle_service_kit::settings::KitSettings;
-use passerelle_service_kit::{Face, Handlers, Roles, Shutdown, service};
 use passerelle_proto::documents::v1::document_store_client::DocumentStoreClient;
 use passerelle_proto::documents::v1::upload_request::Part;
 use passerelle_proto::documents::v1::{StatRequest, UploadMetadata, UploadRequest};
+use passerelle_proto::ins::v1::{CheckMatriculeRequest, CheckMatriculeResponse};
+use passerelle_service_kit::settings::KitSettings;
+use passerelle_service_kit::{Face, Handlers, Roles, Shutdown, service};
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tonic::Status;

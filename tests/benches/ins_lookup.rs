@@ -12,6 +12,9 @@
 //! clients, ins-service, sandbox) and for the NATS server.
 //! Sandbox latency is 0, so the figures measure the software, not a simulated network.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

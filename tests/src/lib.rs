@@ -1,6 +1,9 @@
 //! Shared helpers of the end-to-end tests: a whole system (INSi sandbox with its test PKI, INS
 //! service replicas, a bus — in-process or a NATS server started for the test) on free ports.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! What every service's gRPC server offers besides its API: health checking, server
 //! reflection (tried with a reflection client, as grpcurl would), request ids.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use passerelle_e2e::{BusKind, System, SystemOptions};
 use tonic::transport::Channel;
 use tonic_health::pb::{

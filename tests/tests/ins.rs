@@ -1,6 +1,9 @@
 //! End to end: gRPC → ins-service → bus → worker → INSi sandbox (mutual TLS, SOAP), on the
 //! in-process bus and on a NATS server started for the test. Every case runs on both.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use futures_util::StreamExt;

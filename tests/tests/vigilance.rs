@@ -1,6 +1,9 @@
 //! Identity vigilance end to end: verify a known INS, qualify an identity, audit every INSi
 //! call, recover from transient failures — on both buses.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use futures_util::StreamExt;

@@ -1,6 +1,9 @@
 //! The bus contract, checked on both implementations: every case in `cases` runs once on
 //! the in-process bus and once on a fresh nats-server, so the two cannot drift apart.
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod cases;
 mod durable;
 mod harness;

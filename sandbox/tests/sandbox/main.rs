@@ -1,5 +1,8 @@
 //! Integration tests of the sandbox (one test binary, shared helpers).
 
+// Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod binary;
 mod cps;
 mod curl;
