@@ -140,15 +140,40 @@ where
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    serve_typed_with_permits(stream, permits, handler).await
+    serve_loop(stream, permits, handler, SlotFirst::Yes).await
 }
 
 /// As [`serve_typed`], the requests in flight bounded by `permits`, which several subjects
-/// may share: one limit for everything a server does.
+/// may share: one limit for everything a server does. Each subject takes its next request
+/// before waiting for a slot (an idle subject holding a slot would starve the others), so a
+/// saturated server holds at most one waiting request per subject.
 pub async fn serve_typed_with_permits<Req, Resp, F, Fut>(
+    stream: RequestStream,
+    permits: Arc<Semaphore>,
+    handler: F,
+) where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+    F: Fn(Headers, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    serve_loop(stream, permits, handler, SlotFirst::No).await
+}
+
+/// Whether a serving loop takes a slot before its next request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlotFirst {
+    /// The semaphore is this loop's own: waiting requests stay queued on the bus side.
+    Yes,
+    /// The semaphore is shared with other loops: take the request, then wait for a slot.
+    No,
+}
+
+async fn serve_loop<Req, Resp, F, Fut>(
     mut stream: RequestStream,
     permits: Arc<Semaphore>,
     handler: F,
+    slot_first: SlotFirst,
 ) where
     Req: prost::Message + Default + Send + 'static,
     Resp: prost::Message + Send + 'static,
@@ -158,15 +183,25 @@ pub async fn serve_typed_with_permits<Req, Resp, F, Fut>(
     let handler = Arc::new(handler);
     let mut in_flight = JoinSet::new();
     loop {
-        // Take a slot before the next request, so that waiting requests stay queued on the
-        // bus side rather than piling up here.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
+        let early = if slot_first == SlotFirst::Yes {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            Some(permit)
+        } else {
+            None
         };
         // Reap finished tasks as we go so the set does not grow with the uptime.
         while in_flight.try_join_next().is_some() {}
         let Some(request) = stream.next().await else {
             break;
+        };
+        let permit = match early {
+            Some(p) => p,
+            None => match permits.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => break,
+            },
         };
         let handler = handler.clone();
         in_flight.spawn(async move {

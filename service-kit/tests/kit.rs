@@ -86,10 +86,9 @@ async fn concurrency_limit_is_one_for_all_subjects_of_a_replica(kind: BusKind) {
     .expect("starts");
     assert!(running.grpc_addr.is_none(), "a worker binds no port");
 
-    let mut calls = Vec::new();
-    for (n, subject) in [(1, "kit.test.a"), (2, "kit.test.b"), (3, "kit.test.a")] {
+    let send = |n: u32, subject: &'static str| {
         let bus = bus.clone();
-        calls.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             bus.request(
                 subject,
                 Default::default(),
@@ -97,12 +96,19 @@ async fn concurrency_limit_is_one_for_all_subjects_of_a_replica(kind: BusKind) {
                 Duration::from_secs(10),
             )
             .await
-        }));
-    }
-    let first = entered.recv().await.expect("one enters");
-    let second = entered.recv().await.expect("two enter");
-    assert_ne!(first, second);
-    // Two handlers hold the replica's two slots: the third request waits on the bus.
+        })
+    };
+    let mut calls = vec![send(1, "kit.test.a")];
+    assert_eq!(entered.recv().await.as_deref(), Some("1"));
+    // Subject a is idle now: it must not sit on the second slot while b has a request.
+    calls.push(send(2, "kit.test.b"));
+    let second = tokio::time::timeout(Duration::from_secs(5), entered.recv())
+        .await
+        .expect("a request on another subject takes the free slot");
+    assert_eq!(second.as_deref(), Some("2"));
+    calls.push(send(3, "kit.test.a"));
+    let (first, second) = ("1".to_owned(), "2".to_owned());
+    // Two handlers hold the replica's two slots: the third request waits.
     assert!(
         tokio::time::timeout(Duration::from_millis(300), entered.recv())
             .await
