@@ -56,7 +56,8 @@ class ToReflectionV1(grpc.StreamStreamClientInterceptor):
 def main():
     address, version, full_method, request_json = sys.argv[1:5]
     service_name, method_name = full_method.split("/")
-    channel = grpc.insecure_channel(address)
+    # The server is on this machine: a proxy named in the environment must not be used.
+    channel = grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
     to_v1 = None
     if version == "v1":
         to_v1 = ToReflectionV1()
