@@ -32,7 +32,7 @@ mkdir -p "$work"
 if ! "${podman[@]}" image exists "$image"; then
   rm -rf "$work/rootfs"
   debootstrap --variant=minbase "$suite" "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log"
-  tar -C "$work/rootfs" -c . | "${podman[@]}" import - "$image" >/dev/null
+  tar -C "$work/rootfs" -c . | "${podman[@]}" import --quiet - "$image" >/dev/null
   rm -rf "$work/rootfs"
 fi
 
