@@ -50,12 +50,29 @@ pub async fn serve(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(passerelle_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: grpcurl and Postman ask `v1`, Python's grpcio-reflection,
+    // Evans and older grpcurl ask `v1alpha`. Both describe the same services, both versions of
+    // reflection included, so either client lists everything this server answers.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+            .register_encoded_file_descriptor_set(passerelle_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
         .map_err(|e| GrpcError::Reflection(e.to_string()))?;
-    let routes = routes.add_service(health_service).add_service(reflection);
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| GrpcError::Reflection(e.to_string()))?;
+    let routes = routes
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
 
     let stop = shutdown.clone();
     let reporter = health_reporter.clone();
