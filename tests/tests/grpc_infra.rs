@@ -2,10 +2,10 @@
 //! reflection (tried with a reflection client, as grpcurl would, and with one we did not write),
 //! request ids.
 
-use std::path::PathBuf;
-
 // Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
 
 use passerelle_e2e::{BusKind, System, SystemOptions};
 use serde_json::{Value, json};
