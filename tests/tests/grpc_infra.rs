@@ -147,7 +147,10 @@ async fn call_by_reflection(address: &str, version: &str, method: &str, request:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reflection_client_we_did_not_write_lists_and_calls_methods_in_both_versions() {
     let sys = System::start(SystemOptions::default()).await;
-    let address = sys.replicas[0].grpc_addr.to_string();
+    let address = sys.replicas[0]
+        .grpc_addr
+        .expect("the replica serves gRPC")
+        .to_string();
     for version in ["v1alpha", "v1"] {
         let valid = call_by_reflection(
             &address,
