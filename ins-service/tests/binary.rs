@@ -67,17 +67,7 @@ async fn runs_alone_on_nats_with_a_config_file_and_logs_no_patient_data() {
         .into_inner();
     assert_eq!(resp.result, SearchResult::Found as i32);
 
-    service.terminate();
-    let status = service
-        .exit_within(Duration::from_secs(15))
-        .await
-        .expect("ins-service stops on SIGTERM");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "clean exit:\n{}",
-        service.log_text()
-    );
+    service.stop_cleanly().await;
 
     let logs = service.log_text();
     for line in &service.log {
@@ -120,18 +110,7 @@ async fn grpc_face_needs_no_certificate_and_answers_unavailable_at_once_without_
         ),
     )
     .unwrap();
-    let mut face = ServiceProcess::spawn(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--nats",
-            &nats.url(),
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-only",
-        ],
-        &[],
-    );
+    let mut face = ServiceProcess::face(&nats.url(), &["--config", config.to_str().unwrap()]);
     let addr = face.wait_ready().await;
     let mut client = InsServiceClient::connect(format!("http://{addr}"))
         .await
@@ -152,15 +131,7 @@ async fn grpc_face_needs_no_certificate_and_answers_unavailable_at_once_without_
         "answered after {:?}, the request timeout is 60 s",
         began.elapsed()
     );
-    face.terminate();
-    assert_eq!(
-        face.exit_within(Duration::from_secs(15))
-            .await
-            .and_then(|s| s.code()),
-        Some(0),
-        "{}",
-        face.log_text()
-    );
+    face.stop_cleanly().await;
 }
 
 /// A worker binds no gRPC port even when its configuration (shared with a face) names one,
@@ -202,16 +173,7 @@ async fn worker_binds_no_port_and_a_separate_face_answers_through_it() {
     std::net::TcpListener::bind(("127.0.0.1", port))
         .expect("a worker-only replica leaves the gRPC port free");
 
-    let mut face = ServiceProcess::spawn(
-        &[
-            "--nats",
-            &nats.url(),
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-only",
-        ],
-        &[],
-    );
+    let mut face = ServiceProcess::face(&nats.url(), &[]);
     let addr = face.wait_ready().await;
     let mut client = InsServiceClient::connect(format!("http://{addr}"))
         .await
@@ -226,15 +188,7 @@ async fn worker_binds_no_port_and_a_separate_face_answers_through_it() {
         .into_inner();
     assert!(answer.valid);
     for p in [&mut face, &mut worker] {
-        p.terminate();
-        assert_eq!(
-            p.exit_within(Duration::from_secs(15))
-                .await
-                .and_then(|s| s.code()),
-            Some(0),
-            "{}",
-            p.log_text()
-        );
+        p.stop_cleanly().await;
     }
     insi.shutdown().await;
 }

@@ -113,6 +113,23 @@ impl ServiceProcess {
         }
     }
 
+    /// SIGTERM, then asserts a clean stop (exit 0) within 15 s.
+    pub async fn stop_cleanly(&mut self) {
+        self.terminate();
+        let code = self
+            .exit_within(Duration::from_secs(15))
+            .await
+            .and_then(|s| s.code());
+        assert_eq!(code, Some(0), "clean exit on SIGTERM:\n{}", self.log_text());
+    }
+
+    /// A gRPC face on `nats`: `--grpc-only`, listening on a free port, `args` added.
+    pub fn face(nats: &str, args: &[&str]) -> ServiceProcess {
+        let mut all = vec!["--nats", nats, "--listen", "127.0.0.1:0", "--grpc-only"];
+        all.extend_from_slice(args);
+        ServiceProcess::spawn(&all, &[])
+    }
+
     pub fn log_text(&self) -> String {
         self.log.join("\n")
     }
