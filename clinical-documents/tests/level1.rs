@@ -390,3 +390,25 @@ fn a_header_without_traits_writes_nothing() {
     assert!(matches!(e, CdaError::MissingTraits), "{e:?}");
     assert!(out.is_empty());
 }
+
+/// The check above can fail: the same document with an author specialty outside J01 is refused.
+#[test]
+fn the_validator_refuses_a_broken_header() {
+    let xml = build(&header("broken"), Content::Text, TEXT.as_bytes()).unwrap();
+    let broken = String::from_utf8(xml)
+        .unwrap()
+        .replace(r#"code="G15_10/SM54""#, r#"code="G15_99""#);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.xml");
+    std::fs::write(&file, broken).unwrap();
+    let out = Command::new(shared_dir().join("conformance/check-cda.sh"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
