@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p passerelle-clinical-documents --bench level1`
 
+#![allow(clippy::expect_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -159,7 +161,11 @@ fn main() {
     let ratio = build.as_secs_f64() / baseline.as_secs_f64();
     let peak_total = live_with_pdf + build_peak;
     let limit = 2 * pdf.len() + 20 * 1024 * 1024;
-    println!("PDF: {:.1} MB, CDA: {:.1} MB", pdf.len() as f64 / MB, size as f64 / MB);
+    println!(
+        "PDF: {:.1} MB, CDA: {:.1} MB",
+        pdf.len() as f64 / MB,
+        size as f64 / MB
+    );
     println!(
         "baseline (base64 + SHA-1): {:.1} ms, peak +{:.1} MB",
         baseline.as_secs_f64() * 1e3,
