@@ -13,3 +13,5 @@
 
 pub mod codes;
 pub mod header;
+pub mod xdm;
+pub mod xds;
