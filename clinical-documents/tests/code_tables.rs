@@ -1,5 +1,6 @@
 //! The project's code tables against the ANS value-set files (J01, J02, J04, J07, J08) and
 //! against the protocol notes (class, format and DMP type codes: no file published).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 mod common;
 
@@ -11,7 +12,9 @@ use quick_xml::events::Event;
 
 /// code → (code system, display) of every `Concept` of a NOS value-set file.
 fn concepts(file: &str) -> HashMap<String, (String, String)> {
-    let path = common::shared_dir().join("specs/cda/jeuxDeValeurs").join(file);
+    let path = common::shared_dir()
+        .join("specs/cda/jeuxDeValeurs")
+        .join(file);
     let xml = std::fs::read_to_string(&path).unwrap();
     let mut reader = Reader::from_str(&xml);
     let mut out = HashMap::new();
@@ -72,7 +75,10 @@ fn tables_hold_every_entry_of_the_files_the_project_uses_whole() {
     let j01 = concepts("JDV_J01_XdsAuthorSpecialty_CISIS.xml");
     for (code, (system, _)) in &j01 {
         if system == "1.2.250.1.213.1.1.4.5" || system == "1.2.250.1.213.1.1.4.6" {
-            assert!(codes::author_specialty(code).is_some(), "J01 {code} missing");
+            assert!(
+                codes::author_specialty(code).is_some(),
+                "J01 {code} missing"
+            );
         }
     }
 }
@@ -97,9 +103,8 @@ fn class_codes_are_those_of_the_protocol_notes() {
         );
     }
     assert!(notes.contains(&format!("TRE_A03 `{}`", codes::CLASS_CODE_SYSTEM)));
-    let class_of = |t: &str| {
-        codes::class_code_for_type(codes::type_code(t).unwrap()).map(|c| c.code.as_str())
-    };
+    let class_of =
+        |t: &str| codes::class_code_for_type(codes::type_code(t).unwrap()).map(|c| c.code.as_str());
     assert_eq!(class_of("11490-0"), Some("10"));
     assert_eq!(class_of("SYNTH"), Some("11"));
     assert_eq!(class_of("34133-9"), Some("11"));
@@ -119,9 +124,9 @@ fn format_codes_are_those_of_the_protocol_notes() {
         assert!(named, "{}", c.code);
         assert!(notes.contains(&format!("`{}`", c.system)), "{}", c.system);
     }
-    assert!(notes.contains(
-        "`urn:ihe:iti:xds-sd:pdf:2008`, codingScheme `1.3.6.1.4.1.19376.1.2.3`"
-    ));
+    assert!(
+        notes.contains("`urn:ihe:iti:xds-sd:pdf:2008`, codingScheme `1.3.6.1.4.1.19376.1.2.3`")
+    );
 }
 
 #[test]
@@ -144,7 +149,8 @@ fn dmp_type_subset_follows_the_protocol_notes() {
                         .any(|p| t.code.starts_with(p) && j66.contains(&format!("`{p}*`")))
                     || (t.code.starts_with("DOCPAT0") && j66.contains("`DOCPAT01..09`"))
                     || (t.code.starts_with("EXPPAT_") && j66.contains("`EXPPAT_1..3`"))
-                    || notes.contains(&format!("`{}`, ", t.code)) && t.system == "2.16.840.1.113883.6.1";
+                    || notes.contains(&format!("`{}`, ", t.code))
+                        && t.system == "2.16.840.1.113883.6.1";
                 assert!(named, "{} accepted but not in the notes", t.code);
             }
             DmpTypeAcceptance::Refused => {
@@ -152,13 +158,26 @@ fn dmp_type_subset_follows_the_protocol_notes() {
                 assert!(sentence.contains(&format!("`{}`", t.code)), "{}", t.code);
             }
             DmpTypeAcceptance::Unknown => {
-                assert_eq!(t.system, "2.16.840.1.113883.6.1", "{} TRE_A05 left unknown", t.code)
+                assert_eq!(
+                    t.system, "2.16.840.1.113883.6.1",
+                    "{} TRE_A05 left unknown",
+                    t.code
+                )
             }
             DmpTypeAcceptance::NotAType => panic!("{} is in J07", t.code),
         }
     }
     assert!(accepted > 30);
-    assert_eq!(codes::dmp_type_acceptance("FICHE-CONTACTS"), DmpTypeAcceptance::Refused);
-    assert_eq!(codes::dmp_type_acceptance("E1762"), DmpTypeAcceptance::Accepted);
-    assert_eq!(codes::dmp_type_acceptance("NOPE"), DmpTypeAcceptance::NotAType);
+    assert_eq!(
+        codes::dmp_type_acceptance("FICHE-CONTACTS"),
+        DmpTypeAcceptance::Refused
+    );
+    assert_eq!(
+        codes::dmp_type_acceptance("E1762"),
+        DmpTypeAcceptance::Accepted
+    );
+    assert_eq!(
+        codes::dmp_type_acceptance("NOPE"),
+        DmpTypeAcceptance::NotAType
+    );
 }
