@@ -15,3 +15,5 @@ pub mod cda;
 pub mod codes;
 pub mod header;
 pub mod ids;
+pub mod xdm;
+pub mod xds;

@@ -1,0 +1,318 @@
+//! ebRIM 3.0 serialisation of a [`Submission`]: the `lcm:SubmitObjectsRequest` of an ITI-41
+//! request and of an XDM `METADATA.XML`.
+
+use base64::Engine;
+use passerelle_soap::{Ns, XmlWriter};
+
+use super::{Code, Submission, XdsAuthor, XdsError};
+
+const RIM: Ns = Ns::new("rim", "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0");
+const LCM: Ns = Ns::new("lcm", "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0");
+const XDS: Ns = Ns::new("xds", "urn:ihe:iti:xds-b:2007");
+
+// IHE ITI TF-3 §4.2.5 (XDS metadata UUIDs).
+const DOC_ENTRY_TYPE: &str = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1";
+const DOC_AUTHOR: &str = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d";
+const DOC_CLASS: &str = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a";
+const DOC_CONFIDENTIALITY: &str = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f";
+const DOC_FORMAT: &str = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d";
+const DOC_FACILITY: &str = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1";
+const DOC_PRACTICE: &str = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead";
+const DOC_TYPE: &str = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983";
+const DOC_PATIENT_ID: &str = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427";
+const DOC_UNIQUE_ID: &str = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab";
+const SET_NODE: &str = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd";
+const SET_AUTHOR: &str = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d";
+const SET_CONTENT_TYPE: &str = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500";
+const SET_PATIENT_ID: &str = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446";
+const SET_SOURCE_ID: &str = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832";
+const SET_UNIQUE_ID: &str = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8";
+
+const CLASSIFICATION: &str =
+    "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification";
+const EXTERNAL_IDENTIFIER: &str =
+    "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ExternalIdentifier";
+const REGISTRY_PACKAGE: &str =
+    "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:RegistryPackage";
+const ASSOCIATION: &str = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association";
+const HAS_MEMBER: &str = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
+
+/// Symbolic ids, replaced by the registry on registration (as in the DMP's examples).
+const DOCUMENT_ID: &str = "Document01";
+const SET_ID: &str = "SubmissionSet01";
+
+/// Where the metadata goes: the two differ only in the XDM `URI` slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataTarget<'a> {
+    /// An ITI-41 deposit (DMP).
+    Iti41,
+    /// An XDM package: `uri` is the document's file name in its subset folder.
+    Xdm { uri: &'a str },
+}
+
+struct Rim {
+    w: XmlWriter,
+    next: u32,
+}
+
+impl Rim {
+    fn id(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}{:02}", self.next)
+    }
+
+    fn slot(&mut self, name: &str, values: &[&str]) -> Result<(), XdsError> {
+        self.w.start(RIM, "Slot", &[("name", name)])?;
+        self.w.start(RIM, "ValueList", &[])?;
+        for v in values {
+            self.w.leaf(RIM, "Value", &[], v)?;
+        }
+        self.w.end()?;
+        self.w.end()?;
+        Ok(())
+    }
+
+    fn localized(&mut self, element: &str, value: &str) -> Result<(), XdsError> {
+        self.w.start(RIM, element, &[])?;
+        self.w.leaf(
+            RIM,
+            "LocalizedString",
+            &[
+                ("xml:lang", "fr-FR"),
+                ("charset", "UTF-8"),
+                ("value", value),
+            ],
+            "",
+        )?;
+        self.w.end()?;
+        Ok(())
+    }
+
+    /// An external classification by a coded value: `nodeRepresentation` = code, slot
+    /// `codingScheme` = code system, `Name` = display.
+    fn coded(&mut self, scheme: &str, object: &str, code: &Code) -> Result<(), XdsError> {
+        let id = self.id("cl");
+        self.w.start(
+            RIM,
+            "Classification",
+            &[
+                ("id", &id),
+                ("objectType", CLASSIFICATION),
+                ("classificationScheme", scheme),
+                ("classifiedObject", object),
+                ("nodeRepresentation", &code.code),
+            ],
+        )?;
+        self.slot("codingScheme", &[&code.system])?;
+        self.localized("Name", &code.display)?;
+        self.w.end()?;
+        Ok(())
+    }
+
+    fn author(&mut self, scheme: &str, object: &str, a: &XdsAuthor) -> Result<(), XdsError> {
+        let id = self.id("cl");
+        self.w.start(
+            RIM,
+            "Classification",
+            &[
+                ("id", &id),
+                ("objectType", CLASSIFICATION),
+                ("classificationScheme", scheme),
+                ("classifiedObject", object),
+                ("nodeRepresentation", ""),
+            ],
+        )?;
+        self.slot("authorPerson", &[&a.person])?;
+        if let Some(i) = &a.institution {
+            self.slot("authorInstitution", &[i])?;
+        }
+        let s = &a.specialty;
+        self.slot(
+            "authorSpecialty",
+            &[&format!("{}^{}^{}", s.code, s.display, s.system)],
+        )?;
+        self.w.end()?;
+        Ok(())
+    }
+
+    fn external_id(
+        &mut self,
+        scheme: &str,
+        object: &str,
+        value: &str,
+        name: &str,
+    ) -> Result<(), XdsError> {
+        let id = self.id("ei");
+        self.w.start(
+            RIM,
+            "ExternalIdentifier",
+            &[
+                ("id", &id),
+                ("objectType", EXTERNAL_IDENTIFIER),
+                ("registryObject", object),
+                ("identificationScheme", scheme),
+                ("value", value),
+            ],
+        )?;
+        self.localized("Name", name)?;
+        self.w.end()?;
+        Ok(())
+    }
+}
+
+impl Submission {
+    /// The `lcm:SubmitObjectsRequest` as a document of its own (XDM `METADATA.XML`).
+    pub fn submit_objects_request(&self, target: MetadataTarget<'_>) -> Result<Vec<u8>, XdsError> {
+        let mut rim = Rim {
+            w: XmlWriter::new()?,
+            next: 0,
+        };
+        self.write_request(&mut rim, target)?;
+        Ok(rim.w.finish()?)
+    }
+
+    /// The body of an ITI-41 request: `xds:ProvideAndRegisterDocumentSetRequest` with the
+    /// metadata and, when given, the document inline (base64). An MTOM sender puts its
+    /// `xop:Include` there instead.
+    pub fn provide_and_register_request(
+        &self,
+        content: Option<&[u8]>,
+    ) -> Result<Vec<u8>, XdsError> {
+        let mut rim = Rim {
+            w: XmlWriter::new()?,
+            next: 0,
+        };
+        rim.w
+            .start(XDS, "ProvideAndRegisterDocumentSetRequest", &[])?;
+        self.write_request(&mut rim, MetadataTarget::Iti41)?;
+        if let Some(bytes) = content {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            rim.w.leaf(XDS, "Document", &[("id", DOCUMENT_ID)], &b64)?;
+        }
+        rim.w.end()?;
+        Ok(rim.w.finish()?)
+    }
+
+    fn write_request(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
+        rim.w.declare(&[RIM]);
+        rim.w.start(LCM, "SubmitObjectsRequest", &[])?;
+        rim.w.start(RIM, "RegistryObjectList", &[])?;
+        self.write_document(rim, target)?;
+        self.write_set(rim)?;
+        let id = rim.id("as");
+        rim.w.start(
+            RIM,
+            "Association",
+            &[
+                ("id", &id),
+                ("objectType", ASSOCIATION),
+                ("associationType", HAS_MEMBER),
+                ("sourceObject", SET_ID),
+                ("targetObject", DOCUMENT_ID),
+            ],
+        )?;
+        rim.slot("SubmissionSetStatus", &["Original"])?;
+        rim.w.end()?;
+        rim.w.end()?;
+        rim.w.end()?;
+        Ok(())
+    }
+
+    fn write_document(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
+        let d = &self.document;
+        rim.w.start(
+            RIM,
+            "ExtrinsicObject",
+            &[
+                ("id", DOCUMENT_ID),
+                ("mimeType", &d.mime_type),
+                ("objectType", DOC_ENTRY_TYPE),
+            ],
+        )?;
+        rim.slot("creationTime", &[&d.creation_time])?;
+        rim.slot("hash", &[&d.hash])?;
+        rim.slot("languageCode", &[&d.language])?;
+        rim.slot("legalAuthenticator", &[&d.legal_authenticator])?;
+        rim.slot("serviceStartTime", &[&d.service_start])?;
+        if let Some(stop) = &d.service_stop {
+            rim.slot("serviceStopTime", &[stop])?;
+        }
+        rim.slot("size", &[&d.size.to_string()])?;
+        rim.slot("sourcePatientId", &[&d.source_patient_id])?;
+        if !d.source_patient_info.is_empty() {
+            let info: Vec<&str> = d.source_patient_info.iter().map(String::as_str).collect();
+            rim.slot("sourcePatientInfo", &info)?;
+        }
+        if let MetadataTarget::Xdm { uri } = target {
+            rim.slot("URI", &[uri])?;
+        }
+        rim.localized("Name", &d.title)?;
+        rim.author(DOC_AUTHOR, DOCUMENT_ID, &d.author)?;
+        rim.coded(DOC_CLASS, DOCUMENT_ID, &d.class_code)?;
+        for c in &d.confidentiality {
+            rim.coded(DOC_CONFIDENTIALITY, DOCUMENT_ID, c)?;
+        }
+        rim.coded(DOC_FORMAT, DOCUMENT_ID, &d.format_code)?;
+        rim.coded(DOC_FACILITY, DOCUMENT_ID, &d.facility_type)?;
+        rim.coded(DOC_PRACTICE, DOCUMENT_ID, &d.practice_setting)?;
+        rim.coded(DOC_TYPE, DOCUMENT_ID, &d.type_code)?;
+        rim.external_id(
+            DOC_PATIENT_ID,
+            DOCUMENT_ID,
+            &d.patient_id,
+            "XDSDocumentEntry.patientId",
+        )?;
+        rim.external_id(
+            DOC_UNIQUE_ID,
+            DOCUMENT_ID,
+            &d.unique_id,
+            "XDSDocumentEntry.uniqueId",
+        )?;
+        rim.w.end()?;
+        Ok(())
+    }
+
+    fn write_set(&self, rim: &mut Rim) -> Result<(), XdsError> {
+        rim.w.start(
+            RIM,
+            "RegistryPackage",
+            &[("id", SET_ID), ("objectType", REGISTRY_PACKAGE)],
+        )?;
+        rim.slot("submissionTime", &[&self.submission_time])?;
+        rim.localized("Name", &self.title)?;
+        rim.author(SET_AUTHOR, SET_ID, &self.author)?;
+        rim.coded(SET_CONTENT_TYPE, SET_ID, &self.content_type)?;
+        let id = rim.id("cl");
+        rim.w.leaf(
+            RIM,
+            "Classification",
+            &[
+                ("id", &id),
+                ("objectType", CLASSIFICATION),
+                ("classifiedObject", SET_ID),
+                ("classificationNode", SET_NODE),
+            ],
+            "",
+        )?;
+        rim.external_id(
+            SET_PATIENT_ID,
+            SET_ID,
+            &self.patient_id,
+            "XDSSubmissionSet.patientId",
+        )?;
+        rim.external_id(
+            SET_SOURCE_ID,
+            SET_ID,
+            &self.source_id,
+            "XDSSubmissionSet.sourceId",
+        )?;
+        rim.external_id(
+            SET_UNIQUE_ID,
+            SET_ID,
+            &self.unique_id,
+            "XDSSubmissionSet.uniqueId",
+        )?;
+        rim.w.end()?;
+        Ok(())
+    }
+}
