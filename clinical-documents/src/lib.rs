@@ -13,3 +13,4 @@
 
 pub mod codes;
 pub mod header;
+pub mod vsm;
