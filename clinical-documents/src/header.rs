@@ -6,6 +6,8 @@ use time::OffsetDateTime;
 
 use crate::codes::Code;
 
+pub mod builder;
+
 /// The header of a document, every part checked on construction by its builder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentHeader {
@@ -57,6 +59,8 @@ pub struct Patient {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Author {
     pub professional: Professional,
+    /// `assignedAuthor/code`: profession and specialty, JDV J01 (XDS `authorSpecialty`).
+    pub specialty: Code,
     pub time: OffsetDateTime,
 }
 

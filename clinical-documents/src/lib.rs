@@ -11,6 +11,8 @@
 //! - [`xds`]: the XDS.b metadata (ebRIM 3.0) of a document, for an ITI-41 submission and for
 //!   an XDM `METADATA.XML`; [`xdm`]: the `IHE_XDM.zip` package of MSSanté.
 
+pub mod cda;
 pub mod codes;
 pub mod header;
+pub mod ids;
 pub mod vsm;

@@ -1,0 +1,1 @@
+//! Building a [`DocumentHeader`](super::DocumentHeader) from checked inputs.
