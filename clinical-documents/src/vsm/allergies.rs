@@ -1,16 +1,18 @@
 //! Allergies et hypersensibilités: allergy concerns whose observation is typed in SNOMED CT
 //! (JDV_TypeEvenementIndesirablePrevisible_CISIS, 2024), not in HL7 ActCode (`DALG`).
 
-use passerelle_soap::XmlWriter;
+use std::io::Write;
 
-use super::xml::{self, HL7, Result};
+use crate::cda::CdaWriter;
+
+use super::xml::{self, Result};
 use super::{Allergy, AllergyType, Item};
 use crate::codes::Code;
 
 const PREFIX: &str = "allergie";
 
-pub(super) fn write_allergies(w: &mut XmlWriter, allergies: &[Allergy]) -> Result {
-    w.start(HL7, "component", &[])?;
+pub(super) fn write_allergies<W: Write>(w: &mut CdaWriter<W>, allergies: &[Allergy]) -> Result {
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &[
@@ -50,16 +52,16 @@ pub(super) fn write_allergies(w: &mut XmlWriter, allergies: &[Allergy]) -> Resul
     xml::section_end(w)
 }
 
-fn concern(
-    w: &mut XmlWriter,
+fn concern<W: Write>(
+    w: &mut CdaWriter<W>,
     item: Option<&Item>,
     kind: AllergyType,
     value: Option<&Code>,
     text_id: &str,
 ) -> Result {
     let (start, end) = item.map_or((None, None), |i| (i.start, i.end));
-    w.start(HL7, "entry", &[])?;
-    w.start(HL7, "act", &[("classCode", "ACT"), ("moodCode", "EVN")])?;
+    w.start("entry", &[])?;
+    w.start("act", &[("classCode", "ACT"), ("moodCode", "EVN")])?;
     xml::template_ids(
         w,
         &[
@@ -70,17 +72,15 @@ fn concern(
         ],
     )?;
     xml::new_id(w)?;
-    xml::empty(w, "code", &[("nullFlavor", "NA")])?;
+    w.empty("code", &[("nullFlavor", "NA")])?;
     let status = if end.is_some() { "completed" } else { "active" };
-    xml::empty(w, "statusCode", &[("code", status)])?;
+    w.empty("statusCode", &[("code", status)])?;
     xml::interval(w, start, end, false)?;
     w.start(
-        HL7,
         "entryRelationship",
         &[("typeCode", "SUBJ"), ("inversionInd", "false")],
     )?;
     w.start(
-        HL7,
         "observation",
         &[
             ("classCode", "OBS"),
@@ -100,8 +100,7 @@ fn concern(
     )?;
     xml::new_id(w)?;
     let kind = kind.code();
-    xml::empty(
-        w,
+    w.empty(
         "code",
         &[
             ("code", &kind.code),
@@ -111,7 +110,7 @@ fn concern(
         ],
     )?;
     xml::text_reference(w, text_id)?;
-    xml::empty(w, "statusCode", &[("code", "completed")])?;
+    w.empty("statusCode", &[("code", "completed")])?;
     xml::interval(w, start, end, true)?;
     xml::coded(w, "value", value, Some("CD"), Some(text_id))?;
     w.end()?;

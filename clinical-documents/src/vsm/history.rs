@@ -1,15 +1,17 @@
 //! Antécédents: medical (problem concerns), surgical (procedures: "Historique des actes")
 //! and family (family history organizers).
 
-use passerelle_soap::XmlWriter;
+use std::io::Write;
+
+use crate::cda::CdaWriter;
 
 use super::Item;
 use super::problems::{diagnostic_interpretation, problem_entries};
-use super::xml::{self, HL7, Result};
+use super::xml::{self, Result};
 use crate::codes::Code;
 
-pub(super) fn write_medical_history(w: &mut XmlWriter, items: &[Item]) -> Result {
-    w.start(HL7, "component", &[])?;
+pub(super) fn write_medical_history<W: Write>(w: &mut CdaWriter<W>, items: &[Item]) -> Result {
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &["1.3.6.1.4.1.19376.1.5.3.1.3.8", "1.2.250.1.213.1.1.2.134"],
@@ -20,9 +22,9 @@ pub(super) fn write_medical_history(w: &mut XmlWriter, items: &[Item]) -> Result
     xml::section_end(w)
 }
 
-pub(super) fn write_surgical_history(w: &mut XmlWriter, items: &[Item]) -> Result {
+pub(super) fn write_surgical_history<W: Write>(w: &mut CdaWriter<W>, items: &[Item]) -> Result {
     const PREFIX: &str = "antecedent-chirurgical";
-    w.start(HL7, "component", &[])?;
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &[
@@ -45,15 +47,25 @@ pub(super) fn write_surgical_history(w: &mut XmlWriter, items: &[Item]) -> Resul
         procedure(w, None, Some(&none), &xml::content_id(PREFIX, 0))?;
     }
     for (i, item) in items.iter().enumerate() {
-        procedure(w, Some(item), item.code.as_ref(), &xml::content_id(PREFIX, i))?;
+        procedure(
+            w,
+            Some(item),
+            item.code.as_ref(),
+            &xml::content_id(PREFIX, i),
+        )?;
     }
     xml::section_end(w)
 }
 
 /// FR-Acte.
-fn procedure(w: &mut XmlWriter, item: Option<&Item>, code: Option<&Code>, text_id: &str) -> Result {
-    w.start(HL7, "entry", &[])?;
-    w.start(HL7, "procedure", &[("classCode", "PROC"), ("moodCode", "EVN")])?;
+fn procedure<W: Write>(
+    w: &mut CdaWriter<W>,
+    item: Option<&Item>,
+    code: Option<&Code>,
+    text_id: &str,
+) -> Result {
+    w.start("entry", &[])?;
+    w.start("procedure", &[("classCode", "PROC"), ("moodCode", "EVN")])?;
     xml::template_ids(
         w,
         &[
@@ -65,16 +77,16 @@ fn procedure(w: &mut XmlWriter, item: Option<&Item>, code: Option<&Code>, text_i
     xml::new_id(w)?;
     xml::coded(w, "code", code, None, Some(text_id))?;
     xml::text_reference(w, text_id)?;
-    xml::empty(w, "statusCode", &[("code", "completed")])?;
+    w.empty("statusCode", &[("code", "completed")])?;
     let (start, end) = item.map_or((None, None), |i| (i.start, i.end));
     xml::interval(w, start, end, false)?;
     w.end()?;
     w.end()
 }
 
-pub(super) fn write_family_history(w: &mut XmlWriter, items: &[Item]) -> Result {
+pub(super) fn write_family_history<W: Write>(w: &mut CdaWriter<W>, items: &[Item]) -> Result {
     const PREFIX: &str = "antecedent-familial";
-    w.start(HL7, "component", &[])?;
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &[
@@ -97,21 +109,29 @@ pub(super) fn write_family_history(w: &mut XmlWriter, items: &[Item]) -> Result 
         family_organizer(w, None, Some(&none), &xml::content_id(PREFIX, 0))?;
     }
     for (i, item) in items.iter().enumerate() {
-        family_organizer(w, Some(item), item.code.as_ref(), &xml::content_id(PREFIX, i))?;
+        family_organizer(
+            w,
+            Some(item),
+            item.code.as_ref(),
+            &xml::content_id(PREFIX, i),
+        )?;
     }
     xml::section_end(w)
 }
 
 /// FR-Historique-familial-organizer: the input does not say which relative, so the subject
 /// is a family member (`FAMMEMB`).
-fn family_organizer(
-    w: &mut XmlWriter,
+fn family_organizer<W: Write>(
+    w: &mut CdaWriter<W>,
     item: Option<&Item>,
     value: Option<&Code>,
     text_id: &str,
 ) -> Result {
-    w.start(HL7, "entry", &[])?;
-    w.start(HL7, "organizer", &[("classCode", "CLUSTER"), ("moodCode", "EVN")])?;
+    w.start("entry", &[])?;
+    w.start(
+        "organizer",
+        &[("classCode", "CLUSTER"), ("moodCode", "EVN")],
+    )?;
     xml::template_ids(
         w,
         &[
@@ -120,15 +140,14 @@ fn family_organizer(
             "1.2.250.1.213.1.1.3.59",
         ],
     )?;
-    xml::empty(w, "statusCode", &[("code", "completed")])?;
-    w.start(HL7, "subject", &[("typeCode", "SBJ")])?;
+    w.empty("statusCode", &[("code", "completed")])?;
+    w.start("subject", &[("typeCode", "SBJ")])?;
     xml::template_ids(
         w,
         &["1.3.6.1.4.1.19376.1.5.3.1.4.15.2", "1.2.250.1.213.1.1.3.60"],
     )?;
-    w.start(HL7, "relatedSubject", &[("classCode", "PRS")])?;
-    xml::empty(
-        w,
+    w.start("relatedSubject", &[("classCode", "PRS")])?;
+    w.empty(
         "code",
         &[
             ("code", "FAMMEMB"),
@@ -139,8 +158,8 @@ fn family_organizer(
     )?;
     w.end()?;
     w.end()?;
-    w.start(HL7, "component", &[("typeCode", "COMP")])?;
-    w.start(HL7, "observation", &[("classCode", "OBS"), ("moodCode", "EVN")])?;
+    w.start("component", &[("typeCode", "COMP")])?;
+    w.start("observation", &[("classCode", "OBS"), ("moodCode", "EVN")])?;
     xml::template_ids(
         w,
         &[
@@ -153,13 +172,13 @@ fn family_organizer(
     xml::new_id(w)?;
     diagnostic_interpretation(w)?;
     xml::text_reference(w, text_id)?;
-    xml::empty(w, "statusCode", &[("code", "completed")])?;
+    w.empty("statusCode", &[("code", "completed")])?;
     match item.and_then(|i| i.start) {
         Some(_) => {
             let (start, end) = item.map_or((None, None), |i| (i.start, i.end));
             xml::interval(w, start, end, false)?;
         }
-        None => xml::empty(w, "effectiveTime", &[("nullFlavor", "UNK")])?,
+        None => w.empty("effectiveTime", &[("nullFlavor", "UNK")])?,
     }
     xml::coded(w, "value", value, Some("CD"), Some(text_id))?;
     w.end()?;

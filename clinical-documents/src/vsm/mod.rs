@@ -15,11 +15,14 @@ mod treatments;
 mod vigilance;
 mod xml;
 
-use passerelle_soap::{SoapError, XmlWriter};
+use std::io::Write;
+
 use serde_json::{Map, Value};
 use time::{Date, Month};
 
+use crate::cda::{self, CdaError, CdaWriter, HeaderSlot, TemplateId, WrittenDocument};
 use crate::codes::Code;
+use crate::header::DocumentHeader;
 
 /// `ClinicalDocument/templateId` of the VSM 2023.01 model, with its extension.
 pub const TEMPLATE_ID: &str = "1.2.250.1.213.1.1.1.13";
@@ -237,7 +240,7 @@ pub struct Person {
 
 /// What is wrong with a VSM input; every variant but [`VsmError::NotJson`] and
 /// [`VsmError::Write`] names the JSON path at fault.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum VsmError {
     #[error("the VSM input is not JSON: {0}")]
     NotJson(String),
@@ -258,7 +261,9 @@ pub enum VsmError {
     NonexistentDate { path: String, value: String },
     #[error("{path}: the end is before the start")]
     EndBeforeStart { path: String },
-    #[error("{path}: {value:?} is not an OID (digits separated by dots, e.g. 2.16.840.1.113883.6.3)")]
+    #[error(
+        "{path}: {value:?} is not an OID (digits separated by dots, e.g. 2.16.840.1.113883.6.3)"
+    )]
     BadOid { path: String, value: String },
     #[error("{path}: {value:?} is not an RPPS number (11 digits)")]
     BadRpps { path: String, value: String },
@@ -274,15 +279,17 @@ pub enum VsmError {
         value: String,
         allowed: String,
     },
+    #[error("the document type is {found:?}: a VSM is of type SYNTH (1.2.250.1.213.1.1.4.12)")]
+    NotAVsmType { found: String },
     #[error("writing the VSM: {0}")]
-    Write(#[from] SoapError),
+    Write(#[from] CdaError),
 }
 
 impl VsmError {
     /// The JSON path at fault, when the error is about one field.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Self::NotJson(_) | Self::Write(_) => None,
+            Self::NotJson(_) | Self::Write(_) | Self::NotAVsmType { .. } => None,
             Self::WrongType { path, .. }
             | Self::UnknownKey { path, .. }
             | Self::Missing { path }
@@ -373,12 +380,56 @@ impl Vsm {
     }
 }
 
+/// Writes the whole VSM document: the CDA header of `header` (whose type must be
+/// [`document_type`]) with the VSM's template, service event code, trusted person and
+/// attending physician, then the structured body.
+pub fn write_document<W: Write>(
+    out: W,
+    header: &DocumentHeader,
+    vsm: &Vsm,
+) -> Result<WrittenDocument<W>, VsmError> {
+    let expected = document_type();
+    if header.type_code.code != expected.code || header.type_code.system != expected.system {
+        return Err(VsmError::NotAVsmType {
+            found: header.type_code.code.clone(),
+        });
+    }
+    let templates = [TemplateId::with_extension(TEMPLATE_ID, TEMPLATE_VERSION)];
+    cda::write_document_with(
+        out,
+        header,
+        &templates,
+        |slot, w| match slot {
+            HeaderSlot::Informants => match &vsm.trusted_person {
+                Some(p) => persons::write_trusted_person(w, p),
+                None => Ok(()),
+            },
+            HeaderSlot::Participants => match &vsm.attending_physician {
+                Some(p) => persons::write_attending_physician(w, p),
+                None => Ok(()),
+            },
+            HeaderSlot::ServiceEventCode => {
+                let c = service_event_code();
+                w.empty(
+                    "code",
+                    &[
+                        ("code", &c.code),
+                        ("displayName", &c.display),
+                        ("codeSystem", &c.system),
+                        ("codeSystemName", "LOINC"),
+                    ],
+                )
+            }
+        },
+        |w| write_body(w, vsm),
+    )
+}
+
 /// Writes `<structuredBody>` of the VSM (in the HL7 v3 namespace; `xsi` declared on it).
-pub fn write_body(w: &mut XmlWriter, vsm: &Vsm) -> Result<(), VsmError> {
-    w.declare(&[xml::XSI]);
-    w.start(xml::HL7, "structuredBody", &[])?;
+pub fn write_body<W: Write>(w: &mut CdaWriter<W>, vsm: &Vsm) -> Result<(), VsmError> {
+    w.start("structuredBody", &[])?;
     // [1..1] Pathologies, antécédents, allergies et facteurs de risque
-    w.start(xml::HL7, "component", &[])?;
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &["1.2.250.1.213.1.1.2.29"],
@@ -387,7 +438,7 @@ pub fn write_body(w: &mut XmlWriter, vsm: &Vsm) -> Result<(), VsmError> {
     )?;
     // Every optional sub-section is written (empty ones say "no information"), so the
     // model wants no text at this level.
-    w.start(xml::HL7, "component", &[])?;
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &["1.2.250.1.213.1.1.2.30"],
@@ -399,7 +450,7 @@ pub fn write_body(w: &mut XmlWriter, vsm: &Vsm) -> Result<(), VsmError> {
     history::write_surgical_history(w, &vsm.surgical_history)?;
     allergies::write_allergies(w, &vsm.allergies)?;
     xml::section_end(w)?;
-    w.start(xml::HL7, "component", &[])?;
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &["1.2.250.1.213.1.1.2.31"],
@@ -620,6 +671,3 @@ fn person(value: Option<&Value>, path: &str) -> Result<Option<Person>, VsmError>
         phone,
     }))
 }
-
-#[cfg(test)]
-mod tests;

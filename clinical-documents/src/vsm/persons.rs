@@ -4,19 +4,23 @@
 //! calls these at their place (informants after the author, participants after the legal
 //! authenticator).
 
-use passerelle_soap::XmlWriter;
+use std::io::Write;
 
-use super::xml::{self, HL7};
-use super::{Person, VsmError};
+use crate::cda::CdaWriter;
+
+use super::Person;
+use crate::cda::CdaError;
 
 /// Root of the national professional identifiers: an RPPS number is written `8` + RPPS.
 const PROFESSIONAL_ID_ROOT: &str = "1.2.250.1.71.4.2.1";
 
 /// `<participant typeCode="INF">` for the attending physician.
-pub fn write_attending_physician(w: &mut XmlWriter, person: &Person) -> Result<(), VsmError> {
-    w.start(HL7, "participant", &[("typeCode", "INF")])?;
-    xml::empty(
-        w,
+pub fn write_attending_physician<W: Write>(
+    w: &mut CdaWriter<W>,
+    person: &Person,
+) -> Result<(), CdaError> {
+    w.start("participant", &[("typeCode", "INF")])?;
+    w.empty(
         "functionCode",
         &[
             ("code", "PCP"),
@@ -24,20 +28,19 @@ pub fn write_attending_physician(w: &mut XmlWriter, person: &Person) -> Result<(
             ("codeSystem", "2.16.840.1.113883.5.88"),
         ],
     )?;
-    w.start(HL7, "associatedEntity", &[("classCode", "PROV")])?;
+    w.start("associatedEntity", &[("classCode", "PROV")])?;
     match &person.rpps {
-        Some(rpps) => xml::empty(
-            w,
+        Some(rpps) => w.empty(
             "id",
             &[
                 ("root", PROFESSIONAL_ID_ROOT),
                 ("extension", &format!("8{rpps}")),
             ],
         )?,
-        None => xml::empty(w, "id", &[("nullFlavor", "UNK")])?,
+        None => w.empty("id", &[("nullFlavor", "UNK")])?,
     }
     telecom(w, person)?;
-    w.start(HL7, "associatedPerson", &[])?;
+    w.start("associatedPerson", &[])?;
     name(w, person)?;
     w.end()?;
     w.end()?;
@@ -46,11 +49,14 @@ pub fn write_attending_physician(w: &mut XmlWriter, person: &Person) -> Result<(
 }
 
 /// `<informant>` for the trusted person (a phone number is required by the input checks).
-pub fn write_trusted_person(w: &mut XmlWriter, person: &Person) -> Result<(), VsmError> {
-    w.start(HL7, "informant", &[])?;
-    w.start(HL7, "relatedEntity", &[("classCode", "NOK")])?;
+pub fn write_trusted_person<W: Write>(
+    w: &mut CdaWriter<W>,
+    person: &Person,
+) -> Result<(), CdaError> {
+    w.start("informant", &[])?;
+    w.start("relatedEntity", &[("classCode", "NOK")])?;
     telecom(w, person)?;
-    w.start(HL7, "relatedPerson", &[])?;
+    w.start("relatedPerson", &[])?;
     name(w, person)?;
     w.end()?;
     w.end()?;
@@ -58,17 +64,17 @@ pub fn write_trusted_person(w: &mut XmlWriter, person: &Person) -> Result<(), Vs
     Ok(())
 }
 
-fn telecom(w: &mut XmlWriter, person: &Person) -> Result<(), VsmError> {
+fn telecom<W: Write>(w: &mut CdaWriter<W>, person: &Person) -> Result<(), CdaError> {
     if let Some(phone) = &person.phone {
-        xml::empty(w, "telecom", &[("value", &format!("tel:{phone}"))])?;
+        w.empty("telecom", &[("value", &format!("tel:{phone}"))])?;
     }
     Ok(())
 }
 
-fn name(w: &mut XmlWriter, person: &Person) -> Result<(), VsmError> {
-    w.start(HL7, "name", &[])?;
-    w.leaf(HL7, "given", &[], &person.first_name)?;
-    w.leaf(HL7, "family", &[], &person.last_name)?;
+fn name<W: Write>(w: &mut CdaWriter<W>, person: &Person) -> Result<(), CdaError> {
+    w.start("name", &[])?;
+    w.leaf("given", &[], &person.first_name)?;
+    w.leaf("family", &[], &person.last_name)?;
     w.end()?;
     Ok(())
 }

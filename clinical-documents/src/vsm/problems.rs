@@ -1,14 +1,16 @@
 //! Pathologies chroniques actives (Problèmes actifs) and the FR-Liste-des-problemes entry
 //! (problem concern + FR-Probleme observation) that medical history shares.
 
-use passerelle_soap::XmlWriter;
+use std::io::Write;
+
+use crate::cda::CdaWriter;
 
 use super::Item;
-use super::xml::{self, HL7, Result};
+use super::xml::{self, Result};
 use crate::codes::Code;
 
-pub(super) fn write_active_problems(w: &mut XmlWriter, items: &[Item]) -> Result {
-    w.start(HL7, "component", &[])?;
+pub(super) fn write_active_problems<W: Write>(w: &mut CdaWriter<W>, items: &[Item]) -> Result {
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &[
@@ -25,8 +27,8 @@ pub(super) fn write_active_problems(w: &mut XmlWriter, items: &[Item]) -> Result
 
 /// The narrative and one problem concern entry per item; with no item, one entry saying
 /// "no information" (JDV_AbsentOrUnknownProblem_CISIS), as the sections require an entry.
-pub(super) fn problem_entries(
-    w: &mut XmlWriter,
+pub(super) fn problem_entries<W: Write>(
+    w: &mut CdaWriter<W>,
     prefix: &str,
     label_header: &str,
     items: &[Item],
@@ -42,20 +44,25 @@ pub(super) fn problem_entries(
         return problem_concern(w, None, Some(&none), &xml::content_id(prefix, 0));
     }
     for (i, item) in items.iter().enumerate() {
-        problem_concern(w, Some(item), item.code.as_ref(), &xml::content_id(prefix, i))?;
+        problem_concern(
+            w,
+            Some(item),
+            item.code.as_ref(),
+            &xml::content_id(prefix, i),
+        )?;
     }
     Ok(())
 }
 
-fn problem_concern(
-    w: &mut XmlWriter,
+fn problem_concern<W: Write>(
+    w: &mut CdaWriter<W>,
     item: Option<&Item>,
     value: Option<&Code>,
     text_id: &str,
 ) -> Result {
     let (start, end) = item.map_or((None, None), |i| (i.start, i.end));
-    w.start(HL7, "entry", &[])?;
-    w.start(HL7, "act", &[("classCode", "ACT"), ("moodCode", "EVN")])?;
+    w.start("entry", &[])?;
+    w.start("act", &[("classCode", "ACT"), ("moodCode", "EVN")])?;
     xml::template_ids(
         w,
         &[
@@ -66,13 +73,12 @@ fn problem_concern(
         ],
     )?;
     xml::new_id(w)?;
-    xml::empty(w, "code", &[("nullFlavor", "NA")])?;
+    w.empty("code", &[("nullFlavor", "NA")])?;
     // A concern whose end is known is over; otherwise it is still followed.
     let status = if end.is_some() { "completed" } else { "active" };
-    xml::empty(w, "statusCode", &[("code", status)])?;
+    w.empty("statusCode", &[("code", status)])?;
     xml::interval(w, start, end, false)?;
     w.start(
-        HL7,
         "entryRelationship",
         &[("typeCode", "SUBJ"), ("inversionInd", "false")],
     )?;
@@ -83,15 +89,14 @@ fn problem_concern(
 }
 
 /// FR-Probleme: "interprétation diagnostique" whose value is the problem.
-pub(super) fn problem_observation(
-    w: &mut XmlWriter,
+pub(super) fn problem_observation<W: Write>(
+    w: &mut CdaWriter<W>,
     start: Option<super::PartialDate>,
     end: Option<super::PartialDate>,
     value: Option<&Code>,
     text_id: &str,
 ) -> Result {
     w.start(
-        HL7,
         "observation",
         &[
             ("classCode", "OBS"),
@@ -110,15 +115,14 @@ pub(super) fn problem_observation(
     xml::new_id(w)?;
     diagnostic_interpretation(w)?;
     xml::text_reference(w, text_id)?;
-    xml::empty(w, "statusCode", &[("code", "completed")])?;
+    w.empty("statusCode", &[("code", "completed")])?;
     xml::interval(w, start, end, false)?;
     xml::coded(w, "value", value, Some("CD"), Some(text_id))?;
     w.end()
 }
 
-pub(super) fn diagnostic_interpretation(w: &mut XmlWriter) -> Result {
-    xml::empty(
-        w,
+pub(super) fn diagnostic_interpretation<W: Write>(w: &mut CdaWriter<W>) -> Result {
+    w.empty(
         "code",
         &[
             ("code", "282291009"),

@@ -1,16 +1,20 @@
 //! Traitement au long cours: the "Plan de traitement" section with its "Traitements"
 //! sub-section of FR-Traitement entries.
 
-use passerelle_soap::XmlWriter;
+use std::io::Write;
+
+use crate::cda::CdaWriter;
 
 use super::Item;
-use super::xml::{self, HL7, Result};
+use super::xml::{self, Result};
 use crate::codes::Code;
 
 const PREFIX: &str = "traitement";
+/// Code CIS of the ANSM's medicinal products database.
+const CIS: &str = "1.2.250.1.213.2.3.1";
 
-pub(super) fn write_long_term_treatments(w: &mut XmlWriter, items: &[Item]) -> Result {
-    w.start(HL7, "component", &[])?;
+pub(super) fn write_long_term_treatments<W: Write>(w: &mut CdaWriter<W>, items: &[Item]) -> Result {
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &["1.2.250.1.213.1.1.2.32"],
@@ -18,7 +22,7 @@ pub(super) fn write_long_term_treatments(w: &mut XmlWriter, items: &[Item]) -> R
         "Traitement au long cours",
     )?;
     // With the sub-section present, the model wants no text at this level.
-    w.start(HL7, "component", &[])?;
+    w.start("component", &[])?;
     xml::section_start(
         w,
         &[
@@ -33,13 +37,9 @@ pub(super) fn write_long_term_treatments(w: &mut XmlWriter, items: &[Item]) -> R
     xml::narrative(w, PREFIX, "Médicament", &refs)?;
     if items.is_empty() {
         // JDV_AbsentOrUnknownMedication_CISIS
-        let none = Code::new(
-            "no-medication-info",
-            xml::ABSENT_OR_UNKNOWN,
-            "Pas d'information sur les traitements médicamenteux",
-        );
+        // The product may only be coded in CIS: "no information" is its nullFlavor `NI`.
         let text_id = xml::content_id(PREFIX, 0);
-        substance_administration(w, None, Some(&none), &text_id)?;
+        substance_administration(w, None, None, &text_id)?;
     }
     for (i, item) in items.iter().enumerate() {
         let text_id = xml::content_id(PREFIX, i);
@@ -51,15 +51,14 @@ pub(super) fn write_long_term_treatments(w: &mut XmlWriter, items: &[Item]) -> R
 
 /// FR-Traitement: the product is the item's code (e.g. CIS, ATC) or, without one, only its
 /// label (`originalText`, `name`).
-fn substance_administration(
-    w: &mut XmlWriter,
+fn substance_administration<W: Write>(
+    w: &mut CdaWriter<W>,
     item: Option<&Item>,
     product: Option<&Code>,
     text_id: &str,
 ) -> Result {
-    w.start(HL7, "entry", &[])?;
+    w.start("entry", &[])?;
     w.start(
-        HL7,
         "substanceAdministration",
         &[("classCode", "SBADM"), ("moodCode", "EVN")],
     )?;
@@ -73,8 +72,7 @@ fn substance_administration(
         ],
     )?;
     xml::new_id(w)?;
-    xml::empty(
-        w,
+    w.empty(
         "code",
         &[
             ("code", "DRUG"),
@@ -84,11 +82,21 @@ fn substance_administration(
         ],
     )?;
     xml::text_reference(w, text_id)?;
-    xml::empty(w, "statusCode", &[("code", "completed")])?;
+    w.empty("statusCode", &[("code", "completed")])?;
     let (start, end) = item.map_or((None, None), |i| (i.start, i.end));
-    xml::interval(w, start, end, true)?;
-    w.start(HL7, "consumable", &[])?;
-    w.start(HL7, "manufacturedProduct", &[])?;
+    // The model wants both bounds of a treatment: an unknown end is `UNK`.
+    w.start("effectiveTime", &[("xsi:type", "IVL_TS")])?;
+    match start {
+        Some(d) => w.empty("low", &[("value", &d.hl7())])?,
+        None => w.empty("low", &[("nullFlavor", "UNK")])?,
+    }
+    match end {
+        Some(d) => w.empty("high", &[("value", &d.hl7())])?,
+        None => w.empty("high", &[("nullFlavor", "UNK")])?,
+    }
+    w.end()?;
+    w.start("consumable", &[])?;
+    w.start("manufacturedProduct", &[])?;
     xml::template_ids(
         w,
         &[
@@ -97,10 +105,32 @@ fn substance_administration(
             "1.2.250.1.213.1.1.3.43",
         ],
     )?;
-    w.start(HL7, "manufacturedMaterial", &[])?;
-    xml::coded(w, "code", product, None, Some(text_id))?;
-    if let Some(item) = item {
-        w.leaf(HL7, "name", &[], &item.label)?;
+    w.start("manufacturedMaterial", &[])?;
+    match (item, product) {
+        (Some(_), Some(c)) if c.system == CIS => {
+            xml::coded(w, "code", Some(c), None, Some(text_id))?
+        }
+        // The model codes products in CIS only: another code is kept as a translation.
+        (Some(_), Some(c)) => {
+            w.start("code", &[("nullFlavor", "OTH")])?;
+            xml::original_text(w, text_id)?;
+            let mut attrs = vec![("code", c.code.as_str()), ("codeSystem", c.system.as_str())];
+            if !c.display.is_empty() {
+                attrs.push(("displayName", &c.display));
+            }
+            w.empty("translation", &attrs)?;
+            w.end()?;
+        }
+        (Some(_), None) => xml::coded(w, "code", None, None, Some(text_id))?,
+        (None, _) => {
+            w.start("code", &[("nullFlavor", "NI")])?;
+            xml::original_text(w, text_id)?;
+            w.end()?;
+        }
+    }
+    match item {
+        Some(item) => w.leaf("name", &[], &item.label)?,
+        None => w.empty("name", &[("nullFlavor", "NA")])?,
     }
     w.end()?;
     w.end()?;

@@ -1,13 +1,13 @@
 //! What every VSM section and entry writes alike: namespaces, section heads, ids, coded
 //! values, intervals and the narrative table.
 
-use passerelle_soap::{Ns, SoapError, XmlWriter};
+use std::io::Write;
+
+use crate::cda::{CdaError, CdaWriter};
 
 use super::{Item, PartialDate};
 use crate::codes::Code;
 
-pub(super) const HL7: Ns = Ns::new("", "urn:hl7-org:v3");
-pub(super) const XSI: Ns = Ns::new("xsi", passerelle_soap::ns::XSI);
 pub(super) const LOINC: &str = "2.16.840.1.113883.6.1";
 pub(super) const SNOMED_CT: &str = "2.16.840.1.113883.6.96";
 /// HL7 "absent or unknown" codes of the JDV_AbsentOrUnknown* value sets.
@@ -16,49 +16,49 @@ pub(super) const ABSENT_OR_UNKNOWN: &str = "2.16.840.1.113883.5.1150.1";
 /// The narrative's text when a section has nothing.
 pub(super) const NO_INFORMATION: &str = "Pas d'information";
 
-pub(super) type Result = std::result::Result<(), SoapError>;
+pub(super) type Result = std::result::Result<(), CdaError>;
 
-pub(super) fn empty(w: &mut XmlWriter, local: &str, attrs: &[(&str, &str)]) -> Result {
-    w.leaf(HL7, local, attrs, "")
-}
-
-pub(super) fn template_ids(w: &mut XmlWriter, roots: &[&str]) -> Result {
+pub(super) fn template_ids<W: Write>(w: &mut CdaWriter<W>, roots: &[&str]) -> Result {
     for root in roots {
-        empty(w, "templateId", &[("root", root)])?;
+        w.empty("templateId", &[("root", root)])?;
     }
     Ok(())
 }
 
 /// A fresh `id` (UUID root): entries need one, nothing refers to them from outside.
-pub(super) fn new_id(w: &mut XmlWriter) -> Result {
+pub(super) fn new_id<W: Write>(w: &mut CdaWriter<W>) -> Result {
     let id = uuid::Uuid::new_v4().to_string().to_uppercase();
-    empty(w, "id", &[("root", &id)])
+    w.empty("id", &[("root", &id)])
 }
 
 /// `<section>` with its template ids, id, LOINC code and title (the caller has opened the
 /// `component`).
-pub(super) fn section_start(
-    w: &mut XmlWriter,
+pub(super) fn section_start<W: Write>(
+    w: &mut CdaWriter<W>,
     templates: &[&str],
     (code, display): (&str, &str),
     title: &str,
 ) -> Result {
-    w.start(HL7, "section", &[])?;
+    w.start("section", &[])?;
     template_ids(w, templates)?;
     new_id(w)?;
     loinc(w, "code", code, display)?;
-    w.leaf(HL7, "title", &[], title)
+    w.leaf("title", &[], title)
 }
 
 /// Closes `section` and its `component`.
-pub(super) fn section_end(w: &mut XmlWriter) -> Result {
+pub(super) fn section_end<W: Write>(w: &mut CdaWriter<W>) -> Result {
     w.end()?;
     w.end()
 }
 
-pub(super) fn loinc(w: &mut XmlWriter, local: &str, code: &str, display: &str) -> Result {
-    empty(
-        w,
+pub(super) fn loinc<W: Write>(
+    w: &mut CdaWriter<W>,
+    local: &'static str,
+    code: &str,
+    display: &str,
+) -> Result {
+    w.empty(
         local,
         &[
             ("code", code),
@@ -71,9 +71,9 @@ pub(super) fn loinc(w: &mut XmlWriter, local: &str, code: &str, display: &str) -
 
 /// A coded element; `xsi_type` for a `value`. With `text_ref`, an `originalText` pointing to
 /// the narrative. Without a code: `nullFlavor="UNK"` (the label is then only in the text).
-pub(super) fn coded(
-    w: &mut XmlWriter,
-    local: &str,
+pub(super) fn coded<W: Write>(
+    w: &mut CdaWriter<W>,
+    local: &'static str,
     code: Option<&Code>,
     xsi_type: Option<&str>,
     text_ref: Option<&str>,
@@ -92,33 +92,33 @@ pub(super) fn coded(
         }
         None => attrs.push(("nullFlavor", "UNK")),
     }
-    w.start(HL7, local, &attrs)?;
+    w.start(local, &attrs)?;
     if let Some(r) = text_ref {
         original_text(w, r)?;
     }
     w.end()
 }
 
-pub(super) fn original_text(w: &mut XmlWriter, id: &str) -> Result {
-    w.start(HL7, "originalText", &[])?;
+pub(super) fn original_text<W: Write>(w: &mut CdaWriter<W>, id: &str) -> Result {
+    w.start("originalText", &[])?;
     reference(w, id)?;
     w.end()
 }
 
-pub(super) fn text_reference(w: &mut XmlWriter, id: &str) -> Result {
-    w.start(HL7, "text", &[])?;
+pub(super) fn text_reference<W: Write>(w: &mut CdaWriter<W>, id: &str) -> Result {
+    w.start("text", &[])?;
     reference(w, id)?;
     w.end()
 }
 
-fn reference(w: &mut XmlWriter, id: &str) -> Result {
-    empty(w, "reference", &[("value", &format!("#{id}"))])
+fn reference<W: Write>(w: &mut CdaWriter<W>, id: &str) -> Result {
+    w.empty("reference", &[("value", &format!("#{id}"))])
 }
 
 /// `effectiveTime` as an interval: `low` (unknown start: `nullFlavor="UNK"`) and `high` when
 /// the end is known.
-pub(super) fn interval(
-    w: &mut XmlWriter,
+pub(super) fn interval<W: Write>(
+    w: &mut CdaWriter<W>,
     start: Option<PartialDate>,
     end: Option<PartialDate>,
     xsi_type: bool,
@@ -128,7 +128,7 @@ pub(super) fn interval(
     } else {
         &[]
     };
-    w.start(HL7, "effectiveTime", attrs)?;
+    w.start("effectiveTime", attrs)?;
     bound(w, "low", start)?;
     if end.is_some() {
         bound(w, "high", end)?;
@@ -136,10 +136,10 @@ pub(super) fn interval(
     w.end()
 }
 
-fn bound(w: &mut XmlWriter, local: &str, date: Option<PartialDate>) -> Result {
+fn bound<W: Write>(w: &mut CdaWriter<W>, local: &'static str, date: Option<PartialDate>) -> Result {
     match date {
-        Some(d) => empty(w, local, &[("value", &d.hl7())]),
-        None => empty(w, local, &[("nullFlavor", "UNK")]),
+        Some(d) => w.empty(local, &[("value", &d.hl7())]),
+        None => w.empty(local, &[("nullFlavor", "UNK")]),
     }
 }
 
@@ -151,30 +151,35 @@ pub(super) fn content_id(prefix: &str, index: usize) -> String {
 
 /// The section's narrative: a table of the items (start, end, label, code), each label in a
 /// `content` the entries point to; or one paragraph saying there is no information.
-pub(super) fn narrative(w: &mut XmlWriter, prefix: &str, label_header: &str, items: &[&Item]) -> Result {
-    w.start(HL7, "text", &[])?;
+pub(super) fn narrative<W: Write>(
+    w: &mut CdaWriter<W>,
+    prefix: &str,
+    label_header: &str,
+    items: &[&Item],
+) -> Result {
+    w.start("text", &[])?;
     if items.is_empty() {
-        w.start(HL7, "paragraph", &[])?;
-        w.leaf(HL7, "content", &[("ID", &content_id(prefix, 0))], NO_INFORMATION)?;
+        w.start("paragraph", &[])?;
+        w.leaf("content", &[("ID", &content_id(prefix, 0))], NO_INFORMATION)?;
         w.end()?;
         return w.end();
     }
-    w.start(HL7, "table", &[("border", "0")])?;
-    w.start(HL7, "thead", &[])?;
-    w.start(HL7, "tr", &[])?;
+    w.start("table", &[("border", "0")])?;
+    w.start("thead", &[])?;
+    w.start("tr", &[])?;
     for header in ["Début", "Fin", label_header, "Code"] {
-        w.leaf(HL7, "th", &[], header)?;
+        w.leaf("th", &[], header)?;
     }
     w.end()?;
     w.end()?;
-    w.start(HL7, "tbody", &[])?;
+    w.start("tbody", &[])?;
     for (i, item) in items.iter().enumerate() {
-        w.start(HL7, "tr", &[])?;
+        w.start("tr", &[])?;
         let date = |d: Option<PartialDate>| d.map(PartialDate::french).unwrap_or_default();
-        w.leaf(HL7, "td", &[], &date(item.start))?;
-        w.leaf(HL7, "td", &[], &date(item.end))?;
-        w.start(HL7, "td", &[])?;
-        w.leaf(HL7, "content", &[("ID", &content_id(prefix, i))], &item.label)?;
+        w.leaf("td", &[], &date(item.start))?;
+        w.leaf("td", &[], &date(item.end))?;
+        w.start("td", &[])?;
+        w.leaf("content", &[("ID", &content_id(prefix, i))], &item.label)?;
         w.end()?;
         let code = item
             .code
@@ -187,7 +192,7 @@ pub(super) fn narrative(w: &mut XmlWriter, prefix: &str, label_header: &str, ite
                 }
             })
             .unwrap_or_default();
-        w.leaf(HL7, "td", &[], &code)?;
+        w.leaf("td", &[], &code)?;
         w.end()?;
     }
     w.end()?;
