@@ -2,6 +2,8 @@
 //! tutorial's VSM each pass the ANS validators (`check-cda.sh`: XSD, CI-SIS schematrons and
 //! `CI-SIS_VSM_2023.01.sch`); malformed input is refused with the JSON path at fault.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
