@@ -15,5 +15,6 @@ pub mod cda;
 pub mod codes;
 pub mod header;
 pub mod ids;
+pub mod vsm;
 pub mod xdm;
 pub mod xds;

@@ -92,13 +92,37 @@ pub fn write_document<W: Write, E: From<CdaError>>(
     templates: &[TemplateId],
     body: impl FnOnce(&mut CdaWriter<W>) -> Result<(), E>,
 ) -> Result<WrittenDocument<W>, E> {
+    write_document_with(out, header, templates, |_, _| Ok(()), body)
+}
+
+/// Where a content model adds its own parts to the header (the VSM's trusted person,
+/// attending physician and service event code), in CDA order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderSlot {
+    /// After `author`: `informant` elements.
+    Informants,
+    /// After `legalAuthenticator`: `participant` elements.
+    Participants,
+    /// First in `documentationOf/serviceEvent`: its `code`.
+    ServiceEventCode,
+}
+
+/// [`write_document`], with `extra` called at each [`HeaderSlot`] to write the model's own
+/// header parts.
+pub fn write_document_with<W: Write, E: From<CdaError>>(
+    out: W,
+    header: &DocumentHeader,
+    templates: &[TemplateId],
+    mut extra: impl FnMut(HeaderSlot, &mut CdaWriter<W>) -> Result<(), CdaError>,
+    body: impl FnOnce(&mut CdaWriter<W>) -> Result<(), E>,
+) -> Result<WrittenDocument<W>, E> {
     // Checked before a byte is written: nothing is produced half-way for a missing trait.
     if header.patient.identity.traits.is_none() {
         return Err(CdaError::MissingTraits.into());
     }
     let mut w = CdaWriter::new(out)?;
     w.start("ClinicalDocument", &[("xmlns", HL7_V3), ("xmlns:xsi", XSI)])?;
-    write_header(&mut w, header, templates)?;
+    write_header(&mut w, header, templates, &mut extra)?;
     w.start("component", &[])?;
     body(&mut w)?;
     w.end()?;
@@ -142,10 +166,13 @@ fn write_id<W: Write>(
     }
 }
 
+type Extra<'a, W> = dyn FnMut(HeaderSlot, &mut CdaWriter<W>) -> Result<(), CdaError> + 'a;
+
 fn write_header<W: Write>(
     w: &mut CdaWriter<W>,
     h: &DocumentHeader,
     templates: &[TemplateId],
+    extra: &mut Extra<'_, W>,
 ) -> Result<(), CdaError> {
     w.empty("realmCode", &[("code", "FR")])?;
     w.empty(
@@ -183,6 +210,7 @@ fn write_header<W: Write>(
     w.empty("versionNumber", &[("value", &h.version.to_string())])?;
     write_record_target(w, h)?;
     write_author(w, h)?;
+    extra(HeaderSlot::Informants, w)?;
     w.start("custodian", &[])?;
     w.start("assignedCustodian", &[])?;
     write_organization(w, "representedCustodianOrganization", &h.custodian, None)?;
@@ -197,7 +225,8 @@ fn write_header<W: Write>(
     write_person(w, "assignedPerson", authenticator)?;
     w.end()?;
     w.end()?;
-    write_service_event(w, h)?;
+    extra(HeaderSlot::Participants, w)?;
+    write_service_event(w, h, extra)?;
     write_encompassing_encounter(w, h)
 }
 
@@ -337,11 +366,16 @@ fn write_time_interval<W: Write>(
     w.end()
 }
 
-fn write_service_event<W: Write>(w: &mut CdaWriter<W>, h: &DocumentHeader) -> Result<(), CdaError> {
+fn write_service_event<W: Write>(
+    w: &mut CdaWriter<W>,
+    h: &DocumentHeader,
+    extra: &mut Extra<'_, W>,
+) -> Result<(), CdaError> {
     let e = &h.service_event;
     let performer = &h.author.professional;
     w.start("documentationOf", &[])?;
     w.start("serviceEvent", &[])?;
+    extra(HeaderSlot::ServiceEventCode, w)?;
     write_time_interval(w, e.start, e.end)?;
     w.start("performer", &[("typeCode", "PRF")])?;
     w.start("assignedEntity", &[])?;
