@@ -104,7 +104,6 @@ fn header_input() -> HeaderInput {
         platform: Platform::Production,
         custodian: author.structure().expect("structure").clone(),
         author,
-        author_specialty: Code::new("G15_10/SM54", "1.2.250.1.213.1.1.4.5", "Médecin"),
         legal_authenticator: None,
         practice_setting: Code::new("AMBULATOIRE", "1.2.250.1.213.1.1.4.9", "Ambulatoire"),
         service_start: datetime!(2024-10-02 14:00:00 +2),
@@ -128,13 +127,7 @@ fn measure(mut f: impl FnMut()) -> (Duration, usize) {
 
 fn main() {
     let pdf = pdf();
-    let header = header_input()
-        .build(&[Code::new(
-            "11490-0",
-            "2.16.840.1.113883.6.1",
-            "Lettre de liaison à la sortie d'un établissement de soins",
-        )])
-        .expect("header");
+    let header = header_input().build().expect("header");
     let live_with_pdf = CURRENT.load(Ordering::Relaxed);
 
     let (baseline, baseline_peak) = measure(|| {

@@ -52,20 +52,6 @@ fn assert_valid_cda(name: &str, xml: &[u8]) {
 }
 
 // Entries of the ANS value sets (jeuxDeValeurs/JDV_J07, J01, J04, J02).
-fn lettre_de_liaison() -> Code {
-    Code::new(
-        "11490-0",
-        "2.16.840.1.113883.6.1",
-        "Lettre de liaison à la sortie d'un établissement de soins",
-    )
-}
-fn cr_consultation() -> Code {
-    Code::new("11488-4", "2.16.840.1.113883.6.1", "CR de consultation")
-}
-fn type_codes() -> Vec<Code> {
-    vec![lettre_de_liaison(), cr_consultation()]
-}
-
 fn patient(status: IdentityStatus) -> PatientIdentity {
     let traits = IdentityTraits::from_input(&TraitsInput {
         birth_name: "PAT-DOUZE".into(),
@@ -113,11 +99,6 @@ fn input(key: &str, type_code: &str) -> HeaderInput {
         platform: Platform::Production,
         custodian: author.structure().unwrap().clone(),
         author,
-        author_specialty: Code::new(
-            "G15_10/SM54",
-            "1.2.250.1.213.1.1.4.5",
-            "Médecin - Médecine Générale (SM)",
-        ),
         legal_authenticator: None,
         practice_setting: Code::new("AMBULATOIRE", "1.2.250.1.213.1.1.4.9", "Ambulatoire"),
         service_start: datetime!(2024-10-02 14:00:00 +2),
@@ -127,7 +108,7 @@ fn input(key: &str, type_code: &str) -> HeaderInput {
 }
 
 fn header(key: &str) -> DocumentHeader {
-    input(key, "11490-0").build(&type_codes()).unwrap()
+    input(key, "11490-0").build().unwrap()
 }
 
 /// A small valid PDF: one empty page, cross-reference offsets computed.
@@ -203,7 +184,7 @@ fn level1_documents_pass_the_ans_validators() {
         ),
         (
             "cr-restricted-pdf",
-            restricted.build(&type_codes()).unwrap(),
+            restricted.build().unwrap(),
             Content::Pdf,
             &pdf,
             "application/pdf",
@@ -348,7 +329,7 @@ fn a_file_is_built_all_or_nothing() {
 
 #[test]
 fn bad_header_inputs_are_refused() {
-    let e = input("t", "99999-9").build(&type_codes()).unwrap_err();
+    let e = input("t", "99999-9").build().unwrap_err();
     assert_eq!(e, HeaderError::UnknownTypeCode("99999-9".into()));
     assert!(e.to_string().contains("J07"), "{e}");
 
@@ -360,27 +341,24 @@ fn bad_header_inputs_are_refused() {
         let mut i = input("t", "11490-0");
         i.patient = patient(status);
         assert_eq!(
-            i.build(&type_codes()).unwrap_err(),
+            i.build().unwrap_err(),
             HeaderError::NotQualified(NotQualified::Status(status))
         );
     }
     let mut i = input("t", "11490-0");
     i.patient.ins = Ins::typed("2480392630010", "64", InsOid::TestNir).unwrap();
     assert_eq!(
-        i.build(&type_codes()).unwrap_err(),
+        i.build().unwrap_err(),
         HeaderError::NotQualified(NotQualified::TestOid)
     );
 
     let mut i = input("t", "11490-0");
     i.patient.traits = None;
-    assert_eq!(
-        i.build(&type_codes()).unwrap_err(),
-        HeaderError::MissingTraits
-    );
+    assert_eq!(i.build().unwrap_err(), HeaderError::MissingTraits);
 
     let mut i = input("t", "11490-0");
     i.title = "  ".into();
-    assert_eq!(i.build(&type_codes()).unwrap_err(), HeaderError::EmptyTitle);
+    assert_eq!(i.build().unwrap_err(), HeaderError::EmptyTitle);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use passerelle_domain::{
 use time::OffsetDateTime;
 
 use super::{Author, Confidentiality, DocumentHeader, HiddenFrom, Patient, ServiceEvent};
-use crate::codes::Code;
+use crate::codes::{self, Code};
 use crate::ids::DocumentIds;
 
 /// What a caller gives to describe a document.
@@ -26,9 +26,9 @@ pub struct HeaderInput {
     pub patient: PatientIdentity,
     /// Where the INS will be used: the test INS-NIR OID is qualified only on a test platform.
     pub platform: Platform,
+    /// The author; their J01 specialty (CDA `assignedAuthor/code`, XDS `authorSpecialty`)
+    /// follows from their profession and specialty.
     pub author: Professional,
-    /// JDV J01 entry of the author's profession and specialty.
-    pub author_specialty: Code,
     pub custodian: Structure,
     /// Who authenticates the document and when; the author at `effective_time` if `None`.
     pub legal_authenticator: Option<(Professional, OffsetDateTime)>,
@@ -53,6 +53,10 @@ pub enum HeaderError {
         "unknown document type code {0:?}: give a code of the JDV J07 XdsTypeCode (LOINC, e.g. 11490-0 for a lettre de liaison)"
     )]
     UnknownTypeCode(String),
+    #[error(
+        "the author's profession and specialty ({0}) have no entry in JDV J01 (authorSpecialty): check the professional's profession and specialty codes"
+    )]
+    UnknownAuthorSpecialty(String),
     #[error("the title is empty: give the document's title as it should appear in the DMP")]
     EmptyTitle,
     #[error("the version number is 0: versions start at 1 (a replacement takes the previous + 1)")]
@@ -65,18 +69,28 @@ pub enum HeaderError {
 const LANGUAGE: &str = "fr-FR";
 
 impl HeaderInput {
-    /// Checks every part; `type_codes` are the J07 entries accepted (the project's table).
-    pub fn build(self, type_codes: &[Code]) -> Result<DocumentHeader, HeaderError> {
+    /// Checks every part; the type must be an entry of the project's J07 table.
+    pub fn build(self) -> Result<DocumentHeader, HeaderError> {
+        self.build_with(|code| codes::type_code(code).cloned())
+    }
+
+    /// As [`HeaderInput::build`], the type looked up by `type_code` (a narrower set of types).
+    pub fn build_with(
+        self,
+        type_code: impl Fn(&str) -> Option<Code>,
+    ) -> Result<DocumentHeader, HeaderError> {
         let ins = QualifiedIns::try_new(&self.patient, self.platform)?;
         if self.patient.traits.is_none() {
             return Err(HeaderError::MissingTraits);
         }
         let wanted = self.type_code.trim();
-        let type_code = type_codes
-            .iter()
-            .find(|c| c.code == wanted)
-            .cloned()
+        let type_code = type_code(wanted)
             .ok_or_else(|| HeaderError::UnknownTypeCode(self.type_code.clone()))?;
+        let roles = self.author.vihf_roles();
+        let specialty = codes::author_specialty_of(&roles).cloned().ok_or_else(|| {
+            let list: Vec<&str> = roles.iter().map(|r| r.code).collect();
+            HeaderError::UnknownAuthorSpecialty(list.join("/"))
+        })?;
         let title = self.title.trim();
         if title.is_empty() {
             return Err(HeaderError::EmptyTitle);
@@ -106,7 +120,7 @@ impl HeaderInput {
             },
             author: Author {
                 professional: self.author,
-                specialty: self.author_specialty,
+                specialty,
                 time: self.effective_time,
             },
             custodian: self.custodian,
