@@ -32,6 +32,9 @@ enum Command {
     /// Card-agent of this workstation: readers, reading the CPS, signing.
     #[command(subcommand)]
     Card(commands::card::CardCommand),
+    /// Clinical documents: build a CDA, its XDS metadata and an XDM package, offline.
+    #[command(subcommand)]
+    Document(commands::document::DocumentCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Ins(cmd) => commands::ins::run(cmd).await,
             Command::Card(cmd) => commands::card::run(cmd).await,
+            Command::Document(cmd) => Ok(commands::document::run(cmd)),
         }
     });
     // After a stop that ran out of time, what is still running is abandoned, not awaited.

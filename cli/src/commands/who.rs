@@ -19,6 +19,16 @@ pub enum StatusArg {
 }
 
 impl StatusArg {
+    /// The status as the domain's rules read it.
+    pub fn to_domain(self) -> passerelle_domain::IdentityStatus {
+        match self {
+            Self::Provisoire => passerelle_domain::IdentityStatus::Provisoire,
+            Self::Recuperee => passerelle_domain::IdentityStatus::Recuperee,
+            Self::Validee => passerelle_domain::IdentityStatus::Validee,
+            Self::Qualifiee => passerelle_domain::IdentityStatus::Qualifiee,
+        }
+    }
+
     pub fn to_api(self) -> common::IdentityStatus {
         match self {
             Self::Provisoire => common::IdentityStatus::Provisoire,
