@@ -103,7 +103,7 @@ fn header_input() -> HeaderInput {
         },
         platform: Platform::Production,
         custodian: author.structure().expect("structure").clone(),
-        author,
+        author: author.into(),
         legal_authenticator: None,
         practice_setting: Code::new("AMBULATOIRE", "1.2.250.1.213.1.1.4.9", "Ambulatoire"),
         service_start: datetime!(2024-10-02 14:00:00 +2),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use passerelle_clinical_documents::codes::Code;
 use passerelle_clinical_documents::header::{
-    Author, Confidentiality, DocumentHeader, DocumentId, Patient, ServiceEvent,
+    Author, Confidentiality, DocumentHeader, DocumentId, Patient, ProfessionalAuthor, ServiceEvent,
 };
 use passerelle_clinical_documents::vsm::{self, Vsm};
 use passerelle_domain::{
@@ -75,7 +75,7 @@ fn vsm_header() -> DocumentHeader {
         hidden_from: vec![],
         language: "fr-FR".into(),
         patient: patient(),
-        author: Author {
+        author: Author::Professional(ProfessionalAuthor {
             professional: author.clone(),
             specialty: Code::new(
                 "G15_10/SM54",
@@ -83,7 +83,7 @@ fn vsm_header() -> DocumentHeader {
                 "Médecin - Médecine Générale (SM)",
             ),
             time: at,
-        },
+        }),
         custodian: author.structure().unwrap().clone(),
         legal_authenticator: (author, at),
         service_event: ServiceEvent {

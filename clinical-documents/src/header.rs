@@ -1,7 +1,7 @@
 //! What a clinical document says about itself: written once into the CDA header, and read
 //! from there into the XDS metadata, so the two cannot disagree.
 
-use passerelle_domain::{PatientIdentity, Professional, QualifiedIns, Structure};
+use passerelle_domain::{PatientIdentity, Professional, QualifiedIns, Structure, StructureId};
 use time::OffsetDateTime;
 
 use crate::codes::Code;
@@ -31,7 +31,8 @@ pub struct DocumentHeader {
     pub author: Author,
     /// `custodian`: the organisation that keeps the document.
     pub custodian: Structure,
-    /// `legalAuthenticator`, with the time of authentication.
+    /// `legalAuthenticator`, with the time of authentication: always a professional (for a
+    /// document the organisation authors, the one who takes responsibility for it).
     pub legal_authenticator: (Professional, OffsetDateTime),
     /// `documentationOf/serviceEvent`.
     pub service_event: ServiceEvent,
@@ -55,13 +56,88 @@ pub struct Patient {
     pub identity: PatientIdentity,
 }
 
-/// The author: a professional (of the actor), or the organisation's device acting for it.
+/// The author: a professional (of the actor), or the organisation — its software acting for
+/// it, the way the CI-SIS header model writes a "système de structure" author.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Author {
+pub enum Author {
+    Professional(ProfessionalAuthor),
+    Organisation(OrganisationAuthor),
+}
+
+/// A professional author: `assignedAuthor` with `assignedPerson`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfessionalAuthor {
     pub professional: Professional,
     /// `assignedAuthor/code`: profession and specialty, JDV J01 (XDS `authorSpecialty`).
     pub specialty: Code,
     pub time: OffsetDateTime,
+}
+
+/// The organisation as author: `assignedAuthor` with `assignedAuthoringDevice` (its
+/// software) and `representedOrganization` (the structure).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrganisationAuthor {
+    pub structure: Structure,
+    pub device: AuthoringDevice,
+    /// `assignedAuthor/code`: the kind of non-professional producer, a JDV J01 entry of
+    /// TRE_A00 (`1.2.250.1.213.1.1.4.6`, e.g. `DISPOSITIF`; XDS `authorSpecialty`).
+    pub role: Code,
+    pub time: OffsetDateTime,
+}
+
+/// The software that wrote the document for the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthoringDevice {
+    /// The structure's own id of this system (no `/`, no space).
+    pub id: String,
+    /// `manufacturerModelName`.
+    pub software_name: String,
+    /// With the name, `softwareName` (`<name> <version>`).
+    pub software_version: String,
+}
+
+impl AuthoringDevice {
+    /// `assignedAuthor/id/@extension` (root IDNPS) and the XDS `authorPerson` id of a
+    /// structure's system: the structure's national id (`1`+FINESS, `3`+SIRET), `/`, the
+    /// device's own id — the form of the national ids of a structure's own staff.
+    pub fn national_id(&self, structure: &Structure) -> String {
+        format!("{}/{}", structure_national_id(structure), self.id)
+    }
+}
+
+/// The national id of a structure, as the IDNST assigning authority writes it: `1` + FINESS,
+/// `3` + SIRET.
+pub fn structure_national_id(s: &Structure) -> String {
+    match &s.id {
+        StructureId::Finess(f) => format!("1{}", f.as_str()),
+        StructureId::Siret(s) => format!("3{}", s.as_str()),
+    }
+}
+
+impl Author {
+    /// `author/time`.
+    pub fn time(&self) -> OffsetDateTime {
+        match self {
+            Self::Professional(a) => a.time,
+            Self::Organisation(a) => a.time,
+        }
+    }
+
+    /// `assignedAuthor/code`, JDV J01 (XDS `authorSpecialty`).
+    pub fn code(&self) -> &Code {
+        match self {
+            Self::Professional(a) => &a.specialty,
+            Self::Organisation(a) => &a.role,
+        }
+    }
+
+    /// The professional, when the author is one.
+    pub fn professional(&self) -> Option<&Professional> {
+        match self {
+            Self::Professional(a) => Some(&a.professional),
+            Self::Organisation(_) => None,
+        }
+    }
 }
 
 /// `documentationOf/serviceEvent`: the act documented and its practice setting (JDV J04,

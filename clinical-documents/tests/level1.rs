@@ -10,8 +10,10 @@ use std::process::Command;
 use passerelle_clinical_documents::cda::level1::{self, Content, Level1Error};
 use passerelle_clinical_documents::cda::{CdaError, write_document};
 use passerelle_clinical_documents::codes::Code;
-use passerelle_clinical_documents::header::builder::{HeaderError, HeaderInput};
-use passerelle_clinical_documents::header::{Confidentiality, DocumentHeader};
+use passerelle_clinical_documents::header::builder::{AuthorInput, HeaderError, HeaderInput};
+use passerelle_clinical_documents::header::{
+    Author, AuthoringDevice, Confidentiality, DocumentHeader,
+};
 use passerelle_clinical_documents::ids::DocumentIds;
 use passerelle_domain::{
     IdentityStatus, IdentityTraits, Ins, InsOid, NotQualified, PatientIdentity, Platform,
@@ -98,7 +100,7 @@ fn input(key: &str, type_code: &str) -> HeaderInput {
         patient: patient(IdentityStatus::Qualifiee),
         platform: Platform::Production,
         custodian: author.structure().unwrap().clone(),
-        author,
+        author: author.into(),
         legal_authenticator: None,
         practice_setting: Code::new("AMBULATOIRE", "1.2.250.1.213.1.1.4.9", "Ambulatoire"),
         service_start: datetime!(2024-10-02 14:00:00 +2),
@@ -391,4 +393,103 @@ fn the_validator_refuses_a_broken_header() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// The organisation's software as author: the centre's system, Dr FOUQUEREY takes
+/// responsibility for the letter.
+fn organisation_input(key: &str) -> HeaderInput {
+    let mut i = input(key, "11490-0");
+    i.author = AuthorInput::Organisation {
+        structure: i.custodian.clone(),
+        device: AuthoringDevice {
+            id: "PASSERELLE".into(),
+            software_name: "Passerelle".into(),
+            software_version: "0.1.0".into(),
+        },
+        role: "DISPOSITIF".into(),
+    };
+    i.legal_authenticator = Some((doctor(), datetime!(2024-10-02 14:35:00 +2)));
+    i
+}
+
+#[test]
+fn a_letter_authored_by_the_organisation_passes_the_ans_validators() {
+    let h = organisation_input("tutorial-organisation").build().unwrap();
+    assert!(
+        matches!(h.author, Author::Organisation(_)),
+        "{:?}",
+        h.author
+    );
+    let pdf = small_pdf();
+    let xml = build(&h, Content::Pdf, &pdf).unwrap();
+    let text = String::from_utf8(xml.clone()).unwrap();
+    let author = &text[text.find("<author>").unwrap()..text.find("</author>").unwrap()];
+    // A reader sees the structure's system, its software and the structure, no person.
+    for part in [
+        r#"<id root="1.2.250.1.71.4.2.1" extension="1999000003/PASSERELLE"/>"#,
+        r#"code="DISPOSITIF""#,
+        r#"codeSystem="1.2.250.1.213.1.1.4.6""#,
+        "<manufacturerModelName>Passerelle</manufacturerModelName>",
+        "<softwareName>Passerelle 0.1.0</softwareName>",
+        "<name>CABINET DU DR FOUQUEREY</name>",
+    ] {
+        assert!(author.contains(part), "{part} not in {author}");
+    }
+    assert!(!author.contains("assignedPerson"), "{author}");
+    // The professional who takes responsibility authenticates it and performed the act.
+    let legal = &text
+        [text.find("<legalAuthenticator>").unwrap()..text.find("</legalAuthenticator>").unwrap()];
+    assert!(legal.contains("<family>FOUQUEREY</family>"), "{legal}");
+    assert!(
+        legal.contains(r#"<time value="20241002143500+0200"/>"#),
+        "{legal}"
+    );
+    let performer = &text[text.find("<performer").unwrap()..text.find("</performer>").unwrap()];
+    assert!(
+        performer.contains(r#"extension="899900063480""#),
+        "{performer}"
+    );
+    assert_valid_cda("letter-organisation-pdf", &xml);
+}
+
+#[test]
+fn an_organisation_author_is_checked() {
+    // The model needs the professional who takes responsibility: no default to fall back on.
+    let mut i = organisation_input("t");
+    i.legal_authenticator = None;
+    assert_eq!(
+        i.build().unwrap_err(),
+        HeaderError::MissingLegalAuthenticator
+    );
+
+    // A J01 code of a person, of a professional, or of no J01 entry: not a system's role.
+    for role in ["EXP_PATIENT", "SECRETARIAT_MEDICAL", "G15_10/SM54", "ROBOT"] {
+        let mut i = organisation_input("t");
+        if let AuthorInput::Organisation { role: r, .. } = &mut i.author {
+            *r = role.into();
+        }
+        let e = i.build().unwrap_err();
+        assert_eq!(e, HeaderError::UnknownOrganisationRole(role.into()));
+        assert!(e.to_string().contains("DISPOSITIF"), "{e}");
+    }
+
+    type Edit = fn(&mut AuthoringDevice);
+    let cases: [(&str, Edit); 4] = [
+        ("id", |d| d.id = "  ".into()),
+        ("id", |d| d.id = "SYS/1".into()),
+        ("software name", |d| d.software_name = String::new()),
+        ("software version", |d| {
+            d.software_version = "1\u{7}2".into()
+        }),
+    ];
+    for (field, edit) in cases {
+        let mut i = organisation_input("t");
+        if let AuthorInput::Organisation { device, .. } = &mut i.author {
+            edit(device);
+        }
+        match i.build().unwrap_err() {
+            HeaderError::BadDevice { field: f, .. } => assert_eq!(f, field),
+            e => panic!("{field}: unexpected {e:?}"),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use passerelle_clinical_documents::codes::Code;
 use passerelle_clinical_documents::header::{
-    Author, Confidentiality, DocumentHeader, DocumentId, Patient, ServiceEvent,
+    Author, Confidentiality, DocumentHeader, DocumentId, Patient, ProfessionalAuthor, ServiceEvent,
 };
 use passerelle_clinical_documents::vsm::{self, Vsm, VsmError};
 use passerelle_domain::{
@@ -108,7 +108,7 @@ fn vsm_header() -> DocumentHeader {
         hidden_from: vec![],
         language: "fr-FR".into(),
         patient: patient(),
-        author: Author {
+        author: Author::Professional(ProfessionalAuthor {
             professional: author.clone(),
             specialty: Code::new(
                 "G15_10/SM54",
@@ -116,7 +116,7 @@ fn vsm_header() -> DocumentHeader {
                 "Médecin - Médecine Générale (SM)",
             ),
             time: at,
-        },
+        }),
         custodian: author.structure().unwrap().clone(),
         legal_authenticator: (author, at),
         service_event: ServiceEvent {

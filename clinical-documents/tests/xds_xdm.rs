@@ -66,11 +66,11 @@ fn header() -> DocumentHeader {
         hidden_from: vec![HiddenFrom::LegalRepresentatives],
         language: "fr-FR".into(),
         patient: Patient { ins, identity },
-        author: Author {
+        author: Author::Professional(ProfessionalAuthor {
             specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
             professional: p.clone(),
             time: t,
-        },
+        }),
         custodian: p.structure().unwrap().clone(),
         legal_authenticator: (p, t),
         service_event: ServiceEvent {
@@ -195,4 +195,91 @@ fn bad_content_facts_and_ids_are_refused() {
         Submission::from_header(&header(), &facts, &s),
         Err(XdsError::NotAnOid { .. })
     ));
+}
+
+/// A level-1 PDF letter authored by the organisation's software, Dr FOUQUEREY taking
+/// responsibility: its XDS author is the structure's system, its submission and XDM package
+/// pass the checks.
+#[test]
+fn a_letter_authored_by_the_organisation_gives_a_conformant_submission_and_package() {
+    use passerelle_clinical_documents::cda::level1::{self, Content};
+    use passerelle_clinical_documents::header::builder::{AuthorInput, HeaderInput};
+    use passerelle_clinical_documents::ids::DocumentIds;
+
+    let h = header();
+    let p = professional();
+    let structure = p.structure().unwrap().clone();
+    let header = HeaderInput {
+        ids: DocumentIds::from_key("organisation-letter").unwrap(),
+        version: 1,
+        title: h.title.clone(),
+        type_code: "11490-0".into(),
+        effective_time: h.effective_time,
+        confidentiality: Confidentiality::Normal,
+        hidden_from: vec![],
+        patient: h.patient.identity.clone(),
+        platform: Platform::Production,
+        author: AuthorInput::Organisation {
+            structure: structure.clone(),
+            device: AuthoringDevice {
+                id: "PASSERELLE".into(),
+                software_name: "Passerelle".into(),
+                software_version: "0.1.0".into(),
+            },
+            role: "DISPOSITIF".into(),
+        },
+        custodian: structure,
+        legal_authenticator: Some((p, h.effective_time)),
+        practice_setting: h.service_event.practice_setting.clone(),
+        service_start: h.service_event.start,
+        service_end: h.service_event.end,
+        facility_type: h.facility_type.clone(),
+    }
+    .build()
+    .unwrap();
+    let pdf =
+        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+    let cda = level1::write(
+        Vec::new(),
+        &header,
+        Content::Pdf,
+        &pdf[..],
+        pdf.len() as u64,
+        level1::DEFAULT_MAX_CONTENT_BYTES,
+    )
+    .unwrap()
+    .out;
+    let facts = ContentFacts::of_cda(&cda, DocumentFormat::CdaPdf);
+    let s = Submission::from_header(&header, &facts, &set()).unwrap();
+    for author in [&s.document.author, &s.author] {
+        assert_eq!(
+            author.person,
+            "1999000003/PASSERELLE^Passerelle^^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
+        );
+        assert_eq!(
+            author.institution.as_deref(),
+            Some("CABINET DU DR FOUQUEREY^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^1999000003")
+        );
+        assert_eq!(
+            (
+                author.specialty.code.as_str(),
+                author.specialty.system.as_str()
+            ),
+            ("DISPOSITIF", "1.2.250.1.213.1.1.4.6")
+        );
+    }
+    // The professional who took responsibility is the legal authenticator.
+    assert_eq!(
+        s.document.legal_authenticator,
+        "899900063480^FOUQUEREY^JEAN^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iti41-organisation.xml");
+    std::fs::write(&path, s.provide_and_register_request(Some(&cda)).unwrap()).unwrap();
+    common::check("check-xds.sh", &path);
+    let zip = xdm::package(&header, &cda, DocumentFormat::CdaPdf, &set()).unwrap();
+    let path = dir.path().join("IHE_XDM.zip");
+    std::fs::write(&path, &zip).unwrap();
+    common::check("check-xdm.sh", &path);
 }

@@ -19,14 +19,14 @@ mod writer;
 
 use std::io::Write;
 
-use passerelle_domain::{LunarDate, Professional, Sex, Structure, StructureId};
+use passerelle_domain::{LunarDate, Professional, Sex, Structure};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 pub use writer::{CdaWriter, WrittenDocument};
 
 use crate::codes::Code;
-use crate::header::{Confidentiality, DocumentHeader, DocumentId};
+use crate::header::{Author, Confidentiality, DocumentHeader, DocumentId, structure_national_id};
 
 /// A failure writing a document.
 #[derive(Debug, thiserror::Error)]
@@ -289,15 +289,36 @@ fn write_record_target<W: Write>(w: &mut CdaWriter<W>, h: &DocumentHeader) -> Re
 }
 
 fn write_author<W: Write>(w: &mut CdaWriter<W>, h: &DocumentHeader) -> Result<(), CdaError> {
-    let a = &h.author;
     w.start("author", &[])?;
-    w.empty("time", &[("value", &hl7_time(a.time))])?;
+    w.empty("time", &[("value", &hl7_time(h.author.time()))])?;
     w.start("assignedAuthor", &[])?;
-    write_professional_id(w, &a.professional)?;
-    w.empty("code", &code_attrs(&a.specialty))?;
-    write_person(w, "assignedPerson", &a.professional)?;
-    let organisation = a.professional.structure().unwrap_or(&h.custodian);
-    write_organization(w, "representedOrganization", organisation, None)?;
+    match &h.author {
+        Author::Professional(a) => {
+            write_professional_id(w, &a.professional)?;
+            w.empty("code", &code_attrs(&a.specialty))?;
+            write_person(w, "assignedPerson", &a.professional)?;
+            let organisation = a.professional.structure().unwrap_or(&h.custodian);
+            write_organization(w, "representedOrganization", organisation, None)?;
+        }
+        Author::Organisation(a) => {
+            // A structure's system: an IDNPS id built on the structure's, the J01 code of a
+            // non-PS producer, the software, the structure it acts for.
+            w.empty(
+                "id",
+                &[
+                    ("root", PROFESSIONAL_ID_ROOT),
+                    ("extension", &a.device.national_id(&a.structure)),
+                ],
+            )?;
+            w.empty("code", &code_attrs(&a.role))?;
+            w.start("assignedAuthoringDevice", &[])?;
+            w.leaf("manufacturerModelName", &[], &a.device.software_name)?;
+            let software = format!("{} {}", a.device.software_name, a.device.software_version);
+            w.leaf("softwareName", &[], &software)?;
+            w.end()?;
+            write_organization(w, "representedOrganization", &a.structure, None)?;
+        }
+    }
     w.end()?;
     w.end()
 }
@@ -323,13 +344,6 @@ fn write_person<W: Write>(
     w.leaf("family", &[], p.family_name())?;
     w.end()?;
     w.end()
-}
-
-fn structure_national_id(s: &Structure) -> String {
-    match &s.id {
-        StructureId::Finess(f) => format!("1{}", f.as_str()),
-        StructureId::Siret(s) => format!("3{}", s.as_str()),
-    }
 }
 
 fn write_organization<W: Write>(
@@ -372,7 +386,9 @@ fn write_service_event<W: Write>(
     extra: &mut Extra<'_, W>,
 ) -> Result<(), CdaError> {
     let e = &h.service_event;
-    let performer = &h.author.professional;
+    // The professional who did the act: the author, or for a document the organisation
+    // authors, the professional who takes responsibility for it.
+    let performer = h.author.professional().unwrap_or(&h.legal_authenticator.0);
     w.start("documentationOf", &[])?;
     w.start("serviceEvent", &[])?;
     extra(HeaderSlot::ServiceEventCode, w)?;

@@ -7,11 +7,14 @@
 
 mod write;
 
-use passerelle_domain::{ProfessionalId, Sex, StructureId};
+use passerelle_domain::{ProfessionalId, Sex};
 use time::OffsetDateTime;
 
 use crate::codes::{self, Code};
-use crate::header::{Confidentiality, DocumentHeader, DocumentId, HiddenFrom};
+use crate::header::{
+    Author, Confidentiality, DocumentHeader, DocumentId, HiddenFrom, OrganisationAuthor,
+    structure_national_id,
+};
 
 pub use write::MetadataTarget;
 
@@ -258,23 +261,36 @@ fn xcn(p: &passerelle_domain::Professional) -> String {
 /// `authorInstitution` XON: name, IDNST, the national structure id (`1` + FINESS, `3` +
 /// SIRET).
 fn xon(s: &passerelle_domain::Structure) -> String {
-    let id = match &s.id {
-        StructureId::Finess(f) => format!("1{}", f.as_str()),
-        StructureId::Siret(s) => format!("3{}", s.as_str()),
-    };
+    let id = structure_national_id(s);
     format!("{}^^^^^&{IDNST}&ISO^IDNST^^^{id}", hl7(&s.name))
 }
 
+/// The XCN of an organisation's software (a structure's system): its IDNPS id built on the
+/// structure's, the software's name as the family name.
+fn device_xcn(a: &OrganisationAuthor) -> String {
+    format!(
+        "{}^{}^^^^^^^&{IDNPS}&ISO^D^^^IDNPS",
+        hl7(&a.device.national_id(&a.structure)),
+        hl7(&a.device.software_name)
+    )
+}
+
 fn author(header: &DocumentHeader) -> Result<XdsAuthor, XdsError> {
-    let p = &header.author.professional;
     // The specialty the CDA header says: one source of truth.
-    let specialty = &header.author.specialty;
-    if codes::author_specialty(&specialty.code).is_none() {
+    let specialty = header.author.code();
+    if codes::author_specialty(&specialty.code).is_none_or(|c| c.system != specialty.system) {
         return Err(XdsError::UnknownAuthorSpecialty(specialty.code.clone()));
     }
+    let (person, institution) = match &header.author {
+        Author::Professional(a) => (
+            xcn(&a.professional),
+            xon(a.professional.structure().unwrap_or(&header.custodian)),
+        ),
+        Author::Organisation(a) => (device_xcn(a), xon(&a.structure)),
+    };
     Ok(XdsAuthor {
-        person: xcn(p),
-        institution: Some(xon(p.structure().unwrap_or(&header.custodian))),
+        person,
+        institution: Some(institution),
         specialty: specialty.clone(),
     })
 }
