@@ -280,3 +280,160 @@ fn bad_input_is_refused_and_nothing_is_written() {
         }
     }
 }
+
+/// The tutorial's patient and the centre, no professional author: the organisation is.
+const PATIENT_AND_STRUCTURE: &[&str] = &[
+    "--ins",
+    "248039263001064",
+    "--birth-name",
+    "PAT-DOUZE",
+    "--first-name",
+    "NATHALIE",
+    "--sex",
+    "F",
+    "--birth-date",
+    "1948-03-21",
+    "--structure-id",
+    "999000003",
+    "--structure-name",
+    "Centre de santé",
+];
+
+/// Dr FOUQUEREY takes responsibility for what the organisation authors.
+const LEGAL_AUTHENTICATOR: &[&str] = &[
+    "--legal-authenticator-id",
+    "99900063480",
+    "--legal-authenticator-family-name",
+    "FOUQUEREY",
+    "--legal-authenticator-given-name",
+    "JEAN",
+    "--legal-authenticator-profession",
+    "10",
+    "--legal-authenticator-specialty",
+    "SM54",
+];
+
+fn build_without_professional(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(["document", "build"])
+        .args(PATIENT_AND_STRUCTURE)
+        .args(args)
+        .env_remove("RUST_LOG");
+    // The --ps-* options may come from the environment: none here.
+    for var in [
+        "PASSERELLE_PS_ID",
+        "PASSERELLE_PS_FAMILY_NAME",
+        "PASSERELLE_PS_GIVEN_NAME",
+        "PASSERELLE_PS_PROFESSION",
+        "PASSERELLE_PS_SPECIALTY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.output().unwrap()
+}
+
+const ORGANISATION_LETTER: &[&str] = &[
+    "--pdf",
+    "lettre.pdf",
+    "--title",
+    "Lettre de liaison",
+    "--type",
+    "11490-0",
+    "--output",
+    "cda.xml",
+    "--metadata",
+    "submission.xml",
+    "--xdm",
+    "IHE_XDM.zip",
+];
+
+#[test]
+fn without_a_professional_the_organisation_authors_a_letter_that_passes_the_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    pdf(dir.path());
+    let args: Vec<&str> = ORGANISATION_LETTER
+        .iter()
+        .chain(LEGAL_AUTHENTICATOR)
+        .copied()
+        .collect();
+    let out = build_without_professional(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check("check-cda.sh", &dir.path().join("cda.xml"));
+    check("check-xds.sh", &dir.path().join("submission.xml"));
+    check("check-xdm.sh", &dir.path().join("IHE_XDM.zip"));
+
+    let cda = std::fs::read_to_string(dir.path().join("cda.xml")).unwrap();
+    let author = &cda[cda.find("<author>").unwrap()..cda.find("</author>").unwrap()];
+    assert!(
+        author.contains(r#"extension="1999000003/PASSERELLE""#),
+        "{author}"
+    );
+    assert!(
+        author.contains("<manufacturerModelName>Passerelle</manufacturerModelName>"),
+        "{author}"
+    );
+    assert!(author.contains(r#"code="DISPOSITIF""#), "{author}");
+    assert!(!author.contains("assignedPerson"), "{author}");
+    let legal = &cda[cda.find("<legalAuthenticator>").unwrap()..];
+    assert!(legal.contains("<family>FOUQUEREY</family>"), "{legal}");
+
+    let metadata = std::fs::read_to_string(dir.path().join("submission.xml")).unwrap();
+    assert!(
+        metadata.contains(
+            "1999000003/PASSERELLE^Passerelle^^^^^^^&amp;1.2.250.1.71.4.2.1&amp;ISO^D^^^IDNPS"
+        ),
+        "{metadata}"
+    );
+    assert!(
+        metadata.contains("DISPOSITIF^Dispositif médical^1.2.250.1.213.1.1.4.6"),
+        "{metadata}"
+    );
+    assert!(
+        metadata.contains("Centre de santé^^^^^&amp;1.2.250.1.71.4.2.2&amp;ISO^IDNST^^^1999000003"),
+        "{metadata}"
+    );
+}
+
+#[test]
+fn an_organisation_author_without_a_legal_authenticator_or_with_a_bad_role_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    pdf(dir.path());
+    let out = build_without_professional(dir.path(), ORGANISATION_LETTER);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--legal-authenticator-id"), "{stderr}");
+
+    let args: Vec<&str> = ORGANISATION_LETTER
+        .iter()
+        .chain(LEGAL_AUTHENTICATOR)
+        .chain(&["--author-role", "EXP_PATIENT"])
+        .copied()
+        .collect();
+    let out = build_without_professional(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("EXP_PATIENT"), "{stderr}");
+
+    // A legal authenticator's field at fault is named by its option.
+    let mut args: Vec<&str> = ORGANISATION_LETTER
+        .iter()
+        .chain(LEGAL_AUTHENTICATOR)
+        .copied()
+        .collect();
+    args[ORGANISATION_LETTER.len() + 1] = "123";
+    let out = build_without_professional(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--legal-authenticator-id"), "{stderr}");
+
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["lettre.pdf"], "{left:?}");
+}

@@ -7,20 +7,25 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use passerelle_clinical_documents::cda::level1::{self, Content};
 use passerelle_clinical_documents::codes;
-use passerelle_clinical_documents::header::builder::HeaderInput;
-use passerelle_clinical_documents::header::{Confidentiality, DocumentHeader, HiddenFrom};
+use passerelle_clinical_documents::header::builder::{AuthorInput, HeaderInput};
+use passerelle_clinical_documents::header::{
+    AuthoringDevice, Confidentiality, DocumentHeader, HiddenFrom,
+};
 use passerelle_clinical_documents::ids::DocumentIds;
 use passerelle_clinical_documents::vsm::{self, Vsm};
 use passerelle_clinical_documents::xdm;
 use passerelle_clinical_documents::xds::{
     ContentFacts, DocumentFormat, MetadataTarget, Submission, SubmissionSetInput, unique_id,
 };
-use passerelle_domain::{IdentityTraits, PatientIdentity, Platform, TraitsInput};
+use passerelle_domain::{
+    IdentityTraits, PatientIdentity, Platform, Professional, ProfessionalIdType, ProfessionalInput,
+    Structure, StructureIdType, TraitsInput,
+};
 use passerelle_service_kit::identity::professional_from_api;
 use time::OffsetDateTime;
 
 use super::ins::TraitsArgs;
-use super::who::{PatientArgs, ProfessionalArgs};
+use super::who::{IdTypeArg, PatientArgs, ProfessionalArgs, StructureIdTypeArg};
 
 #[derive(Debug, Subcommand)]
 pub enum DocumentCommand {
@@ -75,9 +80,17 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub traits: TraitsArgs,
     /// The author (and legal authenticator): the professional, and the structure keeping the
-    /// document (custodian).
+    /// document (custodian). Without --ps-* options the organisation is the author (its
+    /// software, Passerelle, for the --structure-* structure) and --legal-authenticator-*
+    /// names the professional who takes responsibility for the document.
     #[command(flatten)]
     pub author: ProfessionalArgs,
+    #[command(flatten)]
+    pub legal_authenticator: LegalAuthenticatorArgs,
+    /// When the organisation is the author: the J01 code of its system (DISPOSITIF, AUTOMATE
+    /// or LOGICIEL_DUI).
+    #[arg(long, default_value = "DISPOSITIF")]
+    pub author_role: String,
     /// The document's title, as the DMP shows it.
     #[arg(long)]
     pub title: String,
@@ -116,6 +129,46 @@ pub struct BuildArgs {
     #[arg(long)]
     pub xdm: Option<PathBuf>,
 }
+
+/// The professional who takes responsibility for the document (CDA `legalAuthenticator`), a
+/// member of the --structure-* structure. Required when the organisation is the author;
+/// otherwise the author authenticates unless these are given.
+#[derive(Debug, Args)]
+pub struct LegalAuthenticatorArgs {
+    /// RPPS (11 digits) or ADELI (with --legal-authenticator-id-type).
+    #[arg(long)]
+    pub legal_authenticator_id: Option<String>,
+    #[arg(long, value_enum, default_value = "rpps")]
+    pub legal_authenticator_id_type: IdTypeArg,
+    #[arg(long)]
+    pub legal_authenticator_family_name: Option<String>,
+    #[arg(long)]
+    pub legal_authenticator_given_name: Option<String>,
+    /// Profession code (TRE_G15, e.g. 10 médecin).
+    #[arg(long)]
+    pub legal_authenticator_profession: Option<String>,
+    /// Specialty (TRE_R38, e.g. SM54; required for a médecin).
+    #[arg(long)]
+    pub legal_authenticator_specialty: Option<String>,
+}
+
+impl LegalAuthenticatorArgs {
+    fn given(&self) -> bool {
+        [
+            &self.legal_authenticator_id,
+            &self.legal_authenticator_family_name,
+            &self.legal_authenticator_given_name,
+            &self.legal_authenticator_profession,
+            &self.legal_authenticator_specialty,
+        ]
+        .iter()
+        .any(|o| o.is_some())
+    }
+}
+
+/// The organisation's software when it authors a document: Passerelle, this version.
+const DEVICE_ID: &str = "PASSERELLE";
+const SOFTWARE_NAME: &str = "Passerelle";
 
 /// The DMP's content type of a submission (JDV J59) when nothing else is known.
 const CONTENT_TYPE: (&str, &str, &str) = ("04", "1.2.250.1.213.2.2", "Hospitalisation de jour");
@@ -234,16 +287,7 @@ fn header(args: &BuildArgs, type_code: &str, ids: DocumentIds) -> Result<Documen
         birth_place: t.birth_place.clone(),
     })
     .map_err(|e| format!("--{}: {e}", e.field().replace('_', "-")))?;
-    let actor = super::who::actor(None, &args.author)?;
-    let author = professional_from_api(&actor)
-        .map_err(|e| e.to_string())?
-        .ok_or(
-            "the author is required: --ps-id, --ps-family-name, --ps-given-name, \
-             --ps-profession (and --ps-specialty), --structure-id, --structure-name",
-        )?;
-    let custodian = author.structure().cloned().ok_or(
-        "--structure-id and --structure-name are required: the structure keeping the document",
-    )?;
+    let (author, custodian, legal_authenticator) = author(args)?;
     let practice_setting = codes::practice_setting(&args.practice_setting)
         .cloned()
         .ok_or_else(|| {
@@ -293,7 +337,7 @@ fn header(args: &BuildArgs, type_code: &str, ids: DocumentIds) -> Result<Documen
         },
         custodian,
         author,
-        legal_authenticator: None,
+        legal_authenticator: legal_authenticator.map(|p| (p, now)),
         practice_setting,
         service_start: now,
         service_end: None,
@@ -301,6 +345,114 @@ fn header(args: &BuildArgs, type_code: &str, ids: DocumentIds) -> Result<Documen
     }
     .build()
     .map_err(|e| e.to_string())
+}
+
+/// The author, the custodian and the legal authenticator if one is named: a professional
+/// with --ps-*, else the organisation of --structure-* through its software.
+fn author(args: &BuildArgs) -> Result<(AuthorInput, Structure, Option<Professional>), String> {
+    let ps = &args.author;
+    let professional_given = [
+        &ps.ps_id,
+        &ps.ps_family_name,
+        &ps.ps_given_name,
+        &ps.ps_profession,
+        &ps.ps_specialty,
+    ]
+    .iter()
+    .any(|o| o.is_some());
+    let missing_structure =
+        "--structure-id and --structure-name are required: the structure keeping the document";
+    if professional_given {
+        let actor = super::who::actor(None, ps)?;
+        let author = professional_from_api(&actor)
+            .map_err(|e| e.to_string())?
+            .ok_or("the author is required: --ps-id, --ps-family-name, --ps-given-name, --ps-profession (and --ps-specialty), --structure-id, --structure-name")?;
+        let custodian = author.structure().cloned().ok_or(missing_structure)?;
+        let authenticator = legal_authenticator(args)?;
+        return Ok((author.into(), custodian, authenticator));
+    }
+    if ps.structure_id.is_none() || ps.structure_name.is_none() {
+        return Err(format!(
+            "{missing_structure} (without --ps-* options the structure is the author)"
+        ));
+    }
+    let authenticator = legal_authenticator(args)?.ok_or(
+        "without --ps-* options the organisation is the author, and the model needs the \
+         professional who takes responsibility for the document: give \
+         --legal-authenticator-id, --legal-authenticator-family-name, \
+         --legal-authenticator-given-name, --legal-authenticator-profession (and \
+         --legal-authenticator-specialty)",
+    )?;
+    let structure = authenticator
+        .structure()
+        .cloned()
+        .ok_or(missing_structure)?;
+    let author = AuthorInput::Organisation {
+        structure: structure.clone(),
+        device: AuthoringDevice {
+            id: DEVICE_ID.to_owned(),
+            software_name: SOFTWARE_NAME.to_owned(),
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        role: args.author_role.clone(),
+    };
+    Ok((author, structure, Some(authenticator)))
+}
+
+/// The professional of --legal-authenticator-*, member of the --structure-* structure.
+fn legal_authenticator(args: &BuildArgs) -> Result<Option<Professional>, String> {
+    let a = &args.legal_authenticator;
+    if !a.given() {
+        return Ok(None);
+    }
+    let ps = &args.author;
+    let text = |o: &Option<String>| o.clone().unwrap_or_default();
+    let (id, family_name, given_name, profession, specialty) = (
+        text(&a.legal_authenticator_id),
+        text(&a.legal_authenticator_family_name),
+        text(&a.legal_authenticator_given_name),
+        text(&a.legal_authenticator_profession),
+        text(&a.legal_authenticator_specialty),
+    );
+    let structure_id = text(&ps.structure_id);
+    let structure_name = text(&ps.structure_name);
+    let activity_sector = text(&ps.activity_sector);
+    let input = ProfessionalInput {
+        id_type: Some(match a.legal_authenticator_id_type {
+            IdTypeArg::Rpps => ProfessionalIdType::Rpps,
+            IdTypeArg::Adeli => ProfessionalIdType::Adeli,
+            IdTypeArg::Internal => ProfessionalIdType::Internal,
+        }),
+        id: &id,
+        family_name: &family_name,
+        given_name: &given_name,
+        profession: &profession,
+        specialty: &specialty,
+        structure_id_type: ps
+            .structure_id
+            .as_ref()
+            .map(|_| match ps.structure_id_type {
+                StructureIdTypeArg::Finess => StructureIdType::Finess,
+                StructureIdTypeArg::Siret => StructureIdType::Siret,
+            }),
+        structure_id: &structure_id,
+        structure_name: &structure_name,
+        activity_sector: &activity_sector,
+    };
+    let option = |field: &str| match field {
+        "professional.id" | "professional.id_type" => "--legal-authenticator-id",
+        "professional.family_name" => "--legal-authenticator-family-name",
+        "professional.given_name" => "--legal-authenticator-given-name",
+        "professional.profession" => "--legal-authenticator-profession",
+        "professional.specialty" => "--legal-authenticator-specialty",
+        "professional.structure.id" | "professional.structure.id_type" => "--structure-id",
+        "professional.structure.name" => "--structure-name",
+        "professional.activity_sector" => "--activity-sector",
+        _ => "--legal-authenticator-*",
+    };
+    Professional::new(&input)
+        .map(Some)
+        .map_err(|e| format!("{}: {}", option(e.field), e.problem))
 }
 
 /// The CDA level 1 of `input` into `output` (all or nothing): its SHA-1 (hex) and size.
