@@ -20,9 +20,13 @@ impl Response {
 pub fn map_pcsc(e: pcsc::Error, reader: &str) -> CardError {
     use pcsc::Error as E;
     match e {
-        E::ResetCard | E::SharingViolation | E::UnpoweredCard | E::UnresponsiveCard => {
-            CardError::Transient(e.to_string())
-        }
+        // A protocol mismatch is passing too: pcscd reports it while another application's
+        // reset of the card is still being negotiated (seen in the reset tests).
+        E::ResetCard
+        | E::SharingViolation
+        | E::UnpoweredCard
+        | E::UnresponsiveCard
+        | E::ProtoMismatch => CardError::Transient(e.to_string()),
         E::RemovedCard | E::NoSmartcard => CardError::CardRemoved,
         E::UnknownReader | E::ReaderUnavailable | E::NoReadersAvailable => {
             CardError::ReaderRemoved(reader.to_owned())
