@@ -2,10 +2,20 @@
 //! the bus connected once, the service started in its roles, and a stop bounded in time.
 //!
 //! ```no_run
-//! # use passerelle_service_kit::binary::{self, ServiceArgs};
-//! # use passerelle_service_kit::service::{Face, RunningService, StartError};
-//! # #[derive(Default, serde::Serialize, serde::Deserialize)] struct MySettings {}
-//! # async fn start(_: binary::Context<MySettings>) -> Result<RunningService, StartError> { todo!() }
+//! use passerelle_service_kit::binary::{self, ServiceArgs};
+//! use passerelle_service_kit::service::{self, Face, RunningService, StartError};
+//! use passerelle_service_kit::Handlers;
+//!
+//! #[derive(Default, serde::Serialize, serde::Deserialize)]
+//! struct MySettings {}
+//!
+//! /// The service: no subject and no gRPC method of its own yet.
+//! async fn start(cx: binary::Context<MySettings>) -> Result<RunningService, StartError> {
+//!     let face = |_forwarder| Face::new(tonic::service::Routes::default(), &[]);
+//!     let handlers = || async { Ok::<_, std::io::Error>(Handlers::new("my-service")) };
+//!     service::start("my-service", &cx.kit, cx.bus, cx.roles, face, handlers, cx.shutdown).await
+//! }
+//!
 //! fn main() -> std::process::ExitCode {
 //!     let args = ServiceArgs::parse_as("my-service", "What my service does");
 //!     binary::run("my-service", 50099, args, start)
