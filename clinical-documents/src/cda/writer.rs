@@ -43,7 +43,7 @@ pub struct WrittenDocument<W> {
 impl<W> WrittenDocument<W> {
     /// The SHA-1 in lower-case hex, as the XDS `hash` slot carries it.
     pub fn sha1_hex(&self) -> String {
-        self.sha1.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.sha1)
     }
 }
 

@@ -96,10 +96,11 @@ impl ContentFacts {
     /// The facts of content held in memory (a CDA of a few hundred kB): SHA-1 and size, mime
     /// type `text/xml`.
     pub fn of_cda(content: &[u8], format: DocumentFormat) -> Self {
-        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, content);
+        use sha1::Digest as _;
+        let digest = sha1::Sha1::digest(content);
         Self {
             size: content.len() as u64,
-            sha1_hex: hex::encode(digest.as_ref()),
+            sha1_hex: hex::encode(digest),
             mime_type: "text/xml".to_owned(),
             format,
         }
