@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "passerelle/common/v1/common.proto",
     "passerelle/ins/v1/ins.proto",
+    "passerelle/dmp/v1/dmp.proto",
     "passerelle/events/v1/events.proto",
     "passerelle/bus/v1/bus.proto",
     "passerelle/card/v1/card.proto",

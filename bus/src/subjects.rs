@@ -50,6 +50,61 @@ pub const EVENTS_AUDIT_INSI: &str = "passerelle.events.v1.audit.insi";
 /// Payload `passerelle.card.v1.SignatureAudited`.
 pub const EVENTS_AUDIT_CARD: &str = "passerelle.events.v1.audit.card";
 
+/// DMP: status of the patient's DMP and this professional's authorisation (TD0.2).
+/// Request `passerelle.dmp.v1.GetStatusRequest` → `passerelle.dmp.v1.GetStatusResponse`.
+pub const DMP_STATUS: &str = "passerelle.dmp.v1.status";
+
+/// DMP: add or remove this professional's authorisation (TD0.3).
+/// Request `passerelle.dmp.v1.SetAuthorizationRequest` → `SetAuthorizationResponse`.
+pub const DMP_SET_AUTHORIZATION: &str = "passerelle.dmp.v1.set_authorization";
+
+/// DMP: the DMPs this professional may access (TD0.4).
+/// Request `passerelle.dmp.v1.ListAccessibleRequest` → `ListAccessibleResponse`.
+pub const DMP_LIST_ACCESSIBLE: &str = "passerelle.dmp.v1.list_accessible";
+
+/// DMP: deposit of a document (TD2.1).
+/// Request `passerelle.dmp.v1.DepositRequest` → `passerelle.dmp.v1.DepositResponse`.
+pub const DMP_DEPOSIT: &str = "passerelle.dmp.v1.deposit";
+
+/// DMP: deposit of the VSM, replacing the current one (TD2.1).
+/// Request `passerelle.dmp.v1.DepositVsmRequest` → `passerelle.dmp.v1.DepositResponse`.
+pub const DMP_DEPOSIT_VSM: &str = "passerelle.dmp.v1.deposit_vsm";
+
+/// DMP: the patient's documents (TD3.1).
+/// Request `passerelle.dmp.v1.ListDocumentsRequest` → `ListDocumentsResponse`.
+pub const DMP_LIST_DOCUMENTS: &str = "passerelle.dmp.v1.list_documents";
+
+/// DMP: one document, put in the document store (TD3.2).
+/// Request `passerelle.dmp.v1.GetDocumentRequest` → `GetDocumentResponse`.
+pub const DMP_GET_DOCUMENT: &str = "passerelle.dmp.v1.get_document";
+
+/// DMP: masking and visibility (TD3.3a/b).
+/// Request `passerelle.dmp.v1.ChangeVisibilityRequest` → `DocumentChangeResponse`.
+pub const DMP_CHANGE_VISIBILITY: &str = "passerelle.dmp.v1.change_visibility";
+
+/// DMP: archive, unarchive, delete (TD3.3c/d).
+/// Request `passerelle.dmp.v1.ChangeStatusRequest` → `DocumentChangeResponse`.
+pub const DMP_CHANGE_STATUS: &str = "passerelle.dmp.v1.change_status";
+
+/// Queue group of the dmp-service instances: they share the `passerelle.dmp.v1.*` requests.
+pub const DMP_QUEUE_GROUP: &str = "dmp-service";
+
+/// Event when a document was deposited in a DMP, published durably.
+/// Payload `passerelle.events.v1.DocumentDeposited`.
+pub const EVENTS_DMP_DOCUMENT_DEPOSITED: &str = "passerelle.events.v1.dmp.document_deposited";
+
+/// Event when a document's visibility changed, published durably.
+/// Payload `passerelle.events.v1.DocumentVisibilityChanged`.
+pub const EVENTS_DMP_VISIBILITY_CHANGED: &str = "passerelle.events.v1.dmp.visibility_changed";
+
+/// Event when a document's status changed (archived, unarchived, deleted), published durably.
+/// Payload `passerelle.events.v1.DocumentStatusChanged`.
+pub const EVENTS_DMP_STATUS_CHANGED: &str = "passerelle.events.v1.dmp.status_changed";
+
+/// Audit event of every call made to the DMP (each attempt), published durably.
+/// Payload `passerelle.events.v1.DmpCallAudited`.
+pub const EVENTS_AUDIT_DMP: &str = "passerelle.events.v1.audit.dmp";
+
 /// JetStream object store (and embedded store) of the documents passed by reference.
 pub const DOCUMENTS_BUCKET: &str = "PASSERELLE_DOCUMENTS";
 
@@ -96,9 +151,13 @@ pub const HEADER_REQUEST_ID: &str = "request-id";
 /// The service (queue group) expected to serve a request subject, for error messages that
 /// tell the operator what to start.
 pub fn serving_service(subject: &str) -> Option<&'static str> {
-    subject
-        .starts_with("passerelle.ins.")
-        .then_some(INS_QUEUE_GROUP)
+    if subject.starts_with("passerelle.ins.") {
+        Some(INS_QUEUE_GROUP)
+    } else if subject.starts_with("passerelle.dmp.") {
+        Some(DMP_QUEUE_GROUP)
+    } else {
+        None
+    }
 }
 
 /// Checks that `s` can be used as one token of a subject (a workstation id, a queue group):
@@ -203,6 +262,10 @@ mod tests {
             EVENTS_INS_SEARCHED,
             EVENTS_IDENTITY_QUALIFIED,
             EVENTS_AUDIT_INSI,
+            DMP_STATUS,
+            DMP_DEPOSIT,
+            EVENTS_DMP_DOCUMENT_DEPOSITED,
+            EVENTS_AUDIT_DMP,
         ] {
             assert!(validate_subject(s).is_ok(), "{s}");
         }
@@ -244,6 +307,7 @@ mod tests {
     #[test]
     fn serving() {
         assert_eq!(serving_service(INS_CHECK_MATRICULE), Some(INS_QUEUE_GROUP));
-        assert_eq!(serving_service("passerelle.dmp.v1.x"), None);
+        assert_eq!(serving_service(DMP_DEPOSIT), Some(DMP_QUEUE_GROUP));
+        assert_eq!(serving_service("passerelle.mss.v1.x"), None);
     }
 }

@@ -13,6 +13,12 @@ pub mod ins {
     }
 }
 
+pub mod dmp {
+    pub mod v1 {
+        tonic::include_proto!("passerelle.dmp.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("passerelle.events.v1");
