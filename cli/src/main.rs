@@ -2,6 +2,7 @@
 //! workflow (`demo`), and use the services from a terminal (`ins …`).
 
 mod commands;
+mod documents;
 mod embedded;
 mod output;
 
@@ -29,6 +30,9 @@ enum Command {
     /// INS: search the national health identity, check a matricule.
     #[command(subcommand)]
     Ins(commands::ins::InsCommand),
+    /// DMP: the patient's shared medical record (status, deposit, list, get, visibility).
+    #[command(subcommand)]
+    Dmp(commands::dmp::DmpCommand),
     /// Card-agent of this workstation: readers, reading the CPS, signing.
     #[command(subcommand)]
     Card(commands::card::CardCommand),
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
             Command::Up(args) => commands::up::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Ins(cmd) => commands::ins::run(cmd).await,
+            Command::Dmp(cmd) => commands::dmp::run(cmd).await,
             Command::Card(cmd) => commands::card::run(cmd).await,
             Command::Document(cmd) => Ok(commands::document::run(cmd)),
         }

@@ -1,5 +1,6 @@
 pub mod card;
 pub mod demo;
+pub mod dmp;
 pub mod document;
 pub mod ins;
 pub mod up;
