@@ -2,6 +2,7 @@
 //! configuration layers, telemetry, the gRPC server (health, reflection, request ids), graceful
 //! shutdown, and errors that carry a machine-readable reason.
 
+pub mod audit;
 pub mod binary;
 pub mod config;
 pub mod documents;
