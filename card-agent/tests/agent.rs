@@ -265,7 +265,7 @@ async fn reads_the_cps(bus: BusKind) {
     let Some(Card::Cps(h)) = over_grpc.card else {
         panic!("a CPS")
     };
-    assert_eq!(h.id, "810001234567");
+    assert_eq!(h.id, "810001234565");
     assert_eq!(h.id_type, api::IdType::Rpps as i32);
     assert_eq!(h.last_name, "MEDECIN SANDBOX0001");
     assert_eq!(h.first_name, "JEANNE");

@@ -3,8 +3,24 @@
 use bytes::Bytes;
 use passerelle_bus::BusError;
 use passerelle_proto::bus::v1::Status as BusStatus;
+use passerelle_service_kit::errors::RichError;
 use tonic::Code;
 use tonic_types::StatusExt;
+
+/// ErrorInfo reasons of [`CardError::to_rich_error`].
+pub mod reasons {
+    pub const INVALID_WORKSTATION: &str = "INVALID_WORKSTATION";
+    /// CPS mode cannot be used: no card-agent answers for the workstation (or no bus).
+    pub const CPS_MODE_UNAVAILABLE: &str = "CPS_MODE_UNAVAILABLE";
+    /// No CPS in the workstation's reader (or it was removed or swapped).
+    pub const CPS_CARD_ABSENT: &str = "CPS_CARD_ABSENT";
+    /// The CPS needs its PIN, entered on the workstation.
+    pub const CPS_PIN_REQUIRED: &str = "CPS_PIN_REQUIRED";
+    /// The holder must act (wrong or blocked PIN, cancelled prompt).
+    pub const CPS_CARD_REFUSED: &str = "CPS_CARD_REFUSED";
+    /// The card or its middleware failed.
+    pub const CPS_CARD_ERROR: &str = "CPS_CARD_ERROR";
+}
 
 /// A failure of the card, of its holder or of the card-agent, as the service sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +50,51 @@ pub enum CardError {
 }
 
 impl CardError {
+    /// The gRPC error of a service that could not use the card: what the professional (or the
+    /// operator) must do about it, the field `actor.cps`.
+    pub fn to_rich_error(&self) -> RichError {
+        let e = self;
+        let (code, reason, message) = match e {
+            Self::InvalidWorkstation { .. } => (
+                Code::InvalidArgument,
+                reasons::INVALID_WORKSTATION,
+                format!("{e}: use letters, digits, '-' and '_' only"),
+            ),
+            Self::AgentUnavailable { .. } => (
+                Code::FailedPrecondition,
+                reasons::CPS_MODE_UNAVAILABLE,
+                format!("CPS mode needs the workstation's card-agent: {e}"),
+            ),
+            Self::NoCard => (
+                Code::FailedPrecondition,
+                reasons::CPS_CARD_ABSENT,
+                format!("{e}: insert the professional's CPS in the workstation's reader"),
+            ),
+            Self::PinRequired => (
+                Code::FailedPrecondition,
+                reasons::CPS_PIN_REQUIRED,
+                "the CPS needs its PIN: enter the PIN on the workstation, then try again"
+                    .to_owned(),
+            ),
+            Self::Refused { .. } => (
+                Code::FailedPrecondition,
+                reasons::CPS_CARD_REFUSED,
+                e.to_string(),
+            ),
+            Self::Transient { .. } => (
+                Code::Unavailable,
+                reasons::CPS_CARD_ERROR,
+                format!("{e}; try again"),
+            ),
+            Self::Failed { .. } => (
+                Code::FailedPrecondition,
+                reasons::CPS_CARD_ERROR,
+                e.to_string(),
+            ),
+        };
+        RichError::new(code, reason, message).field("actor.cps", e.to_string())
+    }
+
     /// Only a transient card error is worth retrying: a missing card, PIN or agent needs
     /// someone to act.
     pub fn is_transient(&self) -> bool {

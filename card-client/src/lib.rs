@@ -20,7 +20,7 @@ mod session;
 pub mod tls;
 
 pub use agent::{ALGORITHM, CardAgentClient, CardSignature, DEFAULT_AGENT_TIMEOUT};
-pub use error::CardError;
+pub use error::{CardError, reasons};
 pub use session::CpsSession;
 pub use tls::CardTlsIdentity;
 

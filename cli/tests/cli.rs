@@ -163,7 +163,7 @@ fn demo_walks_through_the_tutorial() {
         out.contains("the professional's CPS in the reader"),
         "{out}"
     );
-    assert!(out.contains("RPPS        810001234567"), "{out}");
+    assert!(out.contains("RPPS        810001234565"), "{out}");
     assert!(out.contains("Holder      "), "{out}");
     assert!(out.contains("« code porteur »"), "{out}");
     assert!(out.contains("test PIN 1234"), "{out}");

@@ -9,20 +9,13 @@ use crate::insi::{InsiError, SignerError};
 
 /// Reasons (google.rpc.ErrorInfo.reason) of the errors this service returns.
 pub mod reasons {
+    pub use passerelle_card_client::reasons::{
+        CPS_CARD_ABSENT, CPS_CARD_ERROR, CPS_CARD_REFUSED, CPS_MODE_UNAVAILABLE, CPS_PIN_REQUIRED,
+        INVALID_WORKSTATION,
+    };
     pub const INVALID_TRAITS: &str = "INVALID_TRAITS";
     pub const INVALID_MATRICULE: &str = "INVALID_MATRICULE";
     pub const MISSING_ACTOR: &str = "MISSING_ACTOR";
-    pub const INVALID_WORKSTATION: &str = "INVALID_WORKSTATION";
-    /// CPS mode cannot be used: no card-agent answers for the workstation (or no bus).
-    pub const CPS_MODE_UNAVAILABLE: &str = "CPS_MODE_UNAVAILABLE";
-    /// No CPS in the workstation's reader (or it was removed or swapped).
-    pub const CPS_CARD_ABSENT: &str = "CPS_CARD_ABSENT";
-    /// The CPS needs its PIN, entered on the workstation.
-    pub const CPS_PIN_REQUIRED: &str = "CPS_PIN_REQUIRED";
-    /// The card refused (blocked PIN…).
-    pub const CPS_CARD_REFUSED: &str = "CPS_CARD_REFUSED";
-    /// The card or its middleware failed.
-    pub const CPS_CARD_ERROR: &str = "CPS_CARD_ERROR";
     pub const INSI_FAULT: &str = "INSI_FAULT";
     pub const INSI_UNAVAILABLE: &str = "INSI_UNAVAILABLE";
     pub const INSI_TIMEOUT: &str = "INSI_TIMEOUT";
@@ -181,45 +174,7 @@ fn status_from_insi_error(e: &InsiError, tries: usize) -> Status {
 
 /// What the professional (or the operator) must do about the card.
 fn status_from_signer_error(e: &SignerError, tries: usize) -> Status {
-    let (code, reason, message) = match e {
-        SignerError::InvalidWorkstation { .. } => (
-            Code::InvalidArgument,
-            reasons::INVALID_WORKSTATION,
-            format!("{e}: use letters, digits, '-' and '_' only"),
-        ),
-        SignerError::AgentUnavailable { .. } => (
-            Code::FailedPrecondition,
-            reasons::CPS_MODE_UNAVAILABLE,
-            format!("CPS mode needs the workstation's card-agent: {e}"),
-        ),
-        SignerError::NoCard => (
-            Code::FailedPrecondition,
-            reasons::CPS_CARD_ABSENT,
-            format!("{e}: insert the professional's CPS in the workstation's reader"),
-        ),
-        SignerError::PinRequired => (
-            Code::FailedPrecondition,
-            reasons::CPS_PIN_REQUIRED,
-            "the CPS needs its PIN: enter the PIN on the workstation, then try again".to_owned(),
-        ),
-        SignerError::Refused { .. } => (
-            Code::FailedPrecondition,
-            reasons::CPS_CARD_REFUSED,
-            e.to_string(),
-        ),
-        SignerError::Transient { .. } => (
-            Code::Unavailable,
-            reasons::CPS_CARD_ERROR,
-            format!("{e}; try again"),
-        ),
-        SignerError::Failed { .. } => (
-            Code::FailedPrecondition,
-            reasons::CPS_CARD_ERROR,
-            e.to_string(),
-        ),
-    };
-    RichError::new(code, reason, message)
-        .field("actor.cps", e.to_string())
+    e.to_rich_error()
         .metadata("tries", tries.to_string())
         .into()
 }

@@ -110,7 +110,7 @@ impl fmt::Debug for TokenIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HolderConfig {
-    /// National identifier (e.g. `810001234567`: 8 + RPPS).
+    /// National identifier (e.g. `810001234565`: 8 + RPPS).
     pub id: String,
     /// `rpps`, `adeli` or `other`.
     pub id_type: String,
@@ -128,7 +128,7 @@ impl Default for HolderConfig {
     /// The sandbox's test professional.
     fn default() -> Self {
         Self {
-            id: "810001234567".to_owned(),
+            id: "810001234565".to_owned(),
             id_type: "rpps".to_owned(),
             last_name: String::new(),
             first_name: String::new(),
