@@ -91,6 +91,7 @@ fn header_input() -> HeaderInput {
     HeaderInput {
         ids: DocumentIds::from_key("bench").expect("key"),
         version: 1,
+        replaces: None,
         title: "Lettre de liaison".into(),
         type_code: "11490-0".into(),
         effective_time: datetime!(2024-10-02 14:30:00 +2),

@@ -68,6 +68,7 @@ fn vsm_header() -> DocumentHeader {
             extension: None,
         },
         version: 1,
+        replaces: None,
         title: "Synthèse médicale".into(),
         type_code: vsm::document_type(),
         effective_time: at,

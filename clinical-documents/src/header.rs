@@ -17,6 +17,9 @@ pub struct DocumentHeader {
     /// version.
     pub set_id: DocumentId,
     pub version: u32,
+    /// The document this version replaces (CDA `relatedDocument typeCode="RPLC"`), with
+    /// `set_id` kept and `version` = previous + 1.
+    pub replaces: Option<DocumentId>,
     pub title: String,
     /// `code`: the document type, LOINC from JDV J07 (XDS `typeCode`).
     pub type_code: Code,

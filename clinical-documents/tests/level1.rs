@@ -92,6 +92,7 @@ fn input(key: &str, type_code: &str) -> HeaderInput {
     HeaderInput {
         ids: DocumentIds::from_key(key).unwrap(),
         version: 1,
+        replaces: None,
         title: "Lettre de liaison".into(),
         type_code: type_code.into(),
         effective_time: datetime!(2024-10-02 14:30:00 +2),

@@ -59,6 +59,7 @@ fn header() -> DocumentHeader {
             extension: Some("SET-42".into()),
         },
         version: 1,
+        replaces: None,
         title: "Lettre de liaison".into(),
         type_code: codes::type_code("11490-0").unwrap().clone(),
         effective_time: t,
@@ -212,6 +213,7 @@ fn a_letter_authored_by_the_organisation_gives_a_conformant_submission_and_packa
     let header = HeaderInput {
         ids: DocumentIds::from_key("organisation-letter").unwrap(),
         version: 1,
+        replaces: None,
         title: h.title.clone(),
         type_code: "11490-0".into(),
         effective_time: h.effective_time,

@@ -308,6 +308,7 @@ fn header(args: &BuildArgs, type_code: &str, ids: DocumentIds) -> Result<Documen
     HeaderInput {
         ids,
         version: 1,
+        replaces: None,
         title: args.title.clone(),
         type_code: type_code.to_owned(),
         effective_time: now,

@@ -407,7 +407,16 @@ fn write_service_event<W: Write>(
     w.end()?;
     w.end()?;
     w.end()?;
-    w.end()
+    w.end()?;
+    // A new version replaces the previous one (same setId, versionNumber + 1).
+    if let Some(parent) = &h.replaces {
+        w.start("relatedDocument", &[("typeCode", "RPLC")])?;
+        w.start("parentDocument", &[])?;
+        write_id(w, "id", parent)?;
+        w.end()?;
+        w.end()?;
+    }
+    Ok(())
 }
 
 fn write_encompassing_encounter<W: Write>(

@@ -12,6 +12,7 @@ use super::{
     Patient, ProfessionalAuthor, ServiceEvent,
 };
 use crate::codes::{self, Code};
+use crate::header::DocumentId;
 use crate::ids::DocumentIds;
 
 /// What a caller gives to describe a document.
@@ -20,6 +21,8 @@ pub struct HeaderInput {
     pub ids: DocumentIds,
     /// 1 for a new document; previous + 1 for a replacement (same set id).
     pub version: u32,
+    /// The document this one replaces (a new version), if any.
+    pub replaces: Option<DocumentId>,
     pub title: String,
     /// The document type's code (LOINC or TRE_A05), looked up in the accepted J07 entries.
     pub type_code: String,
@@ -159,6 +162,7 @@ impl HeaderInput {
             id: self.ids.id,
             set_id: self.ids.set_id,
             version: self.version,
+            replaces: self.replaces,
             title: title.to_owned(),
             type_code,
             effective_time: self.effective_time,
