@@ -97,7 +97,11 @@ pub const EVENTS_DMP_DOCUMENT_DEPOSITED: &str = "passerelle.events.v1.dmp.docume
 /// Payload `passerelle.events.v1.DocumentVisibilityChanged`.
 pub const EVENTS_DMP_VISIBILITY_CHANGED: &str = "passerelle.events.v1.dmp.visibility_changed";
 
-/// Event when a document's status changed (archived, unarchived, deleted), published durably.
+/// Event when a document was deleted from a DMP, published durably.
+/// Payload `passerelle.events.v1.DocumentDeleted`.
+pub const EVENTS_DMP_DOCUMENT_DELETED: &str = "passerelle.events.v1.dmp.document_deleted";
+
+/// Event when a document was archived or unarchived, published durably.
 /// Payload `passerelle.events.v1.DocumentStatusChanged`.
 pub const EVENTS_DMP_STATUS_CHANGED: &str = "passerelle.events.v1.dmp.status_changed";
 
