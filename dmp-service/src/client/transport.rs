@@ -260,6 +260,9 @@ fn describe_tls(e: &rustls::Error) -> String {
         E::InvalidCertificate(C::UnknownIssuer) => {
             "the server certificate is not issued by a trusted CA (check tls.trusted_ca)".to_owned()
         }
+        E::InvalidCertificate(C::BadSignature) => {
+            "the server certificate is not issued by a trusted CA: its signature does not verify with the trusted CA of that name (check tls.trusted_ca)".to_owned()
+        }
         E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
             "the server certificate has expired".to_owned()
         }
