@@ -6,6 +6,8 @@
 mod binary;
 mod cps;
 mod curl;
+mod dmp_examples;
+mod dmp_helpers;
 mod faults;
 mod helpers;
 mod pki;
