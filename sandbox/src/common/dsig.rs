@@ -37,6 +37,20 @@ pub(crate) struct Verified {
     pub algorithm: &'static str,
 }
 
+/// The certificate in the `KeyInfo/X509Data` of the enveloped signature of `signed`,
+/// read before anything is verified (a service may refuse the certificate first).
+pub(crate) fn signer_certificate(signed: &Element) -> Result<Vec<u8>, DsigError> {
+    signed
+        .children_named(NS_DSIG, "Signature")
+        .next()
+        .ok_or_else(|| err("signature (ds:Signature) absente"))?
+        .child(NS_DSIG, "KeyInfo")
+        .and_then(|k| k.child(NS_DSIG, "X509Data"))
+        .and_then(|d| d.child(NS_DSIG, "X509Certificate"))
+        .and_then(|c| base64(&c.text))
+        .ok_or_else(|| err("KeyInfo/X509Data/X509Certificate absent ou illisible"))
+}
+
 /// Verifies the enveloped `ds:Signature` child of the last element of `path` (its
 /// ancestors before it), which must carry the `ID` attribute named `id_attr`. The
 /// certificate is only read here; the caller decides whether to trust it.

@@ -2,12 +2,13 @@
 //! does (the first failure answers):
 //!
 //! 1. exactly one `saml2:Assertion` (else `DMPVIHFAbsent`, assumed code);
-//! 2. its enveloped signature: exclusive C14N, RSA-SHA1 or RSA-SHA256, SHA-1 or SHA-256
+//! 2. the certificate in `KeyInfo`, checked before the signature: issued by the test root
+//!    CA or the CPS CA, valid now and a **signature** certificate (keyUsage
+//!    nonRepudiation); an authentication certificate gets `DMPInvalidCertificate` "Le
+//!    certificat ayant signé le VIHF est invalide : Not a valid signature certificate"
+//!    (observed, DEH);
+//! 3. the enveloped signature: exclusive C14N, RSA-SHA1 or RSA-SHA256, SHA-1 or SHA-256
 //!    digest (`DMPInvalidSignature`, assumed);
-//! 3. the certificate in `KeyInfo`: issued by the test root CA or the CPS CA, valid now
-//!    and a **signature** certificate (keyUsage nonRepudiation); an authentication
-//!    certificate gets `DMPInvalidCertificate` "Le certificat ayant signé le VIHF est
-//!    invalide : Not a valid signature certificate" (observed, DEH);
 //! 4. the TLS certificate: in `DIRECTE` mode the same card's authentication certificate
 //!    (issued by the CPS CA, same CN), in the indirect modes an organisation certificate
 //!    (issued by the root CA) (`DMPInvalidCertificate`);
@@ -137,17 +138,15 @@ pub(crate) fn verify(
             "Le VIHF doit être une assertion SAML 2.0.",
         ));
     }
-    let verified = dsig::verify_enveloped(&path, "ID").map_err(|e| {
+    let cert_der = dsig::signer_certificate(assertion).map_err(|e| {
         Fault::sender(
             CODE_SIGNATURE,
             format!("La signature du VIHF est invalide : {}.", e.0),
         )
     })?;
-
-    tracing::debug!(algorithm = verified.algorithm, "VIHF signature verified");
-    // The signing certificate.
-    let (_, cert) = X509Certificate::from_der(&verified.cert_der)
-        .map_err(|_| bad_cert("certificat illisible"))?;
+    // The signing certificate, checked first.
+    let (_, cert) =
+        X509Certificate::from_der(&cert_der).map_err(|_| bad_cert("certificat illisible"))?;
     let issuer_ok = [&trust.ca_der, &trust.cps_ca_der].iter().any(|ca| {
         X509Certificate::from_der(ca).is_ok_and(|(_, ca)| {
             cert.issuer().as_raw() == ca.subject().as_raw()
@@ -169,6 +168,19 @@ pub(crate) fn verify(
     if !non_repudiation {
         return Err(bad_cert("Not a valid signature certificate"));
     }
+    let verified = dsig::verify_enveloped(&path, "ID").map_err(|e| {
+        Fault::sender(
+            CODE_SIGNATURE,
+            format!("La signature du VIHF est invalide : {}.", e.0),
+        )
+    })?;
+    if verified.cert_der != cert_der {
+        return Err(Fault::sender(
+            CODE_SIGNATURE,
+            "La signature du VIHF est invalide.",
+        ));
+    }
+    tracing::debug!(algorithm = verified.algorithm, "VIHF signature verified");
     let signer_cn = cert
         .subject()
         .iter_common_name()

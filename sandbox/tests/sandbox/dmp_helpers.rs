@@ -11,7 +11,6 @@ use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig, RunningDmpSandbox};
 use crate::helpers::{pki, shared_dir};
 
 pub const EXAMPLE_INS: &str = "207058575627097";
-pub const EXAMPLE_ACTOR: &str = "899900063480";
 
 pub fn example(name: &str) -> String {
     let path = shared_dir().join("specs/dmp/exemples-messages").join(name);
@@ -77,10 +76,19 @@ fn envelope_range(text: &str) -> (usize, usize) {
 /// IssueInstant, the indirect mode when the organisation signs, then an enveloped
 /// signature (exclusive C14N, `sha256` or `sha1`) after the Issuer.
 pub fn sign(message: &str, who: Who, sha256: bool) -> String {
+    sign_full(message, who, sha256, time::OffsetDateTime::now_utc())
+}
+
+/// [`sign`] (RSA-SHA256) with this IssueInstant.
+pub fn sign_at(message: &str, who: Who, instant: time::OffsetDateTime) -> String {
+    sign_full(message, who, true, instant)
+}
+
+fn sign_full(message: &str, who: Who, sha256: bool, instant: time::OffsetDateTime) -> String {
     let pki = pki();
     let (start, end) = envelope_range(message);
     let mut env = message[start..end].to_owned();
-    let now = time::OffsetDateTime::now_utc()
+    let now = instant
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let a = env.find("IssueInstant=\"").unwrap() + "IssueInstant=\"".len();
@@ -101,7 +109,13 @@ pub fn sign(message: &str, who: Who, sha256: bool) -> String {
         let i = a + env[a..].find(" ID=\"").unwrap() + 5;
         env[i..i + env[i..].find('"').unwrap()].to_owned()
     };
-    let (sig_alg, dig_alg) = if sha256 {
+    // The organisation's authentication key is ECDSA P-256.
+    let (sig_alg, dig_alg) = if who == Who::OrganisationAuthSigns {
+        (
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        )
+    } else if sha256 {
         (
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             "http://www.w3.org/2001/04/xmlenc#sha256",

@@ -8,6 +8,7 @@ mod cps;
 mod curl;
 mod dmp_examples;
 mod dmp_helpers;
+mod dmp_refusals;
 mod faults;
 mod helpers;
 mod pki;
