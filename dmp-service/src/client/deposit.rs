@@ -8,7 +8,7 @@ use passerelle_clinical_documents::xds::{
 };
 use time::OffsetDateTime;
 
-use super::error::DmpError;
+use super::error::{DmpError, RegistryErrorItem};
 use super::mtom::{self, Part};
 use super::update::{new_uuid_oid, parse_registry_response};
 use super::{Call, CallContext, DmpClient, Service};
@@ -33,6 +33,9 @@ pub struct Deposit {
     pub content: Bytes,
     pub replaces: Option<String>,
     pub more: Vec<DepositDocument>,
+    /// The signature entry's uniqueId; a new one when None. A caller that resends a deposit
+    /// gives the same one (derived from its idempotency key).
+    pub signature_unique_id: Option<String>,
 }
 
 impl Deposit {
@@ -42,6 +45,7 @@ impl Deposit {
             content: content.into(),
             replaces: None,
             more: Vec::new(),
+            signature_unique_id: None,
         }
     }
 
@@ -77,6 +81,11 @@ pub struct DepositOutcome {
     pub submission_set_unique_id: String,
     pub document_unique_ids: Vec<String>,
     pub signature_unique_id: String,
+    /// The documents the registry said were already there with the same content (warning
+    /// `XDSDuplicateUniqueIdInRegistry`): nothing was added for them.
+    pub already_present: Vec<String>,
+    /// Every warning of the answer.
+    pub warnings: Vec<RegistryErrorItem>,
 }
 
 /// The set's metadata (signature entry included) and the MTOM parts, ready to write.
@@ -121,6 +130,8 @@ pub fn prepare(
             submission_set_unique_id: set.unique_id.clone(),
             document_unique_ids: unique_ids,
             signature_unique_id: signature_unique_id.to_owned(),
+            already_present: Vec::new(),
+            warnings: Vec::new(),
         },
         set,
         parts,
@@ -179,7 +190,10 @@ impl DmpClient {
         ctx: &CallContext,
         deposit: &Deposit,
     ) -> Result<DepositOutcome, DmpError> {
-        let signature_unique_id = new_uuid_oid();
+        let signature_unique_id = deposit
+            .signature_unique_id
+            .clone()
+            .unwrap_or_else(new_uuid_oid);
         let now = OffsetDateTime::now_utc();
         let items: Vec<crate::xades::ManifestItem<'_>> = deposit
             .documents()
@@ -211,7 +225,19 @@ impl DmpClient {
                 &parts,
             )
             .await?;
-        parse_registry_response(response.payload()?)?;
-        Ok(prepared.outcome)
+        let warnings = parse_registry_response(response.payload()?)?;
+        let mut outcome = prepared.outcome;
+        outcome.already_present = outcome
+            .document_unique_ids
+            .iter()
+            .filter(|id| {
+                warnings.iter().any(|w| {
+                    w.code == "XDSDuplicateUniqueIdInRegistry" && w.context.contains(id.as_str())
+                })
+            })
+            .cloned()
+            .collect();
+        outcome.warnings = warnings;
+        Ok(outcome)
     }
 }

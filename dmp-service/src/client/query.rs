@@ -157,8 +157,8 @@ impl FindDocuments {
 }
 
 /// The registry errors of a response element as [`DmpError::Registry`] when its status is
-/// Failure (or PartialSuccess with errors); Ok on Success.
-pub(crate) fn check_registry_status(e: &Element) -> Result<(), DmpError> {
+/// Failure (or PartialSuccess with errors); on Success, its warnings.
+pub(crate) fn check_registry_status(e: &Element) -> Result<Vec<RegistryErrorItem>, DmpError> {
     let (status, errors) = registry::response_status(e);
     let errors: Vec<RegistryErrorItem> = errors
         .into_iter()
@@ -170,7 +170,7 @@ pub(crate) fn check_registry_status(e: &Element) -> Result<(), DmpError> {
         })
         .collect();
     if status == STATUS_SUCCESS {
-        return Ok(());
+        return Ok(errors);
     }
     if status == STATUS_FAILURE || status.ends_with(":Failure") {
         return Err(DmpError::Registry { errors });
@@ -179,7 +179,7 @@ pub(crate) fn check_registry_status(e: &Element) -> Result<(), DmpError> {
         if errors.iter().any(|e| e.severity == "Error") {
             return Err(DmpError::Registry { errors });
         }
-        return Ok(());
+        return Ok(errors);
     }
     Err(DmpError::not_xds(format!(
         "unknown registry response status {status:?}"

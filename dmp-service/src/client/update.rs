@@ -7,7 +7,7 @@ use passerelle_clinical_documents::xds::xds_time;
 use passerelle_soap::Element;
 use time::OffsetDateTime;
 
-use super::error::DmpError;
+use super::error::{DmpError, RegistryErrorItem};
 use super::query::{EntryStatus, RegistryEntry};
 use super::{Call, CallContext, DmpClient, Service};
 
@@ -47,8 +47,8 @@ pub fn update_set(
     })
 }
 
-/// Reads an ITI-57 (or ITI-41) `RegistryResponse`.
-pub fn parse_registry_response(payload: &Element) -> Result<(), DmpError> {
+/// Reads an ITI-57 (or ITI-41) `RegistryResponse`: its warnings on Success.
+pub fn parse_registry_response(payload: &Element) -> Result<Vec<RegistryErrorItem>, DmpError> {
     if !payload.is(registry::NS_RS, "RegistryResponse") {
         return Err(DmpError::not_xds(format!(
             "{} is not a RegistryResponse",
@@ -86,7 +86,7 @@ impl DmpClient {
                 &[],
             )
             .await?;
-        parse_registry_response(response.payload()?)
+        parse_registry_response(response.payload()?).map(drop)
     }
 
     /// Archive, unarchive or delete an entry (UpdateAvailabilityStatus).
