@@ -227,7 +227,7 @@ async fn organisation_mode_round_trip() {
 
     // Sent again: nothing added, said so.
     let again = c.deposit(&ctx(&signer), &d).await.unwrap();
-    assert_eq!(again.already_present, [unique_id.clone()]);
+    assert_eq!(again.already_present, std::slice::from_ref(&unique_id));
 
     // Mask to professionals (the invisibility to the patient stays).
     let masked: Vec<Code> = ["N", "MASQUE_PS"]

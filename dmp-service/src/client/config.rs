@@ -57,6 +57,27 @@ pub enum AuthenticationModeConfig {
     IndirecteRenforcee,
 }
 
+impl From<AuthenticationModeConfig> for crate::vihf::AuthenticationMode {
+    fn from(m: AuthenticationModeConfig) -> Self {
+        match m {
+            AuthenticationModeConfig::Directe => Self::Directe,
+            AuthenticationModeConfig::Indirecte => Self::Indirecte,
+            AuthenticationModeConfig::IndirecteRenforcee => Self::IndirecteRenforcee,
+        }
+    }
+}
+
+impl From<&LpsConfig> for crate::vihf::LpsIdentity {
+    fn from(l: &LpsConfig) -> Self {
+        Self {
+            id: l.id.clone(),
+            name: l.name.clone(),
+            version: l.version.clone(),
+            homologation: l.homologation.clone(),
+        }
+    }
+}
+
 /// The software as the DMP knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
