@@ -293,7 +293,7 @@ Pg==</Document></DocumentResponse></RetrieveDocumentSetResponse></s:Body></s:Env
     )
     .unwrap();
     let docs = retrieve::parse_response(r.payload().unwrap(), &r.attachments).unwrap();
-    assert_eq!(docs[0].content, b"<a/>");
+    assert_eq!(&docs[0].content[..], b"<a/>");
 }
 
 #[test]

@@ -223,7 +223,7 @@ async fn organisation_mode_round_trip() {
         .retrieve(&ctx(&signer), &entry.repository_id, &unique_id)
         .await
         .unwrap();
-    assert_eq!(got.content, CDA);
+    assert_eq!(&got.content[..], CDA);
 
     // Sent again: nothing added, said so.
     let again = c.deposit(&ctx(&signer), &d).await.unwrap();

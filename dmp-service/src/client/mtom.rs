@@ -91,7 +91,7 @@ pub fn write(action: &str, root: &[u8], parts: &[Part<'_>]) -> MtomBody {
 /// A multipart answer: the body and where its parts are.
 #[derive(Debug, Default)]
 pub struct Attachments {
-    body: Vec<u8>,
+    body: bytes::Bytes,
     root: Range<usize>,
     parts: Vec<(String, Option<String>, Range<usize>)>,
 }
@@ -116,6 +116,17 @@ impl Attachments {
             .iter()
             .find(|(cid, _, _)| *cid == decoded || cid == id)
             .map(|(_, _, r)| &self.body[r.clone()])
+    }
+
+    /// The part named by `href`, sharing the answer's buffer (no copy).
+    pub fn get_bytes(&self, href: &str) -> Option<bytes::Bytes> {
+        let id = href.trim();
+        let id = id.strip_prefix("cid:").unwrap_or(id);
+        let decoded = percent_decode(id);
+        self.parts
+            .iter()
+            .find(|(cid, _, _)| *cid == decoded || cid == id)
+            .map(|(_, _, r)| self.body.slice(r.clone()))
     }
 
     /// The Content-Type of the part named by `href`.
@@ -280,7 +291,11 @@ pub fn read(content_type: &str, body: Vec<u8>) -> Result<Attachments, DmpError> 
         return Err(DmpError::not_xds("multipart answer without parts"));
     }
     let (_, _, root) = parts.remove(root_index);
-    Ok(Attachments { body, root, parts })
+    Ok(Attachments {
+        body: bytes::Bytes::from(body),
+        root,
+        parts,
+    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ pub struct RetrievedDocument {
     pub repository_id: String,
     pub unique_id: String,
     pub mime_type: String,
-    pub content: Vec<u8>,
+    /// The document's bytes (shares the answer's buffer when it came as an XOP part).
+    pub content: bytes::Bytes,
 }
 
 pub fn write_request(
@@ -64,18 +65,16 @@ pub fn parse_response(
                 let href = inc
                     .attr("href")
                     .ok_or_else(|| DmpError::not_xds("xop:Include without href"))?;
-                attachments
-                    .get(href)
-                    .ok_or_else(|| {
-                        DmpError::not_xds(format!("the answer has no MIME part {href}"))
-                    })?
-                    .to_vec()
+                attachments.get_bytes(href).ok_or_else(|| {
+                    DmpError::not_xds(format!("the answer has no MIME part {href}"))
+                })?
             }
             None => {
                 let text: String = doc.text().split_ascii_whitespace().collect();
                 base64::engine::general_purpose::STANDARD
                     .decode(text.as_bytes())
                     .map_err(|e| DmpError::not_xds(format!("document not in base64: {e}")))?
+                    .into()
             }
         };
         out.push(RetrievedDocument {
