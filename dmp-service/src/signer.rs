@@ -7,7 +7,16 @@
 
 use std::path::Path;
 
+use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
 use passerelle_card_client::{CardError, CpsSession};
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use sha2::Sha256;
 
 /// Purpose of the VIHF signature, as the card-agent's audit records it.
 pub const PURPOSE_VIHF: &str = "dmp-vihf";
@@ -43,6 +52,7 @@ pub enum SignerError {
 /// An RSA key and its certificate held in memory (the organisation's signature key).
 pub struct SoftwareSigner {
     certificate: Vec<u8>,
+    key: SigningKey<Sha256>,
 }
 
 impl std::fmt::Debug for SoftwareSigner {
@@ -51,23 +61,69 @@ impl std::fmt::Debug for SoftwareSigner {
     }
 }
 
+fn key_error(what: impl std::fmt::Display, reason: impl std::fmt::Display) -> SignerError {
+    SignerError::Key {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
 impl SoftwareSigner {
     /// From a PEM certificate and a PEM RSA key (PKCS#8 `PRIVATE KEY` or PKCS#1
     /// `RSA PRIVATE KEY`).
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, SignerError> {
-        let _ = (cert, key);
-        Err(SignerError::Key {
-            what: "PEM".to_owned(),
-            reason: "not implemented yet".to_owned(),
-        })
+        let certificate = CertificateDer::from_pem_file(cert)
+            .map_err(|e| key_error(cert.display(), format!("no PEM certificate: {e}")))?;
+        let pem = std::fs::read_to_string(key)
+            .map_err(|e| key_error(key.display(), format!("cannot be read: {e}")))?;
+        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+            .map_err(|e| {
+                key_error(
+                    key.display(),
+                    format!("not a PEM RSA private key (PKCS#8 or PKCS#1): {e}"),
+                )
+            })?;
+        Self::new(certificate.to_vec(), private)
     }
 
     /// From a PKCS#12 file (certificate and RSA key) and its password.
     pub fn from_p12(path: &Path, password: &str) -> Result<Self, SignerError> {
-        let _ = (path, password);
-        Err(SignerError::Key {
-            what: "PKCS#12".to_owned(),
-            reason: "not implemented yet".to_owned(),
+        let data = std::fs::read(path)
+            .map_err(|e| key_error(path.display(), format!("cannot be read: {e}")))?;
+        let store =
+            KeyStore::from_pkcs12(&data, password, Pkcs12ImportPolicy::Strict).map_err(|e| {
+                key_error(
+                    path.display(),
+                    format!("cannot be opened (wrong password or not PKCS#12): {e}"),
+                )
+            })?;
+        let (_, chain) = store
+            .private_key_chain()
+            .ok_or_else(|| key_error(path.display(), "holds no private key"))?;
+        let certificate = chain
+            .certs()
+            .first()
+            .ok_or_else(|| key_error(path.display(), "holds no certificate for its key"))?
+            .as_der()
+            .to_vec();
+        let private = RsaPrivateKey::from_pkcs8_der(chain.key().as_der())
+            .map_err(|e| key_error(path.display(), format!("the key is not RSA: {e}")))?;
+        Self::new(certificate, private)
+    }
+
+    /// From a DER certificate and its RSA key; refused if they do not match.
+    pub fn new(certificate_der: Vec<u8>, key: RsaPrivateKey) -> Result<Self, SignerError> {
+        let (_, cert) = x509_parser::parse_x509_certificate(&certificate_der)
+            .map_err(|e| key_error("certificate", format!("not a valid DER certificate: {e}")))?;
+        let public = RsaPublicKey::from_public_key_der(cert.public_key().raw)
+            .map_err(|e| key_error("certificate", format!("its key is not RSA: {e}")))?;
+        if public != key.to_public_key() {
+            return Err(key_error("certificate", "does not match the private key"));
+        }
+        Ok(Self {
+            certificate: certificate_der,
+            key: SigningKey::<Sha256>::new(key),
         })
     }
 }
@@ -78,10 +134,11 @@ impl XmlSigner for SoftwareSigner {
         &self.certificate
     }
 
-    async fn sign(&self, _purpose: &str, _data: &[u8]) -> Result<Vec<u8>, SignerError> {
-        Err(SignerError::Failed {
-            reason: "not implemented yet".to_owned(),
-        })
+    async fn sign(&self, _purpose: &str, data: &[u8]) -> Result<Vec<u8>, SignerError> {
+        let signature = self.key.try_sign(data).map_err(|e| SignerError::Failed {
+            reason: e.to_string(),
+        })?;
+        Ok(signature.to_vec())
     }
 }
 
