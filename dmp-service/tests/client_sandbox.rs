@@ -183,15 +183,21 @@ async fn organisation_mode_round_trip() {
     assert!(status.exists);
     assert_eq!(status.state, DmpState::Open);
 
-    c.set_authorization(
-        &ctx(&signer),
-        AuthorizationChange {
-            action: AuthorizationAction::Add,
-            attending_physician: false,
-        },
-    )
-    .await
-    .unwrap();
+    // Declaring oneself authorised is for direct (CPS) access only, as the rights matrix says.
+    let e = c
+        .set_authorization(
+            &ctx(&signer),
+            AuthorizationChange {
+                action: AuthorizationAction::Add,
+                attending_physician: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, DmpError::Fault { code, .. } if code == "DMPAccessDeniedByRightsService"),
+        "{e:?}"
+    );
 
     let set_id = format!("2.25.{}", uuid::Uuid::new_v4().as_u128());
     let doc = format!("RT-{}", uuid::Uuid::new_v4().simple());
