@@ -280,8 +280,9 @@ async fn organisation_mode_round_trip() {
         .unwrap();
     assert!(approved.iter().all(|e| e.unique_id != unique_id));
 
-    // The organisation's authentication certificate signing the VIHF.
-    let wrong = Arc::new(SoftwareSigner::from_pem_files(&pki.org_cert, &pki.org_key).unwrap());
+    // An authentication certificate signing the VIHF (the card's, RSA; the organisation's
+    // authentication key of the test PKI is ECDSA, which no signer takes).
+    let wrong = Arc::new(SoftwareSigner::from_pem_files(&pki.cps_cert, &pki.cps_key).unwrap());
     let e = c.patient_status(&ctx(&wrong)).await.unwrap_err();
     assert!(
         matches!(&e, DmpError::Fault { code, .. } if code == "DMPInvalidCertificate"),

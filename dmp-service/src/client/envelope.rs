@@ -118,7 +118,7 @@ pub fn read_response(
         envelope
             .header_block(wsa, "Action")
             .map(|e| e.text().trim().to_owned()),
-    ) && action != expected
+    ) && !same_action(&action, expected)
     {
         return Err(DmpError::not_xds(format!(
             "answer action {action:?}, expected {expected:?}"
@@ -128,6 +128,14 @@ pub fn read_response(
         envelope,
         attachments,
     })
+}
+
+/// The same action, `…-Response` and `…Response` taken as one: IHE names the ITI-57 answer
+/// `urn:ihe:iti:2010:UpdateDocumentSetResponse`, the DMP's examples
+/// `urn:ihe:iti:2010:UpdateDocumentSet-Response`.
+fn same_action(got: &str, expected: &str) -> bool {
+    let norm = |a: &str| a.trim().replace("-Response", "Response");
+    norm(got) == norm(expected)
 }
 
 /// Parses the SOAP message of an HTTP body, MTOM or not.
