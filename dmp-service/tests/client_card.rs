@@ -209,7 +209,7 @@ async fn cps_mode_status_and_authorisation_then_the_agent_gone_mid_call() {
     assert!(
         matches!(
             &e,
-            DmpError::Signer(SignerError::Card(CardError::PinRequired { .. }))
+            DmpError::Signer(SignerError::Card(CardError::PinRequired))
         ),
         "{e:?}"
     );
