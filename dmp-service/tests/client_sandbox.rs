@@ -290,3 +290,105 @@ async fn organisation_mode_round_trip() {
     );
     dmp.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacement_several_documents_and_a_20_mb_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let dmp = DmpSandbox::start(
+        DmpSandboxConfig {
+            data_dir: dir.path().join("data"),
+            ..DmpSandboxConfig::default()
+        },
+        &pki,
+    )
+    .await
+    .unwrap();
+    let c = client(dmp.url(), &pki);
+    let signer =
+        Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
+    let new_set = || format!("2.25.{}", uuid::Uuid::new_v4().as_u128());
+    let new_doc = || format!("RT-{}", uuid::Uuid::new_v4().simple());
+
+    let first = the_deposit(&new_doc(), &new_set());
+    let old_id = c
+        .deposit(&ctx(&signer), &first)
+        .await
+        .unwrap()
+        .document_unique_ids[0]
+        .clone();
+    let old = c
+        .document_by_unique_id(&ctx(&signer), &old_id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A new version replacing it, and another document in the same submission set.
+    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
+    let other =
+        passerelle_clinical_documents::xds::DocumentEntry::from_header(&header(&new_doc()), &facts)
+            .unwrap();
+    let other_id = other.unique_id.clone();
+    let second = the_deposit(&new_doc(), &new_set())
+        .replacing(old.entry_uuid.clone())
+        .with_document(deposit::DepositDocument {
+            entry: other,
+            content: CDA.to_vec().into(),
+            replaces: None,
+        });
+    let outcome = c.deposit(&ctx(&signer), &second).await.unwrap();
+    assert_eq!(outcome.document_unique_ids.len(), 2);
+    let approved = c
+        .find_documents(&ctx(&signer), &FindDocuments::default())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = approved.iter().map(|e| e.unique_id.as_str()).collect();
+    assert!(ids.contains(&outcome.document_unique_ids[0].as_str()));
+    assert!(ids.contains(&other_id.as_str()));
+    assert!(!ids.contains(&old_id.as_str()));
+    let deprecated = c
+        .find_documents(
+            &ctx(&signer),
+            &FindDocuments {
+                statuses: vec![EntryStatus::Deprecated],
+                ..FindDocuments::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        deprecated
+            .iter()
+            .any(|e| e.unique_id == old_id && e.status == EntryStatus::Deprecated)
+    );
+
+    // 20 MB through MTOM and back through ITI-43.
+    let big: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let facts = ContentFacts::of_cda(&big, DocumentFormat::CdaPdf);
+    let s = Submission::from_header(
+        &header(&new_doc()),
+        &facts,
+        &SubmissionSetInput {
+            unique_id: new_set(),
+            source_id: "1.2.250.1.999.1.2".into(),
+            submission_time: OffsetDateTime::now_utc(),
+            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
+        },
+    )
+    .unwrap();
+    let big_id = s.document.unique_id.clone();
+    let d = deposit::Deposit::new(s, big.clone());
+    c.deposit(&ctx(&signer), &d).await.unwrap();
+    let e = c
+        .document_by_unique_id(&ctx(&signer), &big_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.size, Some(big.len() as u64));
+    let got = c
+        .retrieve(&ctx(&signer), &e.repository_id, &big_id)
+        .await
+        .unwrap();
+    assert!(got.content == big, "the 20 MB document comes back intact");
+    dmp.shutdown().await;
+}
