@@ -43,6 +43,7 @@ pub use patients::{Authorization, DmpState, PatientStatus};
 pub use query::{EntryStatus, FindDocuments, RegistryEntry};
 pub use retrieve::RetrievedDocument;
 pub use transport::{RawResponse, Service, Transport};
+pub use update::VisibilityChange;
 
 /// Who authenticates the call and signs its VIHF (and a deposit's XAdES).
 /// The card variant is large (the card's holder and certificates); a context lives for one

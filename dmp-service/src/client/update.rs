@@ -127,3 +127,118 @@ impl DmpClient {
         .await
     }
 }
+
+/// A visibility change the DMP offers after deposit (TD3.3a/b). Invisibility is chosen at
+/// deposit and afterwards only lifted; no change hides a visible document again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisibilityChange {
+    /// Add `MASQUE_PS`.
+    MaskToProfessionals,
+    /// Remove `MASQUE_PS`.
+    UnmaskToProfessionals,
+    /// Remove `INVISIBLE_PATIENT`.
+    RevealToPatient,
+    /// Remove `INVISIBLE_REPRESENTANTS_LEGAUX` (irreversible).
+    RevealToLegalRepresentatives,
+}
+
+impl RegistryEntry {
+    /// The confidentiality codes after `change`; an error when it changes nothing.
+    pub fn confidentiality_after(&self, change: VisibilityChange) -> Result<Vec<Code>, DmpError> {
+        use VisibilityChange::*;
+        let (code, add) = match change {
+            MaskToProfessionals => ("MASQUE_PS", true),
+            UnmaskToProfessionals => ("MASQUE_PS", false),
+            RevealToPatient => ("INVISIBLE_PATIENT", false),
+            RevealToLegalRepresentatives => ("INVISIBLE_REPRESENTANTS_LEGAUX", false),
+        };
+        let has = self.has_code(code);
+        if has == add {
+            return Err(DmpError::request(format!(
+                "the document {} {code} already",
+                if add { "has" } else { "has no" }
+            )));
+        }
+        let mut codes: Vec<Code> = self
+            .confidentiality
+            .iter()
+            .filter(|c| c.code != code)
+            .cloned()
+            .collect();
+        if add {
+            let c = passerelle_clinical_documents::codes::confidentiality(code)
+                .ok_or_else(|| DmpError::request(format!("{code} is not a known code")))?;
+            codes.push(c.clone());
+        }
+        Ok(codes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use passerelle_clinical_documents::codes;
+    use passerelle_clinical_documents::xds::registry::StoredEntry;
+
+    fn entry(codes: &[&str]) -> RegistryEntry {
+        RegistryEntry {
+            entry_uuid: "urn:uuid:1".into(),
+            lid: "urn:uuid:1".into(),
+            unique_id: "1.2".into(),
+            repository_id: "1.2.3".into(),
+            patient_id: "x".into(),
+            title: "t".into(),
+            type_code: Code::new("11490-0", "2.16.840.1.113883.6.1", ""),
+            class_code: Code::new("10", "1.2.250.1.213.1.1.4.1", ""),
+            format_code: Code::new("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", ""),
+            status: EntryStatus::Approved,
+            confidentiality: codes
+                .iter()
+                .map(|c| codes::confidentiality(c).unwrap().clone())
+                .collect(),
+            creation_time: None,
+            author_person: None,
+            mime_type: "text/xml".into(),
+            size: None,
+            hash: None,
+            version: Some("1".into()),
+            is_signature: false,
+            stored: StoredEntry::default(),
+        }
+    }
+
+    fn names(c: &[Code]) -> Vec<&str> {
+        c.iter().map(|c| c.code.as_str()).collect()
+    }
+
+    #[test]
+    fn visibility_changes_keep_the_other_codes() {
+        let e = entry(&["N", "INVISIBLE_PATIENT"]);
+        let masked = e
+            .confidentiality_after(VisibilityChange::MaskToProfessionals)
+            .unwrap();
+        assert_eq!(names(&masked), ["N", "INVISIBLE_PATIENT", "MASQUE_PS"]);
+        let revealed = e
+            .confidentiality_after(VisibilityChange::RevealToPatient)
+            .unwrap();
+        assert_eq!(names(&revealed), ["N"]);
+        assert!(
+            e.confidentiality_after(VisibilityChange::UnmaskToProfessionals)
+                .is_err()
+        );
+        assert!(
+            e.confidentiality_after(VisibilityChange::RevealToLegalRepresentatives)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn only_the_offered_status_changes() {
+        use EntryStatus::*;
+        assert!(allowed(Approved, Archived));
+        assert!(allowed(Archived, Approved));
+        assert!(allowed(Archived, Deleted));
+        assert!(!allowed(Deleted, Approved));
+        assert!(!allowed(Deprecated, Archived));
+    }
+}
