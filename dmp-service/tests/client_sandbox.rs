@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use dmp_service::client::{
     AuthorizationAction, AuthorizationChange, CallAuth, CallContext, ClientIdentity, ClientTls,
-    DmpClient, DmpClientConfig, DmpError, DmpState, EntryStatus, FindDocuments, deposit,
+    DmpClient, DmpClientConfig, DmpError, DmpState, EntryStatus, FindDocuments, VisibilityChange,
+    deposit,
 };
 use dmp_service::signer::SoftwareSigner;
 use dmp_service::vihf::{
@@ -235,11 +236,22 @@ async fn organisation_mode_round_trip() {
     let again = c.deposit(&ctx(&signer), &d).await.unwrap();
     assert_eq!(again.already_present, std::slice::from_ref(&unique_id));
 
-    // Mask to professionals (the invisibility to the patient stays).
-    let masked: Vec<Code> = ["N", "MASQUE_PS"]
-        .iter()
-        .map(|c| codes::confidentiality(c).unwrap().clone())
-        .collect();
+    // Reveal to the patient, then mask to professionals.
+    let revealed = entry
+        .confidentiality_after(VisibilityChange::RevealToPatient)
+        .unwrap();
+    c.update_confidentiality(&ctx(&signer), &entry, &revealed)
+        .await
+        .unwrap();
+    let entry = c
+        .document_by_unique_id(&ctx(&signer), &unique_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!entry.has_code("INVISIBLE_PATIENT"));
+    let masked = entry
+        .confidentiality_after(VisibilityChange::MaskToProfessionals)
+        .unwrap();
     c.update_confidentiality(&ctx(&signer), &entry, &masked)
         .await
         .unwrap();
