@@ -5,6 +5,8 @@
 //! no parsing code with Passerelle's own clients, so that testing a client against them
 //! tests something.
 
+mod common;
+pub mod dmp;
 pub mod insi;
 pub mod pki;
 pub mod tutorial;

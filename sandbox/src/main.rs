@@ -1,4 +1,4 @@
-//! `passerelle-sandbox`: runs the INSi simulator with the test PKI.
+//! `passerelle-sandbox`: runs the INSi and DMP simulators with the test PKI.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig};
 use passerelle_sandbox::insi::FaultInjection;
 use passerelle_sandbox::{InsiSandbox, InsiSandboxConfig, TestPki};
 
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "Simulators of the French national e-health services (INSi) with a test PKI"
+    about = "Simulators of the French national e-health services (INSi, DMP) with a test PKI"
 )]
 struct Args {
     /// Data directory; the test PKI lives in its `pki/` folder.
@@ -21,7 +22,13 @@ struct Args {
     /// Listening address of the INSi simulator.
     #[arg(long, default_value = "127.0.0.1:8443")]
     insi_listen: SocketAddr,
-    /// Delay added before every INSi answer, in milliseconds.
+    /// Listening address of the DMP simulator.
+    #[arg(long, default_value = passerelle_sandbox::dmp::DEFAULT_DMP_LISTEN)]
+    dmp_listen: SocketAddr,
+    /// DMP patients file (TOML) replacing the built-in seed patients.
+    #[arg(long)]
+    dmp_patients: Option<PathBuf>,
+    /// Delay added before every INSi and DMP answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
     /// Identities file (TOML) replacing the built-in test identities.
@@ -34,8 +41,11 @@ struct Args {
     /// of http-503, garbage, close, unavailable, technical.
     #[arg(long)]
     fault: Option<FaultInjection>,
-    /// CPS mode: largest distance, in seconds, between an assertion's IssueInstant and the
-    /// sandbox's clock.
+    /// Inject faults into the DMP simulator (same syntax as --fault).
+    #[arg(long)]
+    dmp_fault: Option<FaultInjection>,
+    /// Largest distance, in seconds, between an assertion's (INSi CPS mode) or a VIHF's
+    /// (DMP) IssueInstant and the sandbox's clock.
     #[arg(long, default_value_t = 300)]
     assertion_skew_secs: u64,
 }
@@ -66,12 +76,29 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("starting the INSi simulator")?;
 
+    let dmp = DmpSandbox::start(
+        DmpSandboxConfig {
+            listen: args.dmp_listen,
+            data_dir: args.data_dir.clone(),
+            latency: Duration::from_millis(args.latency_ms),
+            fault_injection: args.dmp_fault,
+            vihf_max_skew: Duration::from_secs(args.assertion_skew_secs),
+            patients_file: args.dmp_patients,
+            ..DmpSandboxConfig::default()
+        },
+        &pki,
+    )
+    .await
+    .context("starting the DMP simulator")?;
+
     println!("INSi sandbox endpoint: {}", insi.url());
     println!("INSi sandbox WSDL:     {}", insi.wsdl_url());
+    println!("DMP sandbox services:  {}", dmp.url());
     print!("{}", pki.describe());
 
     shutdown_signal().await?;
     insi.shutdown().await;
+    dmp.shutdown().await;
     Ok(())
 }
 

@@ -90,6 +90,13 @@ pub struct TestPki {
     pub org_key: PathBuf,
     /// The organisation certificate, key and root CA as PKCS#12 ([`ORG_P12_PASSWORD`]).
     pub org_p12: PathBuf,
+    /// Organisation **signature** certificate (RSA-2048, keyUsage nonRepudiation only, no
+    /// extended key usage): VIHF assertions and XAdES signatures in organisation mode. The
+    /// DMP refuses a VIHF signed with the authentication certificate (`org.crt`).
+    pub org_sign_cert: PathBuf,
+    pub org_sign_key: PathBuf,
+    /// The signature certificate, key and root CA as PKCS#12 ([`ORG_P12_PASSWORD`]).
+    pub org_sign_p12: PathBuf,
     /// Test CPS (professional card) authentication certificate (digitalSignature,
     /// clientAuth) and its RSA-2048 key: TLS client authentication.
     pub cps_cert: PathBuf,
@@ -122,6 +129,9 @@ impl TestPki {
             org_cert: p("org.crt"),
             org_key: p("org.key"),
             org_p12: p("org.p12"),
+            org_sign_cert: p("org-sign.crt"),
+            org_sign_key: p("org-sign.key"),
+            org_sign_p12: p("org-sign.p12"),
             cps_cert: p("cps.crt"),
             cps_key: p("cps.key"),
             cps_sign_cert: p("cps-sign.crt"),
@@ -170,6 +180,16 @@ impl TestPki {
         let org_new = pki.ensure_leaf(&pki.org_cert, &pki.org_key, &root, root_new, || {
             generate_org(&root_issuer)
         })?;
+        let org_sign_keep = !root_new
+            && load_pair(&pki.org_sign_cert, &pki.org_sign_key, Some(&root.cert_der))
+                .is_some_and(|p| p.key.algorithm() == &rcgen::PKCS_RSA_SHA256);
+        if !org_sign_keep {
+            pki.write_pair(
+                &pki.org_sign_cert,
+                &pki.org_sign_key,
+                generate_org_sign(&root_issuer)?,
+            )?;
+        }
         // A real CPS holds RSA keys: an older directory's ECDSA ones are replaced.
         for usage in [CpsKey::Authentication, CpsKey::Signature] {
             let (cert, key) = match usage {
@@ -186,8 +206,23 @@ impl TestPki {
         pki.ensure_leaf(&pki.server_cert, &pki.server_key, &root, root_new, || {
             generate_server(&root_issuer)
         })?;
-        if org_new || !pki.p12_matches_org() {
-            pki.write_org_p12(&root.cert_der)?;
+        if org_new || !pki.p12_matches(&pki.org_p12, &pki.org_cert) {
+            pki.write_p12(
+                &pki.org_p12,
+                &pki.org_cert,
+                &pki.org_key,
+                &root.cert_der,
+                "insi-auto",
+            )?;
+        }
+        if !org_sign_keep || !pki.p12_matches(&pki.org_sign_p12, &pki.org_sign_cert) {
+            pki.write_p12(
+                &pki.org_sign_p12,
+                &pki.org_sign_cert,
+                &pki.org_sign_key,
+                &root.cert_der,
+                "org-sign",
+            )?;
         }
         Ok(pki)
     }
@@ -214,10 +249,9 @@ impl TestPki {
         Ok(pair)
     }
 
-    /// True when `org.p12` opens with the password and holds the current org certificate.
-    fn p12_matches_org(&self) -> bool {
-        let (Ok(data), Ok(org_der)) = (fs::read(&self.org_p12), read_cert_der(&self.org_cert))
-        else {
+    /// True when the PKCS#12 opens with the password and holds the current certificate.
+    fn p12_matches(&self, p12: &Path, cert: &Path) -> bool {
+        let (Ok(data), Ok(org_der)) = (fs::read(p12), read_cert_der(cert)) else {
             return false;
         };
         let Ok(store) = KeyStore::from_pkcs12(&data, ORG_P12_PASSWORD, Pkcs12ImportPolicy::Strict)
@@ -230,13 +264,20 @@ impl TestPki {
             .unwrap_or(false)
     }
 
-    fn write_org_p12(&self, root_der: &[u8]) -> Result<(), PkiError> {
+    fn write_p12(
+        &self,
+        path: &Path,
+        cert: &Path,
+        key: &Path,
+        root_der: &[u8],
+        alias: &str,
+    ) -> Result<(), PkiError> {
         let p12 = |e: p12_keystore::error::Error| PkiError::Pkcs12(e.to_string());
-        let org_der = read_cert_der(&self.org_cert)?;
-        let key_pem = read_text(&self.org_key)?;
+        let org_der = read_cert_der(cert)?;
+        let key_pem = read_text(key)?;
         let key = KeyPair::from_pem(&key_pem)?;
         let chain = PrivateKeyChain::new(
-            b"insi-auto".as_slice(),
+            alias.as_bytes(),
             p12_keystore::PrivateKey::from_der(key.serialized_der()).map_err(p12)?,
             [
                 p12_keystore::Certificate::from_der(&org_der).map_err(p12)?,
@@ -244,9 +285,9 @@ impl TestPki {
             ],
         );
         let mut store = KeyStore::new();
-        store.add_entry("insi-auto", KeyStoreEntry::PrivateKeyChain(chain));
+        store.add_entry(alias, KeyStoreEntry::PrivateKeyChain(chain));
         let data = store.writer(ORG_P12_PASSWORD).write().map_err(p12)?;
-        write_atomic(&self.org_p12, &data, true)
+        write_atomic(path, &data, true)
     }
 
     /// Human-readable list of the PKI files (what `passerelle up` prints).
@@ -267,6 +308,21 @@ impl TestPki {
             (
                 "organisation PKCS#12",
                 &self.org_p12,
+                format!(" (password: {ORG_P12_PASSWORD})"),
+            ),
+            (
+                "organisation signature cert",
+                &self.org_sign_cert,
+                format!(" (CN={ORG_CN}, RSA-2048, nonRepudiation: VIHF, XAdES)"),
+            ),
+            (
+                "organisation signature key",
+                &self.org_sign_key,
+                String::new(),
+            ),
+            (
+                "organisation signature PKCS#12",
+                &self.org_sign_p12,
                 format!(" (password: {ORG_P12_PASSWORD})"),
             ),
             (
@@ -293,7 +349,7 @@ impl TestPki {
             self.dir.display()
         );
         for (label, path, note) in rows {
-            out.push_str(&format!("  {label:<26} {}{note}\n", path.display()));
+            out.push_str(&format!("  {label:<30} {}{note}\n", path.display()));
         }
         out
     }
@@ -437,6 +493,22 @@ fn generate_cps_ca(root: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
 fn generate_org(root: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
     let key = new_key()?;
     let cert = client_params(ORG_CN).signed_by(&key, root)?;
+    Ok(Pair {
+        cert_der: cert.der().to_vec(),
+        cert_pem: cert.pem(),
+        key,
+    })
+}
+
+/// The organisation's signature certificate: same subject as `org.crt`, an RSA-2048 key
+/// (signatures are RSA PKCS#1 v1.5, as with a card), keyUsage nonRepudiation only and no
+/// extended key usage, so it cannot authenticate a TLS client.
+fn generate_org_sign(root: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
+    let key = new_rsa_key()?;
+    let mut params = client_params(ORG_CN);
+    params.key_usages = vec![KeyUsagePurpose::ContentCommitment];
+    params.extended_key_usages = Vec::new();
+    let cert = params.signed_by(&key, root)?;
     Ok(Pair {
         cert_der: cert.der().to_vec(),
         cert_pem: cert.pem(),

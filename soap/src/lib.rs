@@ -1,7 +1,8 @@
 //! SOAP 1.2 plumbing shared by the INSi client and, later, the DMP client: namespace constants,
-//! a namespace-correct envelope writer over quick-xml's `Writer`, a namespace-aware reader over
+//! XMLDSig pieces written in canonical form ([`dsig`]), a namespace-correct envelope writer over quick-xml's `Writer`, a namespace-aware reader over
 //! `NsReader` (URIs, never prefixes; no DTD, no entity expansion, bounded input) and SOAP faults.
 
+pub mod dsig;
 mod error;
 mod fault;
 pub mod ns;

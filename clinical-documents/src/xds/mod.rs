@@ -5,6 +5,9 @@
 //! Field formats follow the DMP's own examples (CNAM "exemples de messages" TD2.1, the
 //! official C# kit's `template_XDS.xml`): HL7v2 CX/XCN/XON values, UTC `YYYYMMDDhhmmss` times.
 
+pub mod query;
+pub mod registry;
+pub mod set;
 mod write;
 
 use passerelle_domain::{ProfessionalId, Sex};
@@ -16,6 +19,7 @@ use crate::header::{
     structure_national_id,
 };
 
+pub use set::{Content, DepositSet, SetMember};
 pub use write::MetadataTarget;
 
 /// What is wrong with the input of the metadata, and what to do.
@@ -51,6 +55,14 @@ pub enum XdsError {
     BadMimeType(String),
     #[error("{field} {value:?} is not an OID (digits and dots, e.g. 1.2.250.1.999.1.2.3)")]
     NotAnOid { field: &'static str, value: String },
+    #[error("every document of a submission set must be of the same patient")]
+    PatientMismatch,
+    #[error("the submission set already holds a document with unique id {0:?}")]
+    DuplicateUniqueId(String),
+    #[error("no member {0:?} in the submission set")]
+    UnknownMember(String),
+    #[error("registry metadata: {0}")]
+    Registry(String),
     #[error("writing the metadata failed: {0}")]
     Write(#[from] passerelle_soap::SoapError),
 }
@@ -210,7 +222,7 @@ pub fn unique_id(id: &DocumentId) -> String {
     }
 }
 
-fn check_oid(field: &'static str, value: &str) -> Result<(), XdsError> {
+pub(crate) fn check_oid(field: &'static str, value: &str) -> Result<(), XdsError> {
     let ok = !value.is_empty()
         && value
             .split('.')

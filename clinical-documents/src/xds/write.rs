@@ -6,40 +6,42 @@ use passerelle_soap::{Ns, XmlWriter};
 
 use super::{Code, Submission, XdsAuthor, XdsError};
 
-const RIM: Ns = Ns::new("rim", "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0");
-const LCM: Ns = Ns::new("lcm", "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0");
-const XDS: Ns = Ns::new("xds", "urn:ihe:iti:xds-b:2007");
+pub(crate) const RIM: Ns = Ns::new("rim", "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0");
+pub(crate) const LCM: Ns = Ns::new("lcm", "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0");
+pub(crate) const XDS: Ns = Ns::new("xds", "urn:ihe:iti:xds-b:2007");
 
 // IHE ITI TF-3 §4.2.5 (XDS metadata UUIDs).
-const DOC_ENTRY_TYPE: &str = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1";
-const DOC_AUTHOR: &str = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d";
-const DOC_CLASS: &str = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a";
-const DOC_CONFIDENTIALITY: &str = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f";
-const DOC_FORMAT: &str = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d";
-const DOC_FACILITY: &str = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1";
-const DOC_PRACTICE: &str = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead";
-const DOC_TYPE: &str = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983";
-const DOC_PATIENT_ID: &str = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427";
-const DOC_UNIQUE_ID: &str = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab";
-const SET_NODE: &str = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd";
-const SET_AUTHOR: &str = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d";
-const SET_CONTENT_TYPE: &str = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500";
-const SET_PATIENT_ID: &str = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446";
-const SET_SOURCE_ID: &str = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832";
-const SET_UNIQUE_ID: &str = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8";
+pub(crate) const DOC_ENTRY_TYPE: &str = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1";
+pub(crate) const DOC_AUTHOR: &str = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d";
+pub(crate) const DOC_CLASS: &str = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a";
+pub(crate) const DOC_CONFIDENTIALITY: &str = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f";
+pub(crate) const DOC_FORMAT: &str = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d";
+pub(crate) const DOC_FACILITY: &str = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1";
+pub(crate) const DOC_PRACTICE: &str = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead";
+pub(crate) const DOC_EVENT: &str = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4";
+pub(crate) const DOC_TYPE: &str = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983";
+pub(crate) const DOC_PATIENT_ID: &str = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427";
+pub(crate) const DOC_UNIQUE_ID: &str = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab";
+pub(crate) const SET_NODE: &str = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd";
+pub(crate) const SET_AUTHOR: &str = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d";
+pub(crate) const SET_CONTENT_TYPE: &str = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500";
+pub(crate) const SET_PATIENT_ID: &str = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446";
+pub(crate) const SET_SOURCE_ID: &str = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832";
+pub(crate) const SET_UNIQUE_ID: &str = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8";
 
-const CLASSIFICATION: &str =
+pub(crate) const CLASSIFICATION: &str =
     "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification";
-const EXTERNAL_IDENTIFIER: &str =
+pub(crate) const EXTERNAL_IDENTIFIER: &str =
     "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ExternalIdentifier";
-const REGISTRY_PACKAGE: &str =
+pub(crate) const REGISTRY_PACKAGE: &str =
     "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:RegistryPackage";
-const ASSOCIATION: &str = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association";
-const HAS_MEMBER: &str = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
+pub(crate) const ASSOCIATION: &str =
+    "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association";
+pub(crate) const HAS_MEMBER: &str = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
 
 /// Symbolic ids, replaced by the registry on registration (as in the DMP's examples).
-const DOCUMENT_ID: &str = "Document01";
-const SET_ID: &str = "SubmissionSet01";
+pub(crate) const DOCUMENT_ID: &str = "Document01";
+pub(crate) const SET_ID: &str = "SubmissionSet01";
 
 /// Where the metadata goes: the two differ only in the XDM `URI` slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,18 +52,22 @@ pub enum MetadataTarget<'a> {
     Xdm { uri: &'a str },
 }
 
-struct Rim {
-    w: XmlWriter,
+pub(crate) struct Rim<'w> {
+    pub(crate) w: &'w mut XmlWriter,
     next: u32,
 }
 
-impl Rim {
-    fn id(&mut self, prefix: &str) -> String {
+impl<'w> Rim<'w> {
+    pub(crate) fn new(w: &'w mut XmlWriter) -> Self {
+        Self { w, next: 0 }
+    }
+
+    pub(crate) fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}{:02}", self.next)
     }
 
-    fn slot(&mut self, name: &str, values: &[&str]) -> Result<(), XdsError> {
+    pub(crate) fn slot(&mut self, name: &str, values: &[&str]) -> Result<(), XdsError> {
         self.w.start(RIM, "Slot", &[("name", name)])?;
         self.w.start(RIM, "ValueList", &[])?;
         for v in values {
@@ -72,7 +78,7 @@ impl Rim {
         Ok(())
     }
 
-    fn localized(&mut self, element: &str, value: &str) -> Result<(), XdsError> {
+    pub(crate) fn localized(&mut self, element: &str, value: &str) -> Result<(), XdsError> {
         self.w.start(RIM, element, &[])?;
         self.w.leaf(
             RIM,
@@ -90,7 +96,12 @@ impl Rim {
 
     /// An external classification by a coded value: `nodeRepresentation` = code, slot
     /// `codingScheme` = code system, `Name` = display.
-    fn coded(&mut self, scheme: &str, object: &str, code: &Code) -> Result<(), XdsError> {
+    pub(crate) fn coded(
+        &mut self,
+        scheme: &str,
+        object: &str,
+        code: &Code,
+    ) -> Result<(), XdsError> {
         let id = self.id("cl");
         self.w.start(
             RIM,
@@ -109,7 +120,12 @@ impl Rim {
         Ok(())
     }
 
-    fn author(&mut self, scheme: &str, object: &str, a: &XdsAuthor) -> Result<(), XdsError> {
+    pub(crate) fn author(
+        &mut self,
+        scheme: &str,
+        object: &str,
+        a: &XdsAuthor,
+    ) -> Result<(), XdsError> {
         let id = self.id("cl");
         self.w.start(
             RIM,
@@ -135,7 +151,7 @@ impl Rim {
         Ok(())
     }
 
-    fn external_id(
+    pub(crate) fn external_id(
         &mut self,
         scheme: &str,
         object: &str,
@@ -163,12 +179,9 @@ impl Rim {
 impl Submission {
     /// The `lcm:SubmitObjectsRequest` as a document of its own (XDM `METADATA.XML`).
     pub fn submit_objects_request(&self, target: MetadataTarget<'_>) -> Result<Vec<u8>, XdsError> {
-        let mut rim = Rim {
-            w: XmlWriter::new()?,
-            next: 0,
-        };
-        self.write_request(&mut rim, target)?;
-        Ok(rim.w.finish()?)
+        let mut w = XmlWriter::new()?;
+        self.write_request(&mut Rim::new(&mut w), target)?;
+        Ok(w.finish()?)
     }
 
     /// The body of an ITI-41 request: `xds:ProvideAndRegisterDocumentSetRequest` with the
@@ -178,10 +191,8 @@ impl Submission {
         &self,
         content: Option<&[u8]>,
     ) -> Result<Vec<u8>, XdsError> {
-        let mut rim = Rim {
-            w: XmlWriter::new()?,
-            next: 0,
-        };
+        let mut w = XmlWriter::new()?;
+        let mut rim = Rim::new(&mut w);
         rim.w
             .start(XDS, "ProvideAndRegisterDocumentSetRequest", &[])?;
         self.write_request(&mut rim, MetadataTarget::Iti41)?;
@@ -190,7 +201,7 @@ impl Submission {
             rim.w.leaf(XDS, "Document", &[("id", DOCUMENT_ID)], &b64)?;
         }
         rim.w.end()?;
-        Ok(rim.w.finish()?)
+        Ok(w.finish()?)
     }
 
     fn write_request(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
@@ -219,12 +230,50 @@ impl Submission {
     }
 
     fn write_document(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
-        let d = &self.document;
+        write_entry(rim, DOCUMENT_ID, &self.document, &[], target)
+    }
+
+    fn write_set(&self, rim: &mut Rim) -> Result<(), XdsError> {
+        write_set(
+            rim,
+            &SetHeader {
+                unique_id: &self.unique_id,
+                source_id: &self.source_id,
+                submission_time: &self.submission_time,
+                content_type: &self.content_type,
+                patient_id: &self.patient_id,
+                title: &self.title,
+                author: &self.author,
+            },
+        )
+    }
+}
+
+/// The submission set's own metadata, borrowed.
+pub(crate) struct SetHeader<'a> {
+    pub unique_id: &'a str,
+    pub source_id: &'a str,
+    pub submission_time: &'a str,
+    pub content_type: &'a Code,
+    pub patient_id: &'a str,
+    pub title: &'a str,
+    pub author: &'a XdsAuthor,
+}
+
+/// A DocumentEntry as an `ExtrinsicObject` with symbolic id `id`.
+pub(crate) fn write_entry(
+    rim: &mut Rim,
+    id: &str,
+    d: &super::DocumentEntry,
+    event_codes: &[Code],
+    target: MetadataTarget<'_>,
+) -> Result<(), XdsError> {
+    {
         rim.w.start(
             RIM,
             "ExtrinsicObject",
             &[
-                ("id", DOCUMENT_ID),
+                ("id", id),
                 ("mimeType", &d.mime_type),
                 ("objectType", DOC_ENTRY_TYPE),
             ],
@@ -247,41 +296,42 @@ impl Submission {
             rim.slot("URI", &[uri])?;
         }
         rim.localized("Name", &d.title)?;
-        rim.author(DOC_AUTHOR, DOCUMENT_ID, &d.author)?;
-        rim.coded(DOC_CLASS, DOCUMENT_ID, &d.class_code)?;
+        rim.author(DOC_AUTHOR, id, &d.author)?;
+        rim.coded(DOC_CLASS, id, &d.class_code)?;
         for c in &d.confidentiality {
-            rim.coded(DOC_CONFIDENTIALITY, DOCUMENT_ID, c)?;
+            rim.coded(DOC_CONFIDENTIALITY, id, c)?;
         }
-        rim.coded(DOC_FORMAT, DOCUMENT_ID, &d.format_code)?;
-        rim.coded(DOC_FACILITY, DOCUMENT_ID, &d.facility_type)?;
-        rim.coded(DOC_PRACTICE, DOCUMENT_ID, &d.practice_setting)?;
-        rim.coded(DOC_TYPE, DOCUMENT_ID, &d.type_code)?;
+        rim.coded(DOC_FORMAT, id, &d.format_code)?;
+        rim.coded(DOC_FACILITY, id, &d.facility_type)?;
+        rim.coded(DOC_PRACTICE, id, &d.practice_setting)?;
+        rim.coded(DOC_TYPE, id, &d.type_code)?;
+        for c in event_codes {
+            rim.coded(DOC_EVENT, id, c)?;
+        }
         rim.external_id(
             DOC_PATIENT_ID,
-            DOCUMENT_ID,
+            id,
             &d.patient_id,
             "XDSDocumentEntry.patientId",
         )?;
-        rim.external_id(
-            DOC_UNIQUE_ID,
-            DOCUMENT_ID,
-            &d.unique_id,
-            "XDSDocumentEntry.uniqueId",
-        )?;
+        rim.external_id(DOC_UNIQUE_ID, id, &d.unique_id, "XDSDocumentEntry.uniqueId")?;
         rim.w.end()?;
         Ok(())
     }
+}
 
-    fn write_set(&self, rim: &mut Rim) -> Result<(), XdsError> {
+/// The submission set as a `RegistryPackage` with symbolic id `SubmissionSet01`.
+pub(crate) fn write_set(rim: &mut Rim, h: &SetHeader<'_>) -> Result<(), XdsError> {
+    {
         rim.w.start(
             RIM,
             "RegistryPackage",
             &[("id", SET_ID), ("objectType", REGISTRY_PACKAGE)],
         )?;
-        rim.slot("submissionTime", &[&self.submission_time])?;
-        rim.localized("Name", &self.title)?;
-        rim.author(SET_AUTHOR, SET_ID, &self.author)?;
-        rim.coded(SET_CONTENT_TYPE, SET_ID, &self.content_type)?;
+        rim.slot("submissionTime", &[h.submission_time])?;
+        rim.localized("Name", h.title)?;
+        rim.author(SET_AUTHOR, SET_ID, h.author)?;
+        rim.coded(SET_CONTENT_TYPE, SET_ID, h.content_type)?;
         let id = rim.id("cl");
         rim.w.leaf(
             RIM,
@@ -297,19 +347,19 @@ impl Submission {
         rim.external_id(
             SET_PATIENT_ID,
             SET_ID,
-            &self.patient_id,
+            h.patient_id,
             "XDSSubmissionSet.patientId",
         )?;
         rim.external_id(
             SET_SOURCE_ID,
             SET_ID,
-            &self.source_id,
+            h.source_id,
             "XDSSubmissionSet.sourceId",
         )?;
         rim.external_id(
             SET_UNIQUE_ID,
             SET_ID,
-            &self.unique_id,
+            h.unique_id,
             "XDSSubmissionSet.uniqueId",
         )?;
         rim.w.end()?;

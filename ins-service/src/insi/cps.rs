@@ -12,6 +12,9 @@
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use passerelle_soap::dsig::{
+    self, CertSubject, DigestMethod, SignatureMethod, c14n_attr, c14n_text,
+};
 use passerelle_soap::{Limits, Ns, XmlWriter, ns, parse_document};
 use time::OffsetDateTime;
 
@@ -70,7 +73,12 @@ impl PsAssertion {
         now: OffsetDateTime,
     ) -> Result<Self, InsiError> {
         let der = signer.certificate_der();
-        let subject = CertSubject::parse(&der)?;
+        let subject = CertSubject::parse(&der).map_err(|e| {
+            InsiError::config(format!(
+                "the CPS certificate is not valid DER: {}",
+                e.reason
+            ))
+        })?;
         if !subject.rsa {
             return Err(InsiError::config(
                 "the CPS certificate key is not RSA: only RSA-SHA256 signatures are supported",
@@ -135,26 +143,16 @@ impl PsAssertion {
     }
 }
 
-const DSIG_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
-
-/// `SignedInfo` for the assertion `id` with its digest. `canonical` adds the dsig namespace
-/// declaration that exclusive canonicalisation renders on the apex; inside `Signature` it is
-/// inherited.
+/// `SignedInfo` for the assertion `id` with its digest (RSA-SHA256, SHA-256). `canonical` adds
+/// the dsig namespace declaration that exclusive canonicalisation renders on the apex; inside
+/// `Signature` it is inherited.
 pub fn signed_info(id: &str, digest_b64: &str, canonical: bool) -> String {
-    let xmlns = if canonical {
-        format!(" xmlns=\"{}\"", ns::XMLDSIG)
-    } else {
-        String::new()
-    };
-    format!(
-        "<SignedInfo{xmlns}><CanonicalizationMethod Algorithm=\"{DSIG_EXC_C14N}\"></CanonicalizationMethod>\
-         <SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"></SignatureMethod>\
-         <Reference URI=\"#{}\"><Transforms>\
-         <Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"></Transform>\
-         <Transform Algorithm=\"{DSIG_EXC_C14N}\"></Transform></Transforms>\
-         <DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"></DigestMethod>\
-         <DigestValue>{digest_b64}</DigestValue></Reference></SignedInfo>",
-        c14n_attr(id)
+    dsig::enveloped_signed_info(
+        id,
+        DigestMethod::Sha256,
+        digest_b64,
+        SignatureMethod::RsaSha256,
+        canonical,
     )
 }
 
@@ -179,47 +177,14 @@ pub async fn signed_assertion(
     let digest = assertion.digest()?;
     let to_sign = signed_info(&assertion.id, &digest, true);
     let signature = signer.sign(to_sign.as_bytes()).await?;
-    let signature_xml = format!(
-        "<Signature xmlns=\"{}\">{}<SignatureValue>{}</SignatureValue><KeyInfo><X509Data>\
-         <X509Certificate>{}</X509Certificate></X509Data></KeyInfo></Signature>",
-        ns::XMLDSIG,
-        signed_info(&assertion.id, &digest, false),
-        B64.encode(signature),
-        B64.encode(&certificate)
+    let signature_xml = dsig::signature_element(
+        None,
+        &signed_info(&assertion.id, &digest, false),
+        &signature,
+        &certificate,
+        "",
     );
     Ok(assertion.canonical(Some(&signature_xml))?)
-}
-
-/// Exclusive C14N escaping of character data.
-fn c14n_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Exclusive C14N escaping of attribute values.
-fn c14n_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The `wsse:Security` header block holding `assertion` (a serialised, signed
@@ -241,83 +206,4 @@ pub async fn signed_security_header(
 ) -> Result<String, CpsError> {
     let assertion = signed_assertion(signer, id, now).await?;
     Ok(security_header(&assertion)?)
-}
-
-/// A certificate subject: the DN as RFC 2253 writes it (last RDN first, `+` inside a
-/// multi-valued RDN) and the CN.
-struct CertSubject {
-    dn: String,
-    common_name: Option<String>,
-    rsa: bool,
-}
-
-impl CertSubject {
-    fn parse(der: &[u8]) -> Result<Self, InsiError> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| InsiError::config(format!("the CPS certificate is not valid DER: {e}")))?;
-        let subject = cert.subject();
-        let mut rdns = Vec::new();
-        let mut common_name = None;
-        for rdn in subject.iter() {
-            let mut parts = Vec::new();
-            for atv in rdn.iter() {
-                let oid = atv.attr_type().to_id_string();
-                let value = atv
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(atv.as_slice()).into_owned());
-                if oid == "2.5.4.3" && common_name.is_none() {
-                    common_name = Some(value.clone());
-                }
-                parts.push(format!(
-                    "{}={}",
-                    attribute_name(&oid),
-                    escape_dn_value(&value)
-                ));
-            }
-            rdns.push(parts.join("+"));
-        }
-        rdns.reverse();
-        let rsa = cert.public_key().algorithm.algorithm.to_id_string() == "1.2.840.113549.1.1.1";
-        Ok(Self {
-            dn: rdns.join(","),
-            common_name,
-            rsa,
-        })
-    }
-}
-
-/// Short names as the capture shows them (`CN`, `SN`, `T`, `C`…); others as dotted OIDs.
-fn attribute_name(oid: &str) -> String {
-    match oid {
-        "2.5.4.3" => "CN",
-        "2.5.4.4" => "SN",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "STREET",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "2.5.4.12" => "T",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        other => return other.to_owned(),
-    }
-    .to_owned()
-}
-
-/// RFC 2253 §2.4 escaping.
-fn escape_dn_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let last = v.chars().count().saturating_sub(1);
-    for (i, c) in v.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
-            || (i == 0 && (c == ' ' || c == '#'))
-            || (i == last && c == ' ');
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -3,12 +3,12 @@
 //! `rechercherInsAvecCarteVitale`, answered from a table of test identities.
 
 mod assertion;
-mod c14n;
 mod identities;
 mod request;
 mod server;
 mod soap;
-mod xml;
+
+pub(crate) use crate::common::{c14n, xml};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

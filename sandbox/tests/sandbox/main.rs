@@ -6,6 +6,9 @@
 mod binary;
 mod cps;
 mod curl;
+mod dmp_examples;
+mod dmp_helpers;
+mod dmp_refusals;
 mod faults;
 mod helpers;
 mod pki;

@@ -1,0 +1,406 @@
+//! Round trips with the DMP sandbox in organisation mode: status, authorisation, deposit,
+//! find, get by uniqueId, retrieve, mask, archive, idempotent redeposit, delete; a VIHF
+//! signed with the authentication certificate is refused `DMPInvalidCertificate`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dmp_service::client::{
+    AuthorizationAction, AuthorizationChange, CallAuth, CallContext, ClientIdentity, ClientTls,
+    DmpClient, DmpClientConfig, DmpError, DmpState, EntryStatus, FindDocuments, VisibilityChange,
+    deposit,
+};
+use dmp_service::signer::SoftwareSigner;
+use dmp_service::vihf::{
+    AuthenticationMode, LpsIdentity, PatientResource, PurposeOfUse, VihfClaims,
+};
+use passerelle_clinical_documents::codes::{self, Code};
+use passerelle_clinical_documents::header::*;
+use passerelle_clinical_documents::xds::{
+    ContentFacts, DocumentFormat, Submission, SubmissionSetInput,
+};
+use passerelle_domain::{
+    IdentityStatus, IdentityTraits, Ins, InsOid, PatientIdentity, Platform, Professional,
+    ProfessionalIdType, ProfessionalInput, QualifiedIns, StructureIdType, TraitsInput,
+};
+use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig};
+use passerelle_sandbox::pki::TestPki;
+use time::OffsetDateTime;
+
+const INS: &str = "248039263001064";
+const NIR_OID: &str = "1.2.250.1.213.1.4.8";
+
+fn professional() -> Professional {
+    Professional::new(&ProfessionalInput {
+        id_type: Some(ProfessionalIdType::Rpps),
+        id: "99900063480",
+        family_name: "FOUQUEREY",
+        given_name: "JEAN",
+        profession: "10",
+        specialty: "SM54",
+        structure_id_type: Some(StructureIdType::Finess),
+        structure_id: "999000003",
+        structure_name: "CABINET DU DR FOUQUEREY",
+        activity_sector: "SA07",
+    })
+    .unwrap()
+}
+
+fn claims() -> VihfClaims {
+    VihfClaims {
+        professional: professional(),
+        mode: AuthenticationMode::Indirecte,
+        purpose: PurposeOfUse::Normal,
+        lps: LpsIdentity {
+            id: "1.2.250.1.999.9".into(),
+            name: "passerelle".into(),
+            version: "0.1".into(),
+            homologation: "TEST".into(),
+        },
+        patient: Some(PatientResource {
+            ins: INS.into(),
+            oid: NIR_OID.into(),
+        }),
+    }
+}
+
+fn header(doc: &str) -> DocumentHeader {
+    let traits = IdentityTraits::from_input(&TraitsInput {
+        birth_name: "PAT-DOUZE".into(),
+        used_name: None,
+        first_names: vec!["NATHALIE".into()],
+        sex: "F".into(),
+        birth_date: "1948-03-21".into(),
+        birth_place: None,
+    })
+    .unwrap();
+    let identity = PatientIdentity {
+        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
+        traits: Some(traits),
+        status: IdentityStatus::Qualifiee,
+    };
+    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
+    let p = professional();
+    let t = OffsetDateTime::now_utc();
+    DocumentHeader {
+        id: DocumentId {
+            root: "1.2.250.1.999.1.2.3".into(),
+            extension: Some(doc.into()),
+        },
+        set_id: DocumentId {
+            root: "1.2.250.1.999.1.2.3".into(),
+            extension: Some(format!("SET-{doc}")),
+        },
+        version: 1,
+        title: "Lettre de liaison".into(),
+        type_code: codes::type_code("11490-0").unwrap().clone(),
+        effective_time: t,
+        confidentiality: Confidentiality::Normal,
+        hidden_from: vec![HiddenFrom::Patient],
+        language: "fr-FR".into(),
+        patient: Patient { ins, identity },
+        author: Author::Professional(ProfessionalAuthor {
+            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
+            professional: p.clone(),
+            time: t,
+        }),
+        custodian: p.structure().unwrap().clone(),
+        legal_authenticator: (p, t),
+        service_event: ServiceEvent {
+            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
+            start: t,
+            end: Some(t),
+        },
+        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
+    }
+}
+
+const CDA: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Lettre</title></ClinicalDocument>\n";
+
+fn the_deposit(doc: &str, set: &str) -> deposit::Deposit {
+    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
+    let s = Submission::from_header(
+        &header(doc),
+        &facts,
+        &SubmissionSetInput {
+            unique_id: set.into(),
+            source_id: "1.2.250.1.999.1.2".into(),
+            submission_time: OffsetDateTime::now_utc(),
+            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
+        },
+    )
+    .unwrap();
+    let mut d = deposit::Deposit::new(s, CDA.to_vec());
+    d.signature_unique_id = Some(format!("{set}.9"));
+    d
+}
+
+fn client(url: String, pki: &TestPki) -> DmpClient {
+    DmpClient::new(&DmpClientConfig {
+        endpoint: url,
+        timeout: Duration::from_secs(20),
+        tls: ClientTls {
+            identity: Some(ClientIdentity::Pem {
+                cert: pki.org_cert.clone(),
+                key: pki.org_key.clone(),
+            }),
+            trusted_ca: vec![pki.ca_cert.clone()],
+        },
+        source_id: "1.2.250.1.999.1.2".into(),
+        ..DmpClientConfig::default()
+    })
+    .unwrap()
+}
+
+fn ctx(signer: &Arc<SoftwareSigner>) -> CallContext {
+    CallContext {
+        message_id: uuid::Uuid::new_v4(),
+        auth: CallAuth::Organisation {
+            signer: signer.clone(),
+        },
+        claims: claims(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_mode_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let dmp = DmpSandbox::start(
+        DmpSandboxConfig {
+            data_dir: dir.path().join("data"),
+            ..DmpSandboxConfig::default()
+        },
+        &pki,
+    )
+    .await
+    .unwrap();
+    let c = client(dmp.url(), &pki);
+    let signer =
+        Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
+
+    let status = c.patient_status(&ctx(&signer)).await.unwrap();
+    assert!(status.exists);
+    assert_eq!(status.state, DmpState::Open);
+
+    // Declaring oneself authorised is for direct (CPS) access only, as the rights matrix says.
+    let e = c
+        .set_authorization(
+            &ctx(&signer),
+            AuthorizationChange {
+                action: AuthorizationAction::Add,
+                attending_physician: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, DmpError::Fault { code, .. } if code == "DMPAccessDeniedByRightsService"),
+        "{e:?}"
+    );
+
+    let set_id = format!("2.25.{}", uuid::Uuid::new_v4().as_u128());
+    let doc = format!("RT-{}", uuid::Uuid::new_v4().simple());
+    let d = the_deposit(&doc, &set_id);
+    let outcome = c.deposit(&ctx(&signer), &d).await.unwrap();
+    let unique_id = outcome.document_unique_ids[0].clone();
+    assert!(outcome.already_present.is_empty());
+
+    let found = c
+        .find_documents(&ctx(&signer), &FindDocuments::default())
+        .await
+        .unwrap();
+    let entry = found
+        .iter()
+        .find(|e| e.unique_id == unique_id)
+        .expect("the deposited document is found")
+        .clone();
+    assert!(entry.has_code("INVISIBLE_PATIENT"));
+    assert!(!entry.is_signature);
+
+    let by_id = c
+        .document_by_unique_id(&ctx(&signer), &unique_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_id.entry_uuid, entry.entry_uuid);
+
+    let got = c
+        .retrieve(&ctx(&signer), &entry.repository_id, &unique_id)
+        .await
+        .unwrap();
+    assert_eq!(&got.content[..], CDA);
+
+    // Sent again: nothing added, said so.
+    let again = c.deposit(&ctx(&signer), &d).await.unwrap();
+    assert_eq!(again.already_present, std::slice::from_ref(&unique_id));
+
+    // Reveal to the patient, then mask to professionals.
+    let revealed = entry
+        .confidentiality_after(VisibilityChange::RevealToPatient)
+        .unwrap();
+    c.update_confidentiality(&ctx(&signer), &entry, &revealed)
+        .await
+        .unwrap();
+    let entry = c
+        .document_by_unique_id(&ctx(&signer), &unique_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!entry.has_code("INVISIBLE_PATIENT"));
+    let masked = entry
+        .confidentiality_after(VisibilityChange::MaskToProfessionals)
+        .unwrap();
+    c.update_confidentiality(&ctx(&signer), &entry, &masked)
+        .await
+        .unwrap();
+    let now = c
+        .document_by_unique_id(&ctx(&signer), &unique_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(now.has_code("MASQUE_PS"), "{:?}", now.confidentiality);
+    assert_eq!(now.lid, entry.lid);
+
+    c.update_status(&ctx(&signer), &now, EntryStatus::Archived)
+        .await
+        .unwrap();
+    let archived = c
+        .find_documents(
+            &ctx(&signer),
+            &FindDocuments {
+                statuses: vec![EntryStatus::Archived],
+                ..FindDocuments::default()
+            },
+        )
+        .await
+        .unwrap();
+    let a = archived
+        .iter()
+        .find(|e| e.unique_id == unique_id)
+        .expect("archived")
+        .clone();
+    assert_eq!(a.status, EntryStatus::Archived);
+
+    c.update_status(&ctx(&signer), &a, EntryStatus::Deleted)
+        .await
+        .unwrap();
+    let approved = c
+        .find_documents(&ctx(&signer), &FindDocuments::default())
+        .await
+        .unwrap();
+    assert!(approved.iter().all(|e| e.unique_id != unique_id));
+
+    // An authentication certificate signing the VIHF (the card's, RSA; the organisation's
+    // authentication key of the test PKI is ECDSA, which no signer takes).
+    let wrong = Arc::new(SoftwareSigner::from_pem_files(&pki.cps_cert, &pki.cps_key).unwrap());
+    let e = c.patient_status(&ctx(&wrong)).await.unwrap_err();
+    assert!(
+        matches!(&e, DmpError::Fault { code, .. } if code == "DMPInvalidCertificate"),
+        "{e:?}"
+    );
+    dmp.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacement_several_documents_and_a_20_mb_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let dmp = DmpSandbox::start(
+        DmpSandboxConfig {
+            data_dir: dir.path().join("data"),
+            ..DmpSandboxConfig::default()
+        },
+        &pki,
+    )
+    .await
+    .unwrap();
+    let c = client(dmp.url(), &pki);
+    let signer =
+        Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
+    let new_set = || format!("2.25.{}", uuid::Uuid::new_v4().as_u128());
+    let new_doc = || format!("RT-{}", uuid::Uuid::new_v4().simple());
+
+    let first = the_deposit(&new_doc(), &new_set());
+    let old_id = c
+        .deposit(&ctx(&signer), &first)
+        .await
+        .unwrap()
+        .document_unique_ids[0]
+        .clone();
+    let old = c
+        .document_by_unique_id(&ctx(&signer), &old_id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A new version replacing it, and another document in the same submission set.
+    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
+    let other =
+        passerelle_clinical_documents::xds::DocumentEntry::from_header(&header(&new_doc()), &facts)
+            .unwrap();
+    let other_id = other.unique_id.clone();
+    let second = the_deposit(&new_doc(), &new_set())
+        .replacing(old.entry_uuid.clone())
+        .with_document(deposit::DepositDocument {
+            entry: other,
+            content: CDA.to_vec().into(),
+            replaces: None,
+        });
+    let outcome = c.deposit(&ctx(&signer), &second).await.unwrap();
+    assert_eq!(outcome.document_unique_ids.len(), 2);
+    let approved = c
+        .find_documents(&ctx(&signer), &FindDocuments::default())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = approved.iter().map(|e| e.unique_id.as_str()).collect();
+    assert!(ids.contains(&outcome.document_unique_ids[0].as_str()));
+    assert!(ids.contains(&other_id.as_str()));
+    assert!(!ids.contains(&old_id.as_str()));
+    let deprecated = c
+        .find_documents(
+            &ctx(&signer),
+            &FindDocuments {
+                statuses: vec![EntryStatus::Deprecated],
+                ..FindDocuments::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        deprecated
+            .iter()
+            .any(|e| e.unique_id == old_id && e.status == EntryStatus::Deprecated)
+    );
+
+    // 20 MB through MTOM and back through ITI-43.
+    let big: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let facts = ContentFacts::of_cda(&big, DocumentFormat::CdaPdf);
+    let s = Submission::from_header(
+        &header(&new_doc()),
+        &facts,
+        &SubmissionSetInput {
+            unique_id: new_set(),
+            source_id: "1.2.250.1.999.1.2".into(),
+            submission_time: OffsetDateTime::now_utc(),
+            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
+        },
+    )
+    .unwrap();
+    let big_id = s.document.unique_id.clone();
+    let d = deposit::Deposit::new(s, big.clone());
+    c.deposit(&ctx(&signer), &d).await.unwrap();
+    let e = c
+        .document_by_unique_id(&ctx(&signer), &big_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.size, Some(big.len() as u64));
+    let got = c
+        .retrieve(&ctx(&signer), &e.repository_id, &big_id)
+        .await
+        .unwrap();
+    assert!(got.content == big, "the 20 MB document comes back intact");
+    dmp.shutdown().await;
+}
