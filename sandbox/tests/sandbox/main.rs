@@ -8,6 +8,7 @@ mod cps;
 mod curl;
 mod dmp_examples;
 mod dmp_helpers;
+mod dmp_large;
 mod dmp_pki;
 mod dmp_refusals;
 mod dmp_updates;
