@@ -9,6 +9,7 @@ mod curl;
 mod dmp_examples;
 mod dmp_helpers;
 mod dmp_large;
+mod dmp_modes;
 mod dmp_pki;
 mod dmp_refusals;
 mod dmp_updates;
