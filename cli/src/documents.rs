@@ -90,9 +90,7 @@ pub async fn download(endpoint: &str, id: &str, output: &Path) -> anyhow::Result
     Ok(written)
 }
 
-async fn connect(
-    endpoint: &str,
-) -> anyhow::Result<DocumentStoreClient<tonic::transport::Channel>> {
+async fn connect(endpoint: &str) -> anyhow::Result<DocumentStoreClient<tonic::transport::Channel>> {
     DocumentStoreClient::connect(endpoint.to_owned())
         .await
         .with_context(|| format!("cannot reach {endpoint}: is `passerelle up` running?"))

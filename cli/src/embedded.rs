@@ -10,9 +10,12 @@ use anyhow::Context;
 use card_agent::backend::software::{SANDBOX_CPS_PIN, SoftwareTokenConfig, TokenIdentity};
 use card_agent::config::BackendKind;
 use card_agent::{CardAgentConfig, RunningCardAgent};
+use dmp_service::config::SignatureKey;
+use dmp_service::{DmpSettings, RunningDmpService};
 use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
 use ins_service::{InsSettings, RunningInsService};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
+use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig, RunningDmpSandbox};
 use passerelle_sandbox::insi::SANDBOX_IDAM;
 use passerelle_sandbox::insi::{
     FaultInjection, InsiSandbox, InsiSandboxConfig, RunningInsiSandbox,
@@ -24,6 +27,7 @@ use passerelle_service_kit::settings::KitSettings;
 
 /// Default gRPC ports, one per service.
 pub const INS_PORT: u16 = 50051;
+pub const DMP_PORT: u16 = dmp_service::GRPC_PORT;
 pub const CARD_PORT: u16 = card_agent::config::DEFAULT_GRPC_PORT;
 /// Workstation id of the embedded card-agent.
 pub const CARD_WORKSTATION: &str = "local";
@@ -37,13 +41,24 @@ pub struct EmbeddedOptions {
     pub insi_latency: Duration,
     pub insi_fault: Option<FaultInjection>,
     pub card_listen: SocketAddr,
+    pub dmp_listen: SocketAddr,
+    pub dmp_sandbox_listen: SocketAddr,
+    pub dmp_latency: Duration,
+    pub dmp_fault: Option<FaultInjection>,
 }
+
+/// The software identity the embedded DMP client declares (VIHF `LPS_*`, HL7v3 sender).
+pub const LPS_ID: &str = "1.2.250.1.999.1.1";
+/// The sandbox's DMP homologation number of Passerelle (a test value).
+pub const LPS_HOMOLOGATION: &str = "PASSERELLE-SANDBOX";
 
 pub struct Embedded {
     pub pki: TestPki,
     pub bus: SharedBus,
     pub insi: RunningInsiSandbox,
     pub ins: RunningInsService,
+    pub dmp_sandbox: RunningDmpSandbox,
+    pub dmp: RunningDmpService,
     pub card: RunningCardAgent,
     shutdown: Shutdown,
 }
@@ -127,6 +142,35 @@ impl Embedded {
             .await
             .context("starting the INS service")?;
 
+        let dmp_sandbox = DmpSandbox::start(
+            DmpSandboxConfig {
+                listen: opts.dmp_sandbox_listen,
+                data_dir: opts.data_dir.join("dmp-sandbox"),
+                latency: opts.dmp_latency,
+                fault_injection: opts.dmp_fault.clone(),
+                ..Default::default()
+            },
+            &pki,
+        )
+        .await
+        .context("starting the DMP sandbox")?;
+        let dmp_kit = KitSettings {
+            grpc: passerelle_service_kit::settings::GrpcSettings {
+                listen: opts.dmp_listen,
+                ..KitSettings::with_grpc_port(DMP_PORT).grpc
+            },
+            ..KitSettings::with_grpc_port(DMP_PORT)
+        };
+        let dmp = dmp_service::start(
+            &dmp_kit,
+            &dmp_settings(&pki, &dmp_sandbox.url()),
+            bus.clone(),
+            Roles::default(),
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the DMP service")?;
+
         // The card-agent of this workstation, on the sandbox's test CPS (PIN 1234).
         let mut card_cfg = CardAgentConfig {
             workstation: CARD_WORKSTATION.to_owned(),
@@ -159,6 +203,8 @@ impl Embedded {
             bus,
             insi,
             ins,
+            dmp_sandbox,
+            dmp,
             card,
             shutdown,
         })
@@ -168,8 +214,10 @@ impl Embedded {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.trigger();
         self.ins.wait().await.context("stopping the INS service")?;
+        self.dmp.wait().await.context("stopping the DMP service")?;
         self.card.wait().await.context("stopping the card-agent")?;
         self.insi.shutdown().await;
+        self.dmp_sandbox.shutdown().await;
         Ok(())
     }
 
@@ -177,7 +225,43 @@ impl Embedded {
         self.card.endpoint()
     }
 
+    pub fn dmp_endpoint(&self) -> String {
+        self.dmp.endpoint().unwrap_or_default()
+    }
+
     pub fn ins_endpoint(&self) -> String {
         self.ins.endpoint().unwrap_or_default()
+    }
+}
+
+/// dmp-service on the sandbox: TLS with the organisation's authentication certificate, the
+/// VIHF signed with its signature certificate (CPS mode: the card-agent's test CPS), a test
+/// platform (the CNAM test patients' INS use the test OID).
+fn dmp_settings(pki: &TestPki, endpoint: &str) -> DmpSettings {
+    use dmp_service::client::{ClientIdentity as DmpIdentity, ClientTls as DmpTls, LpsConfig};
+    DmpSettings {
+        dmp: dmp_service::client::DmpClientConfig {
+            endpoint: endpoint.to_owned(),
+            tls: DmpTls {
+                identity: Some(DmpIdentity::Pem {
+                    cert: pki.org_cert.clone(),
+                    key: pki.org_key.clone(),
+                }),
+                trusted_ca: vec![pki.ca_cert.clone()],
+            },
+            lps: LpsConfig {
+                id: LPS_ID.to_owned(),
+                homologation: LPS_HOMOLOGATION.to_owned(),
+                ..LpsConfig::default()
+            },
+            test_platform: true,
+            source_id: LPS_ID.to_owned(),
+            ..Default::default()
+        },
+        organisation_signature: Some(SignatureKey::Pem {
+            cert: pki.org_sign_cert.clone(),
+            key: pki.org_sign_key.clone(),
+        }),
+        ..DmpSettings::default()
     }
 }

@@ -5,6 +5,7 @@ mod commands;
 mod documents;
 mod embedded;
 mod output;
+mod sandbox_view;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,9 @@ enum Command {
     /// DMP: the patient's shared medical record (status, deposit, list, get, visibility).
     #[command(subcommand)]
     Dmp(commands::dmp::DmpCommand),
+    /// Sandbox only: what the national services' other users see (e.g. the patient's DMP).
+    #[command(subcommand)]
+    Sandbox(commands::sandbox::SandboxCommand),
     /// Card-agent of this workstation: readers, reading the CPS, signing.
     #[command(subcommand)]
     Card(commands::card::CardCommand),
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Ins(cmd) => commands::ins::run(cmd).await,
             Command::Dmp(cmd) => commands::dmp::run(cmd).await,
+            Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
             Command::Card(cmd) => commands::card::run(cmd).await,
             Command::Document(cmd) => Ok(commands::document::run(cmd)),
         }

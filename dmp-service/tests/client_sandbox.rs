@@ -93,6 +93,7 @@ fn header(doc: &str) -> DocumentHeader {
             extension: Some(format!("SET-{doc}")),
         },
         version: 1,
+        replaces: None,
         title: "Lettre de liaison".into(),
         type_code: codes::type_code("11490-0").unwrap().clone(),
         effective_time: t,

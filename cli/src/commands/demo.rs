@@ -69,6 +69,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         insi_latency: Duration::ZERO,
         insi_fault: None,
         card_listen: any_port,
+        dmp_listen: any_port,
+        dmp_sandbox_listen: any_port,
+        dmp_latency: Duration::ZERO,
+        dmp_fault: None,
     };
 
     step(1, "start the sandbox and the services");
@@ -262,11 +266,207 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("the sandbox did not find the tutorial's patient in CPS mode");
     }
 
-    step(10, "stop");
+    dmp_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
+
+    step(15, "stop");
     system.stop().await?;
     println!(
         "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox), \
-         then retrieved again in CPS mode with the professional's card."
+         retrieved again in CPS mode with the professional's card, and her VSM and a letter hidden \
+         from her were deposited in her DMP (sandbox) and listed back."
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn data_dir_of(opts: &EmbeddedOptions) -> &std::path::Path {
+    &opts.data_dir
+}
+
+/// The tutorial's VSM for Nathalie PAT-DOUZE: her history as the tutorial's screen shows it,
+/// her long-term treatment and her médecin traitant.
+const TUTORIAL_VSM: &str = r#"{
+  "chronic_pathologies": [{"label": "Asthme à l'effort", "start": "2012"}],
+  "surgical_history": [{"label": "HTA", "start": "2020"}],
+  "long_term_treatments": [{"label": "DOLIPRANE 1000 mg", "start": "2024-09-23", "end": "2024-10-02"}],
+  "attending_physician": {"last_name": "FOUQUEREY", "first_name": "JEAN", "rpps": "99900063480"}
+}"#;
+
+/// Steps 10–14: the patient's DMP in CPS mode — status, the VSM, a letter hidden from the
+/// patient, the list, and what the patient sees.
+async fn dmp_steps(
+    system: &Embedded,
+    id: &passerelle_proto::ins::v1::Ins,
+    traits: &IdentityTraits,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use passerelle_proto::common::v1::{IdentityStatus as CommonStatus, PatientIdentity};
+    use passerelle_proto::dmp::v1::{
+        self as dmp, Access, AccessMode, AuthorizationAction, DepositOptions, DepositRequest,
+        DepositVsmRequest, GetStatusRequest, ListDocumentsRequest, SetAuthorizationRequest,
+        dmp_service_client::DmpServiceClient,
+    };
+
+    use crate::commands::dmp::print;
+
+    let endpoint = system.dmp_endpoint();
+    let mut dmp_client = DmpServiceClient::connect(endpoint.clone()).await?;
+    let access = || {
+        Some(Access {
+            actor: cps_actor(),
+            mode: AccessMode::Normal as i32,
+            reason: String::new(),
+        })
+    };
+    let patient = Some(PatientIdentity {
+        matricule: id.matricule.clone(),
+        key: id.key.clone(),
+        oid: id.oid.clone(),
+        birth_name: traits.birth_name.clone(),
+        used_name: String::new(),
+        first_names: traits.first_names.clone(),
+        sex: traits.sex,
+        birth_date: traits.birth_date.clone(),
+        birth_place: String::new(),
+        status: CommonStatus::Qualifiee as i32,
+    });
+    let fail = |s: tonic::Status| {
+        let message = output::status_message(&s);
+        anyhow::anyhow!("{}", message.trim_start_matches("error: ").to_owned())
+    };
+
+    step(
+        10,
+        "« DMP → Accueil »: the patient's DMP, and whether the professional is authorised (TD0.2)",
+    );
+    println!(
+        "dmp-service: {endpoint}; DMP sandbox: {}",
+        system.dmp_sandbox.url()
+    );
+    let status = dmp_client
+        .get_status(GetStatusRequest {
+            access: access(),
+            patient: patient.clone(),
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    print!("{}", print::status_table(&status));
+    if status.authorization != dmp::Authorization::Valid as i32 {
+        println!("the patient consents: the professional declares themself authorised (TD0.3)");
+        let set = dmp_client
+            .set_authorization(SetAuthorizationRequest {
+                access: access(),
+                patient: patient.clone(),
+                action: AuthorizationAction::Add as i32,
+                attending_physician: false,
+            })
+            .await
+            .map_err(fail)?
+            .into_inner();
+        print!("{}", print::authorization_table(&set));
+    }
+
+    step(
+        11,
+        "« Valider et partager dans le DMP »: the VSM (chronic pathology, surgical history, treatment)",
+    );
+    let vsm_file = dir.join("demo-vsm.json");
+    std::fs::write(&vsm_file, TUTORIAL_VSM)
+        .with_context(|| format!("writing {}", vsm_file.display()))?;
+    let vsm_id = crate::documents::upload(&endpoint, &vsm_file, "application/json").await?;
+    let vsm = dmp_client
+        .deposit_vsm(DepositVsmRequest {
+            access: access(),
+            patient: patient.clone(),
+            vsm_document_id: vsm_id,
+            idempotency_key: String::new(),
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    print!("{}", print::deposit_table(&vsm));
+
+    step(
+        12,
+        "a letter deposited hidden from the patient (« non visible par le patient »)",
+    );
+    let letter_file = dir.join("demo-letter.txt");
+    std::fs::write(
+        &letter_file,
+        "Chère consœur,\nJe vous adresse Mme PAT-DOUZE pour le suivi de son asthme d'effort.\n",
+    )
+    .with_context(|| format!("writing {}", letter_file.display()))?;
+    let letter_id = crate::documents::upload(&endpoint, &letter_file, "text/plain").await?;
+    let letter = dmp_client
+        .deposit(DepositRequest {
+            access: access(),
+            patient: patient.clone(),
+            document_id: letter_id,
+            options: Some(DepositOptions {
+                title: "Courrier standard".to_owned(),
+                type_code: "11490-0".to_owned(),
+                confidentiality: dmp::Confidentiality::Normal as i32,
+                hide_from_patient: true,
+                ..DepositOptions::default()
+            }),
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    print!("{}", print::deposit_table(&letter));
+
+    step(13, "the patient's documents, listed back (TD3.1)");
+    let list = dmp_client
+        .list_documents(ListDocumentsRequest {
+            access: access(),
+            patient: patient.clone(),
+            ..ListDocumentsRequest::default()
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    print!("{}", print::list_table(&list));
+    let listed = list
+        .documents
+        .iter()
+        .find(|d| d.unique_id == letter.unique_id)
+        .context("the letter deposited is not in the list")?;
+    let visibility = listed.visibility.unwrap_or_default();
+    println!(
+        "the letter: visible to professionals {}, to the patient {}, to her legal representatives {}",
+        yes_no(visibility.professionals),
+        yes_no(visibility.patient),
+        yes_no(visibility.legal_representatives)
+    );
+    if visibility.patient {
+        anyhow::bail!("the letter should be hidden from the patient");
+    }
+
+    step(
+        14,
+        "what the patient sees in « Mon espace santé » (sandbox view): the VSM, not the letter",
+    );
+    let seen = crate::sandbox_view::fetch(
+        &system.dmp_sandbox.url(),
+        &system.pki,
+        &format!("{}{}", id.matricule, id.key),
+        crate::sandbox_view::Audience::Patient,
+    )
+    .await
+    .context("reading the sandbox's patient view")?;
+    for d in &seen.documents {
+        println!("  {}  {}  [{}]", d.created, d.title, d.type_code);
+    }
+    if seen
+        .documents
+        .iter()
+        .any(|d| d.unique_id == letter.unique_id)
+    {
+        anyhow::bail!("the patient sees the letter hidden from her");
+    }
+    Ok(())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
 }

@@ -21,7 +21,7 @@ use crate::commands::ins::{SexArg, TraitsArgs};
 use crate::commands::who::{self, PatientArgs, ProfessionalArgs};
 use crate::{documents, output};
 
-mod print;
+pub mod print;
 
 pub const DEFAULT_DMP_ENDPOINT: &str = "http://127.0.0.1:50052";
 
@@ -365,7 +365,12 @@ async fn status(a: PatientCommon) -> anyhow::Result<ExitCode> {
             patient: Some(patient),
         })
         .await;
-    Ok(finish(r, a.common.json, print::status_json, print::status_table))
+    Ok(finish(
+        r,
+        a.common.json,
+        print::status_json,
+        print::status_table,
+    ))
 }
 
 async fn authorize(a: AuthorizeArgs, action: AuthorizationAction) -> anyhow::Result<ExitCode> {
@@ -439,7 +444,12 @@ async fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
             type_codes: a.types.clone(),
         })
         .await;
-    Ok(finish(r, a.on.common.json, print::list_json, print::list_table))
+    Ok(finish(
+        r,
+        a.on.common.json,
+        print::list_json,
+        print::list_table,
+    ))
 }
 
 async fn deposit(a: DepositArgs) -> anyhow::Result<ExitCode> {

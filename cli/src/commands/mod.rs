@@ -3,5 +3,6 @@ pub mod demo;
 pub mod dmp;
 pub mod document;
 pub mod ins;
+pub mod sandbox;
 pub mod up;
 pub mod who;

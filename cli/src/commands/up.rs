@@ -9,7 +9,7 @@ use clap::Args;
 use passerelle_sandbox::insi::FaultInjection;
 use passerelle_service_kit::{Shutdown, telemetry};
 
-use crate::embedded::{CARD_PORT, CARD_WORKSTATION, Embedded, EmbeddedOptions, INS_PORT};
+use crate::embedded::{CARD_PORT, CARD_WORKSTATION, DMP_PORT, Embedded, EmbeddedOptions, INS_PORT};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -22,6 +22,18 @@ pub struct UpArgs {
     /// gRPC address of the INS service.
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], INS_PORT)))]
     pub ins_listen: SocketAddr,
+    /// gRPC address of the DMP service.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DMP_PORT)))]
+    pub dmp_listen: SocketAddr,
+    /// HTTPS address of the DMP sandbox.
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    pub dmp_sandbox_listen: SocketAddr,
+    /// Latency the DMP sandbox adds to each answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub dmp_latency_ms: u64,
+    /// Make the DMP sandbox fail (same syntax as --insi-fault).
+    #[arg(long)]
+    pub dmp_fault: Option<FaultInjection>,
     /// Local gRPC address of the card-agent (loopback only).
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], CARD_PORT)))]
     pub card_listen: SocketAddr,
@@ -63,11 +75,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         insi_latency: Duration::from_millis(args.insi_latency_ms),
         insi_fault: args.insi_fault,
         card_listen: args.card_listen,
+        dmp_listen: args.dmp_listen,
+        dmp_sandbox_listen: args.dmp_sandbox_listen,
+        dmp_latency: Duration::from_millis(args.dmp_latency_ms),
+        dmp_fault: args.dmp_fault,
     };
     let vitale_file = args.vitale_file.clone();
     let system = Embedded::start_with_vitale(&opts, args.vitale_file, shutdown.clone()).await?;
     println!("Passerelle is up (bus: {})", system.bus.describe());
     println!("  ins-service   gRPC {}", system.ins_endpoint());
+    println!("  dmp-service   gRPC {}", system.dmp_endpoint());
     println!(
         "  card-agent    gRPC {} (workstation {CARD_WORKSTATION}, test CPS, PIN 1234)",
         system.card_endpoint()
@@ -81,6 +98,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  INSi sandbox  {}", system.insi.url());
     println!("                WSDL {}", system.insi.wsdl_url());
+    println!("  DMP sandbox   {}", system.dmp_sandbox.url());
     println!("Test PKI:");
     println!("{}", system.pki.describe());
     println!("Press Ctrl-C to stop.");

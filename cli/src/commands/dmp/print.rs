@@ -82,7 +82,7 @@ pub fn authorization_json(r: &SetAuthorizationResponse) -> String {
 }
 
 pub fn authorization_table(r: &SetAuthorizationResponse) -> String {
-    let mut s = format!("{}", r.status);
+    let mut s = r.status.clone();
     if !r.context.is_empty() {
         let _ = write!(s, ": {}", r.context);
     }
@@ -128,7 +128,7 @@ pub fn accessible_table(r: &ListAccessibleResponse) -> String {
 }
 
 fn visibility_json(v: Option<&Visibility>) -> Value {
-    let v = v.cloned().unwrap_or_default();
+    let v = v.copied().unwrap_or_default();
     json!({
         "professionals": v.professionals,
         "patient": v.patient,
@@ -154,7 +154,7 @@ pub fn entry_json(d: &DocumentEntry) -> Value {
 
 /// Who does not see the document, in words.
 fn hidden_from(v: Option<&Visibility>) -> String {
-    let v = v.cloned().unwrap_or_default();
+    let v = v.copied().unwrap_or_default();
     let mut hidden = Vec::new();
     if !v.professionals {
         hidden.push("professionals");
@@ -269,5 +269,41 @@ pub fn change_table(r: &DocumentChangeResponse) -> String {
         s.push_str(&entry_line(e));
     }
     let _ = writeln!(s, "Request id  {}", r.request_id);
+    s
+}
+
+/// The sandbox's view of a DMP, with the fields and names of `dmp list --json`.
+pub fn view_json(v: &passerelle_sandbox::dmp::view::View) -> String {
+    let documents: Vec<Value> = v
+        .documents
+        .iter()
+        .map(|d| {
+            json!({
+                "unique_id": d.unique_id,
+                "title": d.title,
+                "type_code": d.type_code,
+                "status": d.status,
+                "confidentiality": d.confidentiality,
+                "visibility": {
+                    "professionals": d.visibility.professionals,
+                    "patient": d.visibility.patient,
+                    "legal_representatives": d.visibility.legal_representatives,
+                },
+                "created": d.created,
+            })
+        })
+        .collect();
+    json!({ "documents": documents }).to_string()
+}
+
+pub fn view_table(v: &passerelle_sandbox::dmp::view::View) -> String {
+    let mut s = format!("{} document(s)\n", v.documents.len());
+    for d in &v.documents {
+        let _ = writeln!(
+            s,
+            "  {}  {}  [{} {}]  {}",
+            d.created, d.title, d.type_code, d.status, d.unique_id
+        );
+    }
     s
 }

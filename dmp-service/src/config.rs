@@ -1,0 +1,109 @@
+//! The DMP service's own settings, beside the kit's (`[grpc]`, `[bus]`, `[log]`, `[worker]`,
+//! `[shutdown]`, `[documents]`): defaults, then the file, then `PASSERELLE__…` variables (e.g.
+//! `PASSERELLE__DMP__ENDPOINT`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use passerelle_domain::Platform;
+use passerelle_service_kit::audit::AuditSettings;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{AuthenticationModeConfig, DmpClientConfig};
+use crate::document::DocumentSettings;
+use crate::signer::{SignerError, SoftwareSigner, XmlSigner};
+use crate::vihf::AuthenticationMode;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DmpSettings {
+    /// Where and how to call the DMP (endpoint, TLS, the software's LPS identity, the
+    /// authentication mode of organisation mode, `test_platform` — on a CNAM test platform
+    /// the test INS-NIR OID 1.2.250.1.213.1.4.10 is a qualified INS).
+    pub dmp: DmpClientConfig,
+    /// Organisation mode: the organisation's **signature** certificate and key, which sign
+    /// the VIHF and the deposits' XAdES (its authentication certificate is `dmp.tls`). None:
+    /// only CPS mode.
+    pub organisation_signature: Option<SignatureKey>,
+    pub document: DocumentSettings,
+    pub audit: AuditSettings,
+    /// How long the workstation's card-agent may take to answer (the PIN is entered there).
+    #[serde(with = "humantime_serde")]
+    pub card_timeout: Duration,
+}
+
+impl Default for DmpSettings {
+    fn default() -> Self {
+        Self {
+            dmp: DmpClientConfig::default(),
+            organisation_signature: None,
+            document: DocumentSettings::default(),
+            audit: AuditSettings::default(),
+            card_timeout: passerelle_card_client::DEFAULT_AGENT_TIMEOUT,
+        }
+    }
+}
+
+impl DmpSettings {
+    /// Where the INS is used: the test INS-NIR OID is qualified only on a test platform.
+    pub fn platform(&self) -> Platform {
+        if self.dmp.test_platform {
+            Platform::Test
+        } else {
+            Platform::Production
+        }
+    }
+
+    /// The VIHF authentication mode of organisation mode (CPS mode is always DIRECTE).
+    pub fn organisation_mode(&self) -> AuthenticationMode {
+        match self.dmp.authentication_mode {
+            AuthenticationModeConfig::IndirecteRenforcee => AuthenticationMode::IndirecteRenforcee,
+            _ => AuthenticationMode::Indirecte,
+        }
+    }
+}
+
+/// A software signature key: PEM certificate + key, or a PKCS#12.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SignatureKey {
+    Pem {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    Pkcs12 {
+        path: PathBuf,
+        /// Never written back out nor shown in debug output.
+        #[serde(default, skip_serializing)]
+        password: String,
+    },
+}
+
+impl fmt::Debug for SignatureKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pem { cert, key } => f
+                .debug_struct("Pem")
+                .field("cert", cert)
+                .field("key", key)
+                .finish(),
+            Self::Pkcs12 { path, .. } => f
+                .debug_struct("Pkcs12")
+                .field("path", path)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl SignatureKey {
+    /// Loads the key.
+    pub fn signer(&self) -> Result<Arc<dyn XmlSigner>, SignerError> {
+        Ok(match self {
+            Self::Pem { cert, key } => Arc::new(SoftwareSigner::from_pem_files(cert, key)?),
+            Self::Pkcs12 { path, password } => Arc::new(SoftwareSigner::from_p12(path, password)?),
+        })
+    }
+}

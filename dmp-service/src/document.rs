@@ -1,0 +1,280 @@
+//! The document of a deposit: the caller's file taken from the document store (never inside a
+//! bus message), made into a CDA R2 by the clinical-documents crate — a level 1 around a PDF
+//! or a text, or the structured VSM — with the header the request and the professional give.
+
+use futures::StreamExt;
+use passerelle_bus::documents::{DocumentError, SharedDocumentStore};
+use passerelle_clinical_documents::cda::level1::{self, Content, Level1Error};
+use passerelle_clinical_documents::codes::{self, Code};
+use passerelle_clinical_documents::header::builder::{AuthorInput, HeaderError, HeaderInput};
+use passerelle_clinical_documents::header::{
+    Confidentiality, DocumentHeader, DocumentId, HiddenFrom,
+};
+use passerelle_clinical_documents::ids::{DocumentIds, IdError};
+use passerelle_clinical_documents::vsm::{self, Vsm, VsmError};
+use passerelle_domain::{PatientIdentity, Platform, Professional};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Media types a letter may have.
+pub const PDF: &str = "application/pdf";
+pub const TEXT: &str = "text/plain";
+
+/// `[document]` settings: what the structure's documents share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocumentSettings {
+    /// Practice setting, JDV J04 (e.g. `AMBULATOIRE`).
+    pub practice_setting: String,
+    /// Healthcare facility type, JDV J02 (e.g. `SA05` centre de santé).
+    pub facility_type: String,
+    /// Largest document taken from the store, in bytes.
+    pub max_size: u64,
+}
+
+impl Default for DocumentSettings {
+    fn default() -> Self {
+        Self {
+            practice_setting: "AMBULATOIRE".to_owned(),
+            facility_type: "SA05".to_owned(),
+            max_size: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the document of a request cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentProblem {
+    #[error("document {id}: {error}")]
+    Store { id: String, error: DocumentError },
+    #[error(
+        "document {id} is {media_type:?}: a letter is a PDF (application/pdf) or a text (text/plain)"
+    )]
+    MediaType { id: String, media_type: String },
+    #[error("document {id} is {size} bytes: at most {limit} are accepted")]
+    TooLarge { id: String, size: u64, limit: u64 },
+    #[error("the document's header: {0}")]
+    Header(#[from] HeaderError),
+    #[error("the letter: {0}")]
+    Level1(#[from] Level1Error),
+    #[error("the VSM: {0}")]
+    Vsm(#[from] VsmError),
+    #[error("options.idempotency_key: {0}")]
+    Id(#[from] IdError),
+    #[error(
+        "the professional has no structure: the DMP needs the structure that keeps the document (actor.professional.structure)"
+    )]
+    NoStructure,
+    #[error("document.{field} {value:?} is not a code of {set}")]
+    Setting {
+        field: &'static str,
+        value: String,
+        set: &'static str,
+    },
+}
+
+/// The content of a stored document, at most `limit` bytes.
+pub async fn fetch(
+    store: &SharedDocumentStore,
+    id: &str,
+    limit: u64,
+) -> Result<(String, Vec<u8>), DocumentProblem> {
+    let store_error = |error| DocumentProblem::Store {
+        id: id.to_owned(),
+        error,
+    };
+    let (reference, mut chunks) = store.get(id).await.map_err(store_error)?;
+    if reference.size > limit {
+        return Err(DocumentProblem::TooLarge {
+            id: id.to_owned(),
+            size: reference.size,
+            limit,
+        });
+    }
+    let mut content = Vec::with_capacity(usize::try_from(reference.size).unwrap_or(0));
+    while let Some(chunk) = chunks.next().await {
+        content.extend_from_slice(&chunk.map_err(store_error)?);
+    }
+    Ok((reference.media_type, content))
+}
+
+/// What a request says of the document, besides its content.
+#[derive(Debug, Clone)]
+pub struct DocumentRequest {
+    pub ids: DocumentIds,
+    /// 1, or the replaced version + 1.
+    pub version: u32,
+    /// The document this one replaces (its CDA id), if any.
+    pub replaces: Option<DocumentId>,
+    pub title: String,
+    pub type_code: String,
+    pub confidentiality: Confidentiality,
+    pub hidden_from: Vec<HiddenFrom>,
+    pub patient: PatientIdentity,
+    pub platform: Platform,
+    pub author: Professional,
+}
+
+/// The ids of a new document: from the caller's key, or generated.
+pub fn ids(key: &str) -> Result<DocumentIds, IdError> {
+    if key.trim().is_empty() {
+        Ok(DocumentIds::generate())
+    } else {
+        DocumentIds::from_key(key)
+    }
+}
+
+/// The ids of a replacement: from the caller's key (generated when empty), in the set of the
+/// document replaced.
+pub fn replacement_ids(key: &str, set_id: DocumentId) -> Result<DocumentIds, IdError> {
+    let key = if key.trim().is_empty() {
+        DocumentIds::generate().key
+    } else {
+        key.to_owned()
+    };
+    DocumentIds::replacement(&key, set_id)
+}
+
+fn setting(
+    value: &str,
+    field: &'static str,
+    set: &'static str,
+    lookup: fn(&str) -> Option<&'static Code>,
+) -> Result<Code, DocumentProblem> {
+    lookup(value)
+        .cloned()
+        .ok_or_else(|| DocumentProblem::Setting {
+            field,
+            value: value.to_owned(),
+            set,
+        })
+}
+
+/// The checked CDA header.
+pub fn header(
+    r: DocumentRequest,
+    settings: &DocumentSettings,
+    now: OffsetDateTime,
+) -> Result<DocumentHeader, DocumentProblem> {
+    let custodian = r
+        .author
+        .structure()
+        .cloned()
+        .ok_or(DocumentProblem::NoStructure)?;
+    let practice_setting = setting(
+        &settings.practice_setting,
+        "practice_setting",
+        "JDV J04",
+        codes::practice_setting,
+    )?;
+    let facility_type = setting(
+        &settings.facility_type,
+        "facility_type",
+        "JDV J02",
+        codes::healthcare_facility_type,
+    )?;
+    Ok(HeaderInput {
+        ids: r.ids,
+        version: r.version,
+        replaces: r.replaces,
+        title: r.title,
+        type_code: r.type_code,
+        effective_time: now,
+        confidentiality: r.confidentiality,
+        hidden_from: r.hidden_from,
+        patient: r.patient,
+        platform: r.platform,
+        author: AuthorInput::Professional(r.author),
+        custodian,
+        legal_authenticator: None,
+        practice_setting,
+        service_start: now,
+        service_end: None,
+        facility_type,
+    }
+    .build()?)
+}
+
+/// A letter as a CDA level 1.
+pub fn letter_cda(
+    header: &DocumentHeader,
+    media_type: &str,
+    content: &[u8],
+) -> Result<Vec<u8>, DocumentProblem> {
+    let kind = if media_type == PDF {
+        Content::Pdf
+    } else {
+        Content::Text
+    };
+    // The PDF travels base64 inside the CDA: 4/3 of it, plus the header.
+    let mut cda = Vec::with_capacity(content.len() / 3 * 4 + 16 * 1024);
+    level1::write(
+        &mut cda,
+        header,
+        kind,
+        content,
+        content.len() as u64,
+        content.len() as u64,
+    )?;
+    Ok(cda)
+}
+
+/// The VSM as its structured CDA.
+pub fn vsm_cda(header: &DocumentHeader, input: &[u8]) -> Result<Vec<u8>, DocumentProblem> {
+    let vsm = Vsm::from_json(input)?;
+    let mut cda = Vec::with_capacity(32 * 1024);
+    vsm::write_document(&mut cda, header, &vsm)?;
+    Ok(cda)
+}
+
+/// The version a CDA document declares: its `setId` and `versionNumber`, which a replacement
+/// keeps and increments. Read with quick-xml (no DTD, no entity expansion); `None` when the
+/// document does not say (not a CDA).
+pub fn declared_version(cda: &[u8]) -> Option<(DocumentId, u32)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::NsReader::from_reader(cda);
+    let mut depth = 0usize;
+    let mut set_id = None;
+    let mut version = None;
+    let mut buf = Vec::new();
+    loop {
+        let event = reader.read_event_into(&mut buf).ok()?;
+        let (element, closes) = match &event {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                (None, false)
+            }
+            Event::DocType(_) | Event::Eof => return None,
+            _ => (None, false),
+        };
+        if let Some(e) = element {
+            // Header elements are children of ClinicalDocument (depth 1).
+            if depth == 1 {
+                let attr = |name: &[u8]| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == name)
+                        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                };
+                match e.local_name().as_ref() {
+                    b"setId" => {
+                        set_id = attr(b"root").map(|root| DocumentId {
+                            root,
+                            extension: attr(b"extension"),
+                        })
+                    }
+                    b"versionNumber" => version = attr(b"value").and_then(|v| v.parse().ok()),
+                    b"component" => break,
+                    _ => {}
+                }
+            }
+            if !closes {
+                depth += 1;
+            }
+        }
+        buf.clear();
+    }
+    Some((set_id?, version?))
+}

@@ -1,0 +1,215 @@
+//! One system per test: a test PKI, the DMP sandbox, a bus (in-process or a NATS server of
+//! its own), dmp-service with its gRPC face, in organisation mode; and the requests' parts.
+
+use std::sync::Arc;
+
+use dmp_service::client::{ClientIdentity, ClientTls, DmpClientConfig, LpsConfig};
+use dmp_service::config::SignatureKey;
+use dmp_service::{DmpSettings, RunningDmpService};
+use passerelle_bus::testing::{BusKind, NatsServer};
+use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
+use passerelle_proto::common::v1::{
+    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Professional, ProfessionalIdType,
+    Sex, Structure, StructureIdType, actor,
+};
+use passerelle_proto::dmp::v1::{Access, AccessMode, dmp_service_client::DmpServiceClient};
+use passerelle_proto::documents::v1::{
+    UploadMetadata, UploadRequest, document_store_client::DocumentStoreClient, upload_request,
+};
+use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig, RunningDmpSandbox};
+use passerelle_sandbox::pki::TestPki;
+use passerelle_service_kit::settings::{GrpcSettings, KitSettings};
+use passerelle_service_kit::{Roles, Shutdown};
+use tonic::transport::Channel;
+
+/// The tutorial's patient: open DMP.
+pub const PAT_DOUZE: (&str, &str) = ("2480392630010", "64");
+
+pub struct Fixture {
+    pub bus: SharedBus,
+    pub service: Option<RunningDmpService>,
+    // Kept alive for the test's length.
+    _sandbox: RunningDmpSandbox,
+    _shutdown: Shutdown,
+    _nats: Option<NatsServer>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn settings(pki: &TestPki, endpoint: &str) -> DmpSettings {
+    DmpSettings {
+        dmp: DmpClientConfig {
+            endpoint: endpoint.to_owned(),
+            tls: ClientTls {
+                identity: Some(ClientIdentity::Pem {
+                    cert: pki.org_cert.clone(),
+                    key: pki.org_key.clone(),
+                }),
+                trusted_ca: vec![pki.ca_cert.clone()],
+            },
+            lps: LpsConfig {
+                id: "1.2.250.1.999.1.1".to_owned(),
+                homologation: "PASSERELLE-TEST".to_owned(),
+                ..LpsConfig::default()
+            },
+            test_platform: true,
+            source_id: "1.2.250.1.999.1.1".to_owned(),
+            ..Default::default()
+        },
+        organisation_signature: Some(SignatureKey::Pem {
+            cert: pki.org_sign_cert.clone(),
+            key: pki.org_sign_key.clone(),
+        }),
+        ..DmpSettings::default()
+    }
+}
+
+pub async fn bus(kind: BusKind) -> (SharedBus, Option<NatsServer>) {
+    match kind {
+        BusKind::InProcess => (Arc::new(InProcessBus::new()), None),
+        BusKind::Nats => {
+            let server = NatsServer::start().expect("nats-server (apt-get install nats-server)");
+            let bus = NatsBus::connect(&server.url(), Default::default())
+                .await
+                .expect("NATS connection");
+            bus.ensure_events_stream().await.expect("events stream");
+            (Arc::new(bus), Some(server))
+        }
+    }
+}
+
+pub async fn start_with(kind: BusKind, edit: impl FnOnce(&mut DmpSettings)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let sandbox = DmpSandbox::start(
+        DmpSandboxConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("dmp"),
+            ..Default::default()
+        },
+        &pki,
+    )
+    .await
+    .expect("DMP sandbox starts");
+    let (bus, nats) = bus(kind).await;
+    let mut cfg = settings(&pki, &sandbox.url());
+    edit(&mut cfg);
+    let shutdown = Shutdown::new();
+    let kit = KitSettings {
+        grpc: GrpcSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..KitSettings::default().grpc
+        },
+        ..KitSettings::default()
+    };
+    let service = dmp_service::start(&kit, &cfg, bus.clone(), Roles::default(), shutdown.clone())
+        .await
+        .expect("dmp-service starts");
+    Fixture {
+        bus,
+        service: Some(service),
+        _sandbox: sandbox,
+        _shutdown: shutdown,
+        _nats: nats,
+        _dir: dir,
+    }
+}
+
+pub async fn start(kind: BusKind) -> Fixture {
+    start_with(kind, |_| {}).await
+}
+
+impl Fixture {
+    pub fn endpoint(&self) -> String {
+        self.service
+            .as_ref()
+            .and_then(|s| s.endpoint())
+            .expect("a gRPC face")
+    }
+
+    pub async fn client(&self) -> DmpServiceClient<Channel> {
+        DmpServiceClient::connect(self.endpoint()).await.unwrap()
+    }
+
+    /// Uploads `content` to the service's document store; its id.
+    pub async fn upload(&self, content: &[u8], media_type: &str) -> String {
+        let mut store = DocumentStoreClient::connect(self.endpoint()).await.unwrap();
+        let parts = vec![
+            UploadRequest {
+                part: Some(upload_request::Part::Metadata(UploadMetadata {
+                    media_type: media_type.to_owned(),
+                    file_name: None,
+                    declared_size: Some(content.len() as u64),
+                })),
+            },
+            UploadRequest {
+                part: Some(upload_request::Part::Chunk(content.to_vec())),
+            },
+        ];
+        store
+            .upload(futures::stream::iter(parts))
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    }
+}
+
+/// A médecin of the sandbox's health centre, in organisation mode.
+pub fn professional() -> Professional {
+    Professional {
+        id_type: ProfessionalIdType::Rpps as i32,
+        id: "10001234565".to_owned(),
+        family_name: "MEDECIN".to_owned(),
+        given_name: "JEANNE".to_owned(),
+        profession: "10".to_owned(),
+        specialty: "SM54".to_owned(),
+        structure: Some(Structure {
+            id_type: StructureIdType::Finess as i32,
+            id: "999000003".to_owned(),
+            name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
+        }),
+        activity_sector: "SA05".to_owned(),
+    }
+}
+
+pub fn access() -> Option<Access> {
+    access_in(AccessMode::Normal, "")
+}
+
+pub fn access_in(mode: AccessMode, reason: &str) -> Option<Access> {
+    Some(Access {
+        actor: Some(Actor {
+            mode: Some(actor::Mode::Organisation(OrganisationMode {
+                on_behalf_of: "dmp-tests".to_owned(),
+            })),
+            professional: Some(professional()),
+        }),
+        mode: mode as i32,
+        reason: reason.to_owned(),
+    })
+}
+
+/// A patient by INS, qualified, with the traits a deposit needs.
+pub fn patient(matricule: &str, key: &str) -> Option<PatientIdentity> {
+    Some(PatientIdentity {
+        matricule: matricule.to_owned(),
+        key: key.to_owned(),
+        oid: "1.2.250.1.213.1.4.8".to_owned(),
+        birth_name: "PAT-DOUZE".to_owned(),
+        used_name: String::new(),
+        first_names: vec!["NATHALIE".to_owned()],
+        sex: Sex::Female as i32,
+        birth_date: "1948-03-21".to_owned(),
+        birth_place: String::new(),
+        status: IdentityStatus::Qualifiee as i32,
+    })
+}
+
+pub fn pat_douze() -> Option<PatientIdentity> {
+    patient(PAT_DOUZE.0, PAT_DOUZE.1)
+}
+
+/// A small but real PDF.
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec()
+}
