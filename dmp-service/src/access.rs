@@ -8,7 +8,7 @@ use std::time::Duration;
 use passerelle_bus::SharedBus;
 use passerelle_card_client::{CardAgentClient, CardError, CpsSession};
 use passerelle_domain::{
-    PatientIdentity, Professional, ProfessionalError, ProfessionalIdType, ProfessionalInput,
+    Ins, PatientIdentity, Professional, ProfessionalError, ProfessionalIdType, ProfessionalInput,
     StructureIdType,
 };
 use passerelle_proto::card::v1 as card;
@@ -214,7 +214,24 @@ pub fn professional_of_card(h: &card::CpsHolder) -> Result<Professional, AccessE
     .map_err(|e| AccessError::CardHolder(format!("{}: {}", e.field, e.problem)))
 }
 
-/// The patient of a request, checked (`patient` is required).
+/// The patient of a request, checked (`patient` is required): a key that does not match
+/// its matricule is a typing error the DMP would answer as an unknown patient, so it is
+/// refused here, naming the field.
 pub fn patient(p: Option<&ApiPatient>) -> Result<PatientIdentity, PatientError> {
-    patient_from_api(p.unwrap_or(&ApiPatient::default()))
+    let p = p.cloned().unwrap_or_default();
+    let identity = patient_from_api(&p)?;
+    if !identity.ins.key_valid() {
+        let oid = identity.ins.oid();
+        return Err(match Ins::typed(&p.matricule, &p.key, oid) {
+            Err(error) => PatientError::Ins {
+                field: "key",
+                error,
+            },
+            Ok(_) => PatientError::Ins {
+                field: "key",
+                error: passerelle_domain::InsError::KeyFormat(p.key.clone()),
+            },
+        });
+    }
+    Ok(identity)
 }

@@ -46,7 +46,7 @@ async fn documents_of(f: &Fixture) -> usize {
     f.client()
         .await
         .list_documents(ListDocumentsRequest {
-            access: access_in(AccessMode::BrisDeGlace, "test: count what is there"),
+            access: support::cps_access_in(AccessMode::BrisDeGlace, "test: count what is there"),
             patient: pat_douze(),
             ..Default::default()
         })
@@ -107,7 +107,7 @@ async fn bris_de_glace_needs_a_reason() {
     f.client()
         .await
         .list_documents(ListDocumentsRequest {
-            access: access_in(AccessMode::BrisDeGlace, "patient unconscious in A&E"),
+            access: support::cps_access_in(AccessMode::BrisDeGlace, "patient unconscious in A&E"),
             patient: pat_douze(),
             ..Default::default()
         })
@@ -163,7 +163,7 @@ async fn a_professional_not_authorised_cannot_read() {
         .client()
         .await
         .list_documents(ListDocumentsRequest {
-            access: access(),
+            access: support::cps_access(),
             patient: pat_douze(),
             ..Default::default()
         })
@@ -180,7 +180,7 @@ async fn an_unknown_document_is_not_found() {
         .client()
         .await
         .get_document(GetDocumentRequest {
-            access: access_in(AccessMode::BrisDeGlace, "test"),
+            access: support::cps_access_in(AccessMode::BrisDeGlace, "test"),
             patient: pat_douze(),
             unique_id: "2.25.1234".to_owned(),
         })

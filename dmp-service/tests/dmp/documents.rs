@@ -11,7 +11,7 @@ use passerelle_proto::dmp::v1::{
 use passerelle_proto::events::v1::DocumentDeposited;
 use prost::Message;
 
-use crate::support::{self, Fixture, access, pat_douze};
+use crate::support::{self, Fixture, cps_access, pat_douze};
 
 passerelle_bus::on_both_buses!(with support::start:
     status_authorise_deposit_list_get,
@@ -29,7 +29,7 @@ const VSM: &str = r#"{
 async fn authorise(f: &Fixture) {
     let mut c = f.client().await;
     c.set_authorization(SetAuthorizationRequest {
-        access: access(),
+        access: cps_access(),
         patient: pat_douze(),
         action: AuthorizationAction::Add as i32,
         attending_physician: false,
@@ -43,7 +43,7 @@ async fn deposit_pdf(f: &Fixture, key: &str, options: DepositOptions) -> api::De
     f.client()
         .await
         .deposit(DepositRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
             document_id: id,
             options: Some(DepositOptions {
@@ -62,7 +62,7 @@ async fn list(f: &Fixture, statuses: &[DocumentStatus]) -> Vec<api::DocumentEntr
     f.client()
         .await
         .list_documents(ListDocumentsRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
             statuses: statuses.iter().map(|s| *s as i32).collect(),
             ..Default::default()
@@ -77,7 +77,7 @@ async fn status_authorise_deposit_list_get(f: &Fixture) {
     let mut c = f.client().await;
     let status = c
         .get_status(GetStatusRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
         })
         .await
@@ -87,7 +87,7 @@ async fn status_authorise_deposit_list_get(f: &Fixture) {
     authorise(f).await;
     let status = c
         .get_status(GetStatusRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
         })
         .await
@@ -124,7 +124,7 @@ async fn status_authorise_deposit_list_get(f: &Fixture) {
 
     let got = c
         .get_document(GetDocumentRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
             unique_id: d.unique_id.clone(),
         })
@@ -182,7 +182,7 @@ async fn change(f: &Fixture, uid: &str, change: VisibilityChange) -> api::Docume
     f.client()
         .await
         .change_visibility(ChangeVisibilityRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
             unique_id: uid.to_owned(),
             change: change as i32,
@@ -233,7 +233,7 @@ async fn set_status(f: &Fixture, uid: &str, c: StatusChange) -> api::DocumentCha
     f.client()
         .await
         .change_status(ChangeStatusRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
             unique_id: uid.to_owned(),
             change: c as i32,
@@ -290,7 +290,7 @@ async fn a_new_vsm_replaces_the_previous_one(f: &Fixture) {
             f.client()
                 .await
                 .deposit_vsm(DepositVsmRequest {
-                    access: access(),
+                    access: cps_access(),
                     patient: pat_douze(),
                     vsm_document_id: id,
                     idempotency_key: key.to_owned(),
@@ -305,7 +305,7 @@ async fn a_new_vsm_replaces_the_previous_one(f: &Fixture) {
     assert_eq!(second.replaced_unique_id, first.unique_id);
     let all = c
         .list_documents(ListDocumentsRequest {
-            access: access(),
+            access: cps_access(),
             patient: pat_douze(),
             statuses: vec![
                 DocumentStatus::Approved as i32,

@@ -9,8 +9,8 @@ use dmp_service::{DmpSettings, RunningDmpService};
 use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_proto::common::v1::{
-    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Professional, ProfessionalIdType,
-    Sex, Structure, StructureIdType, actor,
+    Actor, CpsMode, IdentityStatus, OrganisationMode, PatientIdentity, Professional,
+    ProfessionalIdType, Sex, Structure, StructureIdType, actor,
 };
 use passerelle_proto::dmp::v1::{Access, AccessMode, dmp_service_client::DmpServiceClient};
 use passerelle_proto::documents::v1::{
@@ -28,6 +28,8 @@ pub const PAT_DOUZE: (&str, &str) = ("2480392630010", "64");
 pub struct Fixture {
     pub bus: SharedBus,
     pub service: Option<RunningDmpService>,
+    /// The workstation whose card-agent holds the sandbox's test CPS, unlocked.
+    _card: card_agent::RunningCardAgent,
     // Kept alive for the test's length.
     _sandbox: RunningDmpSandbox,
     _shutdown: Shutdown,
@@ -104,9 +106,11 @@ pub async fn start_with(kind: BusKind, edit: impl FnOnce(&mut DmpSettings)) -> F
     let service = dmp_service::start(&kit, &cfg, bus.clone(), Roles::default(), shutdown.clone())
         .await
         .expect("dmp-service starts");
+    let card = workstation(&pki, bus.clone(), shutdown.clone()).await;
     Fixture {
         bus,
         service: Some(service),
+        _card: card,
         _sandbox: sandbox,
         _shutdown: shutdown,
         _nats: nats,
@@ -212,4 +216,70 @@ pub fn pat_douze() -> Option<PatientIdentity> {
 /// A small but real PDF.
 pub fn pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec()
+}
+
+/// The workstation of the tests: the card-agent on its software backend holding the
+/// sandbox's test CPS (the hardware is the only stand-in), unlocked as the professional does
+/// on the workstation (local gRPC `Unlock`; the PIN never travels over the bus).
+pub const WORKSTATION: &str = "ward-2_pc4";
+
+async fn workstation(
+    pki: &TestPki,
+    bus: SharedBus,
+    shutdown: Shutdown,
+) -> card_agent::RunningCardAgent {
+    use card_agent::backend::software::{
+        SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig, TokenIdentity,
+    };
+    let mut cfg = card_agent::CardAgentConfig {
+        workstation: WORKSTATION.to_owned(),
+        ..Default::default()
+    };
+    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.backend.software = SoftwareTokenConfig {
+        identity: TokenIdentity::Pem {
+            cert: pki.cps_cert.clone(),
+            key: pki.cps_key.clone(),
+        },
+        sign_identity: Some(TokenIdentity::Pem {
+            cert: pki.cps_sign_cert.clone(),
+            key: pki.cps_sign_key.clone(),
+        }),
+        pin: SANDBOX_CPS_PIN.to_owned(),
+        ..Default::default()
+    };
+    let token = Arc::new(SoftwareToken::load(&cfg.backend.software).expect("test CPS loads"));
+    let running = card_agent::start(&cfg, token, bus, shutdown)
+        .await
+        .expect("card-agent starts");
+    let mut local =
+        passerelle_proto::card::v1::card_agent_client::CardAgentClient::connect(running.endpoint())
+            .await
+            .unwrap();
+    local
+        .unlock(passerelle_proto::card::v1::UnlockRequest {
+            reader: String::new(),
+            pin: SANDBOX_CPS_PIN.to_owned(),
+        })
+        .await
+        .expect("the test CPS unlocks");
+    running
+}
+
+/// CPS mode: the professional's card in the tests' workstation.
+pub fn cps_access() -> Option<Access> {
+    cps_access_in(AccessMode::Normal, "")
+}
+
+pub fn cps_access_in(mode: AccessMode, reason: &str) -> Option<Access> {
+    Some(Access {
+        actor: Some(Actor {
+            mode: Some(actor::Mode::Cps(CpsMode {
+                workstation_id: WORKSTATION.to_owned(),
+            })),
+            professional: None,
+        }),
+        mode: mode as i32,
+        reason: reason.to_owned(),
+    })
 }
