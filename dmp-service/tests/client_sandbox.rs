@@ -412,7 +412,8 @@ async fn injected_failures_give_their_kinds() {
     let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
     let signer =
         Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
-    let cases: Vec<(FaultKind, fn(&DmpError) -> bool, bool)> = vec![
+    type Case = (FaultKind, fn(&DmpError) -> bool, bool);
+    let cases: Vec<Case> = vec![
         (
             FaultKind::Http503,
             |e| matches!(e, DmpError::Http { status: 503 }),
