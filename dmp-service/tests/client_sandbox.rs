@@ -235,6 +235,19 @@ async fn organisation_mode_round_trip() {
     // Sent again: nothing added, said so.
     let again = c.deposit(&ctx(&signer), &d).await.unwrap();
     assert_eq!(again.already_present, std::slice::from_ref(&unique_id));
+    // The same uniqueId with other content: refused.
+    let mut other = the_deposit(&doc, &format!("2.25.{}", uuid::Uuid::new_v4().as_u128()));
+    let changed =
+        b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Autre</title></ClinicalDocument>";
+    let facts = ContentFacts::of_cda(changed, DocumentFormat::CdaText);
+    other.submission.document.hash = facts.sha1_hex;
+    other.submission.document.size = facts.size;
+    other.content = changed.to_vec().into();
+    let e = c.deposit(&ctx(&signer), &other).await.unwrap_err();
+    assert!(
+        matches!(&e, DmpError::Registry { errors } if errors.iter().any(|x| x.code == "XDSDuplicateUniqueIdInRegistry")),
+        "{e:?}"
+    );
 
     // Reveal to the patient, then mask to professionals.
     let revealed = entry
