@@ -1,18 +1,19 @@
-//! The DMP sandbox's store, in the data directory (`<data dir>/dmp/`): patients (DMP state,
-//! authorisations, médecin traitant, blocked professionals, oppositions) and registry
-//! entries (metadata, status, versions) in `store.json`, document contents in
-//! `content/<file>`. It survives restarts.
+//! The DMP sandbox's store: a redb database (pure Rust, ACID, crash-safe) in the data
+//! directory, `<data dir>/dmp/dmp.redb`, with three tables: `patients` (INS → the patient
+//! as JSON: DMP state, authorisations, médecin traitant, blocked professionals,
+//! oppositions), `entries` (entryUUID → the registry entry as JSON: metadata, status,
+//! versions) and `contents` (file name → the document's bytes). It survives restarts.
 //!
-//! Every change is made on a copy of the state and written through a temporary file, a
-//! flush and a rename before it replaces the state in memory: a change is stored whole or
-//! not at all. Contents are written (and flushed) before the metadata that points at them.
+//! The state is also kept in memory. Every change is made on a copy, then what differs is
+//! written in one write transaction, committed before the copy replaces the state: a change
+//! is stored whole or not at all. Contents are committed before the entries that point at
+//! them.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::patients::Seed;
@@ -25,9 +26,13 @@ pub(crate) enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("unreadable store {path}: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    #[error("store {path}: {message}")]
+    Db { path: PathBuf, message: String },
 }
+
+const PATIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("patients");
+const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
+const CONTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contents");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -144,7 +149,7 @@ pub(crate) struct Entry {
     /// SHA-1 (hex, lower case) and size of the content.
     pub hash: String,
     pub size: u64,
-    /// File name under `content/`.
+    /// Key of the content in the `contents` table.
     pub content_file: String,
     pub is_signature: bool,
     pub submission_set_unique_id: String,
@@ -197,49 +202,79 @@ impl Db {
 }
 
 pub(crate) struct Store {
-    dir: PathBuf,
-    db: Mutex<Db>,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    path: PathBuf,
+    db: Database,
+    state: Mutex<Db>,
 }
 
 impl Store {
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
     /// Opens (or creates) the store in `dir` and adds the seed patients it lacks.
     pub fn open(dir: &Path, seeds: &[Seed]) -> Result<Self, StoreError> {
-        fs::create_dir_all(dir.join("content")).map_err(io(dir))?;
-        let file = dir.join("store.json");
-        let mut db: Db = match fs::read(&file) {
-            Ok(data) => serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
-                path: file.clone(),
-                message: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Db::default(),
-            Err(e) => return Err(io(&file)(e)),
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join("dmp.redb");
+        let db = Database::create(&path).map_err(|e| StoreError::Db {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let mut store = Self {
+            path,
+            db,
+            state: Mutex::new(Db::default()),
         };
-        let before = db.clone();
-        for seed in seeds {
-            db.patients
-                .entry(seed.ins.clone())
-                .or_insert_with(|| seed.patient());
-        }
-        let store = Self {
-            dir: dir.to_path_buf(),
-            db: Mutex::new(before.clone()),
-        };
-        if db != before || !file.exists() {
-            store.persist(&db)?;
-        }
-        *store.lock() = db;
+        let loaded = store.load()?;
+        store.state = Mutex::new(loaded);
+        store.update(|db| -> Result<(), StoreError> {
+            for seed in seeds {
+                db.patients
+                    .entry(seed.ins.clone())
+                    .or_insert_with(|| seed.patient());
+            }
+            Ok(())
+        })?;
         Ok(store)
     }
 
+    fn load(&self) -> Result<Db, StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            // Create the tables of a new database.
+            txn.open_table(PATIENTS).map_err(|e| self.err(e))?;
+            txn.open_table(ENTRIES).map_err(|e| self.err(e))?;
+            txn.open_table(CONTENTS).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let mut db = Db::default();
+        let patients = txn.open_table(PATIENTS).map_err(|e| self.err(e))?;
+        for item in patients.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let p: Patient = serde_json::from_slice(v.value()).map_err(|e| self.err(e))?;
+            db.patients.insert(k.value().to_owned(), p);
+        }
+        let entries = txn.open_table(ENTRIES).map_err(|e| self.err(e))?;
+        for item in entries.iter().map_err(|e| self.err(e))? {
+            let (_, v) = item.map_err(|e| self.err(e))?;
+            db.entries
+                .push(serde_json::from_slice(v.value()).map_err(|e| self.err(e))?);
+        }
+        // In recording order (versions after the entries they replace).
+        db.entries
+            .sort_by(|a, b| (&a.recorded, a.version).cmp(&(&b.recorded, b.version)));
+        Ok(db)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Db> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A read-only look at the state.
@@ -247,7 +282,7 @@ impl Store {
         f(&self.lock())
     }
 
-    /// A change: made on a copy, written, then kept; nothing is kept when `f` fails.
+    /// A change: made on a copy, committed, then kept; nothing is kept when `f` fails.
     pub fn update<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut Db) -> Result<T, E>,
@@ -256,37 +291,59 @@ impl Store {
         let mut copy = guard.clone();
         let out = f(&mut copy)?;
         if copy != *guard {
-            self.persist(&copy)?;
+            self.persist(&guard, &copy)?;
             *guard = copy;
         }
         Ok(out)
     }
 
-    /// Writes a document's content (before the entry that points at it).
+    /// Writes what differs between `old` and `new` in one transaction.
+    fn persist(&self, old: &Db, new: &Db) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut patients = txn.open_table(PATIENTS).map_err(|e| self.err(e))?;
+            for (ins, p) in &new.patients {
+                if old.patients.get(ins) != Some(p) {
+                    let json = serde_json::to_vec(p).map_err(|e| self.err(e))?;
+                    patients
+                        .insert(ins.as_str(), json.as_slice())
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| self.err(e))?;
+            let before: BTreeMap<&str, &Entry> = old
+                .entries
+                .iter()
+                .map(|e| (e.entry_uuid.as_str(), e))
+                .collect();
+            for e in &new.entries {
+                if before.get(e.entry_uuid.as_str()) != Some(&e) {
+                    let json = serde_json::to_vec(e).map_err(|e| self.err(e))?;
+                    entries
+                        .insert(e.entry_uuid.as_str(), json.as_slice())
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Stores a document's content (committed before the entry that points at it).
     pub fn put_content(&self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        write_atomic(&self.dir.join("content").join(name), data)
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut contents = txn.open_table(CONTENTS).map_err(|e| self.err(e))?;
+            contents.insert(name, data).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
     }
 
     pub fn content(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-        let path = self.dir.join("content").join(name);
-        fs::read(&path).map_err(io(&path))
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let contents = txn.open_table(CONTENTS).map_err(|e| self.err(e))?;
+        let value = contents.get(name).map_err(|e| self.err(e))?;
+        value
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| self.err(format!("content {name} missing")))
     }
-
-    fn persist(&self, db: &Db) -> Result<(), StoreError> {
-        let file = self.dir.join("store.json");
-        let data = serde_json::to_vec(db).map_err(|e| StoreError::Corrupt {
-            path: file.clone(),
-            message: e.to_string(),
-        })?;
-        write_atomic(&file, &data)
-    }
-}
-
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(data).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io(path))
 }

@@ -8,7 +8,7 @@ mod request;
 mod server;
 mod soap;
 
-pub(crate) use crate::common::{c14n, xml};
+pub(crate) use crate::common::xml;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

@@ -15,6 +15,8 @@ async fn binary_serves_and_stops_on_sigterm() {
             data.path().to_str().unwrap(),
             "--insi-listen",
             "127.0.0.1:0",
+            "--dmp-listen",
+            "127.0.0.1:0",
             "--latency-ms",
             "1",
         ])
@@ -45,6 +47,12 @@ async fn binary_serves_and_stops_on_sigterm() {
     let printed = lines.join("\n");
     assert!(printed.contains("?wsdl"), "{printed}");
     assert!(printed.contains("org.p12"), "{printed}");
+    assert!(printed.contains("org-sign.p12"), "{printed}");
+    assert!(
+        printed.contains("DMP sandbox services:  https://127.0.0.1:")
+            && printed.contains("/si-dmp-server/v2/services"),
+        "{printed}"
+    );
 
     // The binary's PKI is its own (in its data dir): use its certificates.
     let pki_dir = data.path().join("pki");

@@ -54,7 +54,8 @@ fn reply(status: &str, errors: &[RegistryError]) -> Reply {
         action: "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-bResponse",
         body: x.finish(),
         attachments: Vec::new(),
-        mtom: true,
+        // MTOM when the request was (the server decides).
+        mtom: false,
         result: match errors.first() {
             None => "Success".into(),
             Some(e) => format!(
