@@ -549,6 +549,8 @@ impl DmpCore {
             })
             .await;
         match outcome {
+            // The registry already held every document, with our hash: a deposit sent again.
+            Ok(done) if !done.already_present.is_empty() => return Ok(respond(true)),
             Ok(_) => {}
             Err(DmpServiceError::Dmp(e))
                 if e.upstream_code()

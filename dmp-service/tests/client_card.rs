@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dmp_service::client::{
     AuthorizationAction, AuthorizationChange, CallAuth, CallContext, ClientTls, DmpClient,
-    DmpClientConfig, DmpError, DmpState,
+    DmpClientConfig, DmpError, DmpState, FindDocuments, deposit,
 };
 use dmp_service::signer::SignerError;
 use dmp_service::vihf::{
@@ -150,6 +150,69 @@ fn claims() -> VihfClaims {
     }
 }
 
+fn a_deposit() -> deposit::Deposit {
+    use passerelle_clinical_documents::codes::{self, Code};
+    use passerelle_clinical_documents::header::*;
+    use passerelle_clinical_documents::xds::{
+        ContentFacts, DocumentFormat, Submission, SubmissionSetInput,
+    };
+    use passerelle_domain::{IdentityStatus, Ins, InsOid, PatientIdentity, Platform, QualifiedIns};
+    let identity = PatientIdentity {
+        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
+        traits: None,
+        status: IdentityStatus::Qualifiee,
+    };
+    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
+    let p = professional();
+    let t = time::OffsetDateTime::now_utc();
+    let doc = uuid::Uuid::new_v4().simple().to_string();
+    let header = DocumentHeader {
+        id: DocumentId {
+            root: "1.2.250.1.999.1.2.3".into(),
+            extension: Some(doc.clone()),
+        },
+        set_id: DocumentId {
+            root: "1.2.250.1.999.1.2.3".into(),
+            extension: Some(format!("SET-{doc}")),
+        },
+        version: 1,
+        title: "Lettre de liaison".into(),
+        type_code: codes::type_code("11490-0").unwrap().clone(),
+        effective_time: t,
+        confidentiality: Confidentiality::Normal,
+        hidden_from: vec![],
+        language: "fr-FR".into(),
+        patient: Patient { ins, identity },
+        author: Author::Professional(ProfessionalAuthor {
+            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
+            professional: p.clone(),
+            time: t,
+        }),
+        custodian: p.structure().unwrap().clone(),
+        legal_authenticator: (p, t),
+        service_event: ServiceEvent {
+            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
+            start: t,
+            end: Some(t),
+        },
+        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
+    };
+    const CDA: &[u8] = b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>";
+    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
+    let s = Submission::from_header(
+        &header,
+        &facts,
+        &SubmissionSetInput {
+            unique_id: format!("2.25.{}", uuid::Uuid::new_v4().as_u128()),
+            source_id: "1.2.250.1.999.1.2".into(),
+            submission_time: t,
+            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
+        },
+    )
+    .unwrap();
+    deposit::Deposit::new(s, CDA.to_vec())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cps_mode_status_and_authorisation_then_the_agent_gone_mid_call() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,6 +265,20 @@ async fn cps_mode_status_and_authorisation_then_the_agent_gone_mid_call() {
         .await
         .unwrap();
     assert_eq!(outcome.status, "DMPOk");
+
+    // A deposit signed (XAdES) by the card, found back.
+    let d = a_deposit();
+    let unique_id = d.submission.document.unique_id.clone();
+    let outcome = c.deposit(&ctx(&card), &d).await.unwrap();
+    assert_eq!(
+        outcome.document_unique_ids,
+        std::slice::from_ref(&unique_id)
+    );
+    let found = c
+        .find_documents(&ctx(&card), &FindDocuments::default())
+        .await
+        .unwrap();
+    assert!(found.iter().any(|e| e.unique_id == unique_id));
 
     // The card refuses the TLS handshake signature: the card's error, not a TLS one.
     refuse_auth.store(true, Ordering::SeqCst);

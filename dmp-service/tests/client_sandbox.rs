@@ -236,6 +236,19 @@ async fn organisation_mode_round_trip() {
     // Sent again: nothing added, said so.
     let again = c.deposit(&ctx(&signer), &d).await.unwrap();
     assert_eq!(again.already_present, std::slice::from_ref(&unique_id));
+    // The same uniqueId with other content: refused.
+    let mut other = the_deposit(&doc, &format!("2.25.{}", uuid::Uuid::new_v4().as_u128()));
+    let changed =
+        b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Autre</title></ClinicalDocument>";
+    let facts = ContentFacts::of_cda(changed, DocumentFormat::CdaText);
+    other.submission.document.hash = facts.sha1_hex;
+    other.submission.document.size = facts.size;
+    other.content = changed.to_vec().into();
+    let e = c.deposit(&ctx(&signer), &other).await.unwrap_err();
+    assert!(
+        matches!(&e, DmpError::Registry { errors } if errors.iter().any(|x| x.code == "XDSDuplicateUniqueIdInRegistry")),
+        "{e:?}"
+    );
 
     // Reveal to the patient, then mask to professionals.
     let revealed = entry
@@ -404,4 +417,60 @@ async fn replacement_several_documents_and_a_20_mb_document() {
         .unwrap();
     assert!(got.content == big, "the 20 MB document comes back intact");
     dmp.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_failures_give_their_kinds() {
+    use passerelle_sandbox::dmp::{FaultInjection, FaultKind, FaultTrigger};
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
+    let signer =
+        Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
+    type Case = (FaultKind, fn(&DmpError) -> bool, bool);
+    let cases: Vec<Case> = vec![
+        (
+            FaultKind::Http503,
+            |e| matches!(e, DmpError::Http { status: 503 }),
+            true,
+        ),
+        (
+            FaultKind::SoapFault {
+                subcode: "DMPSystemError".into(),
+                code: "DMPSystemError".into(),
+                text: "indisponible".into(),
+            },
+            |e| matches!(e, DmpError::Fault { code, fault_code, .. } if code == "DMPSystemError" && fault_code == "Receiver"),
+            true,
+        ),
+        (
+            FaultKind::GarbageBody,
+            |e| matches!(e, DmpError::NotXds { .. }),
+            false,
+        ),
+        (
+            FaultKind::CloseConnection,
+            |e| matches!(e, DmpError::Connect { .. }),
+            true,
+        ),
+    ];
+    for (n, (kind, expected, transient)) in cases.into_iter().enumerate() {
+        let dmp = DmpSandbox::start(
+            DmpSandboxConfig {
+                data_dir: dir.path().join(format!("data{n}")),
+                fault_injection: Some(FaultInjection {
+                    trigger: FaultTrigger::EveryNth(1),
+                    kind: kind.clone(),
+                }),
+                ..DmpSandboxConfig::default()
+            },
+            &pki,
+        )
+        .await
+        .unwrap();
+        let c = client(dmp.url(), &pki);
+        let e = c.patient_status(&ctx(&signer)).await.unwrap_err();
+        assert!(expected(&e), "{kind:?}: {e:?}");
+        assert_eq!(e.is_transient(), transient, "{kind:?}: {e:?}");
+        dmp.shutdown().await;
+    }
 }

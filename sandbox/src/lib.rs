@@ -1,5 +1,5 @@
 //! Passerelle sandbox: faithful simulators of the French national e-health services
-//! (INSi for now) and the test PKI they and their clients use.
+//! (INSi, DMP) and the test PKI they and their clients use.
 //!
 //! The simulators are independent implementations of the national services: they share
 //! no parsing code with Passerelle's own clients, so that testing a client against them
@@ -11,6 +11,7 @@ pub mod insi;
 pub mod pki;
 pub mod tutorial;
 
+pub use dmp::{DmpSandbox, DmpSandboxConfig, RunningDmpSandbox};
 pub use insi::{
     FaultInjection, FaultKind, FaultTrigger, INSI_ENDPOINT_PATH, InsiSandbox, InsiSandboxConfig,
     RunningInsiSandbox, SandboxError,

@@ -182,9 +182,41 @@ impl PreparedDeposit {
 }
 
 impl DmpClient {
+    /// After a duplicate refusal: every document registered with the same hash → the
+    /// outcome with all of them `already_present`; otherwise the refusal.
+    async fn already_deposited(
+        &self,
+        ctx: &CallContext,
+        deposit: &Deposit,
+        mut outcome: DepositOutcome,
+        errors: Vec<RegistryErrorItem>,
+    ) -> Result<DepositOutcome, DmpError> {
+        for (entry, _, _) in deposit.documents() {
+            let again = CallContext {
+                message_id: uuid::Uuid::new_v4(),
+                auth: ctx.auth.clone(),
+                claims: ctx.claims.clone(),
+            };
+            let found = self.document_by_unique_id(&again, &entry.unique_id).await?;
+            let same = found.is_some_and(|f| {
+                f.hash
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&entry.hash))
+            });
+            if !same {
+                return Err(DmpError::Registry { errors });
+            }
+        }
+        outcome.already_present = outcome.document_unique_ids.clone();
+        outcome.warnings = errors;
+        Ok(outcome)
+    }
+
     /// ITI-41: signs the set (XAdES), sends the documents and the signature as MTOM parts.
-    /// A document already registered (same uniqueId) is refused by the registry with
-    /// `XDSDuplicateUniqueIdInRegistry` ([`DmpError::Registry`]).
+    /// Idempotent by the documents' uniqueIds: when they are all registered already with the
+    /// same content (the registry's warning, or its `XDSDuplicateUniqueIdInRegistry` refusal
+    /// checked by GetDocuments), the outcome lists them in `already_present`; a uniqueId
+    /// used by other content stays [`DmpError::Registry`].
     pub async fn deposit(
         &self,
         ctx: &CallContext,
@@ -225,7 +257,22 @@ impl DmpClient {
                 &parts,
             )
             .await?;
-        let warnings = parse_registry_response(response.payload()?)?;
+        let warnings = match parse_registry_response(response.payload()?) {
+            Ok(w) => w,
+            Err(DmpError::Registry { errors })
+                if !errors.is_empty()
+                    && errors
+                        .iter()
+                        .all(|e| e.code == "XDSDuplicateUniqueIdInRegistry") =>
+            {
+                // Sent before (retry, redelivery): if every document is there with our
+                // content, the deposit is done; the refusal was the set or its signature.
+                return self
+                    .already_deposited(ctx, deposit, prepared.outcome, errors)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
         let mut outcome = prepared.outcome;
         outcome.already_present = outcome
             .document_unique_ids

@@ -280,7 +280,13 @@ impl DmpClient {
             .patient
             .as_ref()
             .ok_or_else(|| DmpError::request("TD0.2 needs the patient in the VIHF claims"))?;
-        let lps = &self.config.lps;
+        // The sender device: the software of the VIHF (`LPS_ID`, `LPS_Nom`).
+        let lps = &ctx.claims.lps;
+        if lps.id.trim().is_empty() {
+            return Err(DmpError::request(
+                "TD0.2 needs the software's id (LPS_ID) as the sender device id",
+            ));
+        }
         let response = self
             .call(
                 ctx,

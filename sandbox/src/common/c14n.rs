@@ -26,14 +26,46 @@ const XML_PREFIX: &str = "xml";
 /// The canonical form of `apex`. `ancestors` are its ancestors, outermost first (their
 /// namespace declarations are in scope). `omit` is left out with its subtree (the
 /// enveloped-signature transform), compared by address.
+#[cfg(test)]
 pub(crate) fn exclusive(apex: &Element, ancestors: &[&Element], omit: Option<&Element>) -> String {
+    exclusive_with(apex, ancestors, omit, &[])
+}
+
+/// [`exclusive`] with an `InclusiveNamespaces PrefixList` (`#default` for the default
+/// namespace): those prefixes are rendered as inclusive C14N would, wherever they are in
+/// scope and not already rendered with the same value by an output ancestor.
+pub(crate) fn exclusive_with(
+    apex: &Element,
+    ancestors: &[&Element],
+    omit: Option<&Element>,
+    inclusive: &[String],
+) -> String {
     let mut in_scope: BTreeMap<String, String> = BTreeMap::new();
     for a in ancestors {
         declare(&mut in_scope, a);
     }
+    let inclusive: Vec<String> = inclusive
+        .iter()
+        .map(|p| {
+            if p == "#default" {
+                String::new()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
     let mut out = String::with_capacity(4096);
-    render(apex, &in_scope, &BTreeMap::new(), omit, &mut out);
+    let ctx = Ctx {
+        omit,
+        inclusive: &inclusive,
+    };
+    render(apex, &in_scope, &BTreeMap::new(), &ctx, &mut out);
     out
+}
+
+struct Ctx<'a> {
+    omit: Option<&'a Element>,
+    inclusive: &'a [String],
 }
 
 fn declare(scope: &mut BTreeMap<String, String>, element: &Element) {
@@ -46,10 +78,10 @@ fn render(
     element: &Element,
     in_scope: &BTreeMap<String, String>,
     rendered: &BTreeMap<String, String>,
-    omit: Option<&Element>,
+    ctx: &Ctx<'_>,
     out: &mut String,
 ) {
-    if omit.is_some_and(|o| std::ptr::eq(o, element)) {
+    if ctx.omit.is_some_and(|o| std::ptr::eq(o, element)) {
         return;
     }
     let mut scope = in_scope.clone();
@@ -62,6 +94,11 @@ fn render(
             && p != XML_PREFIX
             && !used.contains(p)
         {
+            used.push(p.clone());
+        }
+    }
+    for p in ctx.inclusive {
+        if !used.contains(p) && scope.get(p).is_some_and(|u| !u.is_empty()) {
             used.push(p.clone());
         }
     }
@@ -116,7 +153,7 @@ fn render(
             Content::Text(t) => out.push_str(&escape_text(t)),
             Content::Child(i) => {
                 if let Some(child) = element.children.get(*i) {
-                    render(child, &scope, &now_rendered, omit, out);
+                    render(child, &scope, &now_rendered, ctx, out);
                 }
             }
         }
@@ -191,5 +228,22 @@ mod tests {
         // An unprefixed element out of a default namespace the apex rendered.
         let doc = r#"<a xmlns="urn:a"><b xmlns=""/></a>"#;
         assert_eq!(canon(doc, &[]), r#"<a xmlns="urn:a"><b xmlns=""></b></a>"#);
+    }
+
+    /// InclusiveNamespaces PrefixList: listed prefixes in scope are rendered on the apex
+    /// (and not again below), `#default` names the default namespace.
+    #[test]
+    fn inclusive_prefixes_are_rendered_where_in_scope() {
+        let doc = r#"<a xmlns="urn:d" xmlns:p="urn:p" xmlns:q="urn:q"><x:b xmlns:x="urn:x"><x:c/></x:b></a>"#;
+        let root = parse(doc.as_bytes()).unwrap();
+        let b = &root.children[0];
+        assert_eq!(
+            exclusive_with(b, &[&root], None, &["p".into(), "#default".into()]),
+            r#"<x:b xmlns="urn:d" xmlns:p="urn:p" xmlns:x="urn:x"><x:c></x:c></x:b>"#
+        );
+        assert_eq!(
+            exclusive_with(b, &[&root], None, &[]),
+            r#"<x:b xmlns:x="urn:x"><x:c></x:c></x:b>"#
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Verification of an enveloped XML signature (XMLDSig) over an element of the parsed
 //! tree: exclusive C14N, one `Reference` to `#<ID>` with the enveloped-signature transform
 //! (then optionally exclusive C14N), RSA PKCS#1 v1.5 with SHA-1 or SHA-256, the signer's
-//! certificate in `KeyInfo/X509Data/X509Certificate`.
+//! certificate in `KeyInfo/X509Data/X509Certificate`. An `InclusiveNamespaces PrefixList`
+//! on the exclusive C14N (as OpenSAML-based signers write) is honoured.
 //!
 //! The check is the sandbox's own (its tree, its canonicalisation, ring for RSA): it shares
 //! nothing with Passerelle's signing code.
@@ -76,9 +77,11 @@ pub(crate) fn verify_enveloped(path: &[&Element], id_attr: &str) -> Result<Verif
             .unwrap_or_default()
             .to_owned())
     };
-    if algorithm(signed_info, "CanonicalizationMethod")? != ALG_EXC_C14N {
+    let c14n_method = only_child(signed_info, "CanonicalizationMethod")?;
+    if c14n_method.attr("Algorithm") != Some(ALG_EXC_C14N) {
         return Err(err("CanonicalizationMethod doit être la C14N exclusive"));
     }
+    let si_prefixes = inclusive_prefixes(c14n_method)?;
     let (verify_alg, name): (&'static ring::signature::RsaParameters, &'static str) =
         match algorithm(signed_info, "SignatureMethod")?.as_str() {
             ALG_RSA_SHA1 => (
@@ -92,17 +95,21 @@ pub(crate) fn verify_enveloped(path: &[&Element], id_attr: &str) -> Result<Verif
     if reference.attr("URI") != Some(&format!("#{id}")) {
         return Err(err("la Reference doit désigner l'élément signé (#ID)"));
     }
-    let transforms: Vec<&str> = only_child(reference, "Transforms")?
-        .children
-        .iter()
-        .map(|t| {
-            if t.is(NS_DSIG, "Transform") && t.children.is_empty() {
-                t.attr("Algorithm").unwrap_or_default()
-            } else {
-                ""
-            }
-        })
-        .collect();
+    let mut transforms: Vec<&str> = Vec::new();
+    let mut ref_prefixes = Vec::new();
+    for t in &only_child(reference, "Transforms")?.children {
+        let alg = t.attr("Algorithm").unwrap_or_default();
+        if !t.is(NS_DSIG, "Transform") {
+            transforms.push("");
+        } else if alg == ALG_EXC_C14N {
+            ref_prefixes = inclusive_prefixes(t)?;
+            transforms.push(alg);
+        } else if t.children.is_empty() {
+            transforms.push(alg);
+        } else {
+            transforms.push("");
+        }
+    }
     if transforms != [ALG_ENVELOPED, ALG_EXC_C14N] && transforms != [ALG_ENVELOPED] {
         return Err(err(
             "les transformations doivent être enveloped-signature puis la C14N exclusive",
@@ -124,7 +131,7 @@ pub(crate) fn verify_enveloped(path: &[&Element], id_attr: &str) -> Result<Verif
         .and_then(|c| base64(&c.text))
         .ok_or_else(|| err("KeyInfo/X509Data/X509Certificate absent ou illisible"))?;
 
-    let canonical = c14n::exclusive(signed, ancestors, Some(signature));
+    let canonical = c14n::exclusive_with(signed, ancestors, Some(signature), &ref_prefixes);
     let digest = ring::digest::digest(digest_alg, canonical.as_bytes());
     if digest.as_ref() != digest_value.as_slice() {
         return Err(err(
@@ -134,7 +141,7 @@ pub(crate) fn verify_enveloped(path: &[&Element], id_attr: &str) -> Result<Verif
     let mut si_ancestors: Vec<&Element> = ancestors.to_vec();
     si_ancestors.push(signed);
     si_ancestors.push(signature);
-    let canonical_si = c14n::exclusive(signed_info, &si_ancestors, None);
+    let canonical_si = c14n::exclusive_with(signed_info, &si_ancestors, None, &si_prefixes);
     let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
         .map_err(|_| err("certificat de signature illisible"))?;
     ring::signature::UnparsedPublicKey::new(
@@ -147,6 +154,23 @@ pub(crate) fn verify_enveloped(path: &[&Element], id_attr: &str) -> Result<Verif
         cert_der,
         algorithm: name,
     })
+}
+
+/// The `InclusiveNamespaces PrefixList` of an exclusive C14N method or transform (its
+/// only possible child).
+fn inclusive_prefixes(method: &Element) -> Result<Vec<String>, DsigError> {
+    match method.children.as_slice() {
+        [] => Ok(Vec::new()),
+        [list] if list.is(ALG_EXC_C14N, "InclusiveNamespaces") => Ok(list
+            .attr("PrefixList")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()),
+        _ => Err(err(
+            "la C14N exclusive n'accepte que InclusiveNamespaces comme paramètre",
+        )),
+    }
 }
 
 fn only_child<'a>(parent: &'a Element, local: &'a str) -> Result<&'a Element, DsigError> {

@@ -422,8 +422,29 @@ fn process(
             result: "415".into(),
         };
     }
-    // 3. WS-Addressing.
+    // 3. Header blocks the service must understand: WS-Addressing and WS-Security only.
     let header = envelope.child(soap_ns, "Header");
+    if let Some(block) = header
+        .into_iter()
+        .flat_map(|h| h.children.iter())
+        .find(|b| {
+            b.attr_ns(soap_ns, "mustUnderstand")
+                .is_some_and(|v| v == "true" || v == "1")
+                && !matches!(b.ns.as_deref(), Some(NS_WSA) | Some(soap::NS_WSSE))
+        })
+    {
+        let f = Fault {
+            code: FaultCode::MustUnderstand,
+            subcode: None,
+            reason: format!(
+                "En-tête {{{}}}{} non compris.",
+                block.ns.as_deref().unwrap_or_default(),
+                block.local
+            ),
+        };
+        return Answer::fault(&f, None, "-");
+    }
+    // 4. WS-Addressing.
     let wsa = |local: &str| {
         header
             .and_then(|h| h.child(NS_WSA, local))
@@ -461,13 +482,13 @@ fn process(
             &action,
         );
     }
-    // 4. The VIHF.
+    // 5. The VIHF.
     let now = time::OffsetDateTime::now_utc();
     let vihf = match vihf::verify(&envelope, &state.trust, client, now) {
         Ok(v) => v,
         Err(f) => return Answer::fault(&f, message_id, &action),
     };
-    // 5. The transaction.
+    // 6. The transaction.
     let Some(body_el) = envelope
         .child(soap_ns, "Body")
         .and_then(|b| b.children.first())

@@ -35,6 +35,7 @@ pub(crate) enum FaultCode {
     Sender,
     Receiver,
     VersionMismatch,
+    MustUnderstand,
 }
 
 impl Fault {
@@ -67,6 +68,7 @@ impl Fault {
             FaultCode::Sender => "soap:Sender",
             FaultCode::Receiver => "soap:Receiver",
             FaultCode::VersionMismatch => "soap:VersionMismatch",
+            FaultCode::MustUnderstand => "soap:MustUnderstand",
         };
         envelope(FAULT_ACTION, relates_to, |x| {
             x.start("soap:Fault", &[]).start("soap:Code", &[]);

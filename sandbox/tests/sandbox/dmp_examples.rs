@@ -36,6 +36,14 @@ async fn td02_td03_td04_examples_are_answered_as_the_official_responses() {
         );
     }
 
+    // Signed with an InclusiveNamespaces PrefixList naming the envelope's `soap` prefix
+    // (in scope, not used inside the assertion) and `xsi`.
+    let signed = sign_inclusive(&message, Who::Card, "soap xsi");
+    assert!(signed.contains("PrefixList=\"soap xsi\""));
+    let (status, body) = post(&url, "patients", SOAP12, signed.as_bytes(), Who::Card).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<queryResponseCode code=\"OK\"/>"), "{body}");
+
     // The same, in organisation (INDIRECTE) mode.
     let (status, body) = call(&url, "patients", &message, Who::Organisation).await;
     assert_eq!(status, 200, "{body}");

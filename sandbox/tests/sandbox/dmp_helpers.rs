@@ -76,15 +76,33 @@ fn envelope_range(text: &str) -> (usize, usize) {
 /// IssueInstant, the indirect mode when the organisation signs, then an enveloped
 /// signature (exclusive C14N, `sha256` or `sha1`) after the Issuer.
 pub fn sign(message: &str, who: Who, sha256: bool) -> String {
-    sign_full(message, who, sha256, time::OffsetDateTime::now_utc())
+    sign_full(message, who, sha256, time::OffsetDateTime::now_utc(), None)
 }
 
 /// [`sign`] (RSA-SHA256) with this IssueInstant.
 pub fn sign_at(message: &str, who: Who, instant: time::OffsetDateTime) -> String {
-    sign_full(message, who, true, instant)
+    sign_full(message, who, true, instant, None)
 }
 
-fn sign_full(message: &str, who: Who, sha256: bool, instant: time::OffsetDateTime) -> String {
+/// [`sign`] (RSA-SHA256) with an `InclusiveNamespaces PrefixList` on both exclusive
+/// canonicalisations, as OpenSAML-based signers write.
+pub fn sign_inclusive(message: &str, who: Who, prefixes: &str) -> String {
+    sign_full(
+        message,
+        who,
+        true,
+        time::OffsetDateTime::now_utc(),
+        Some(prefixes),
+    )
+}
+
+fn sign_full(
+    message: &str,
+    who: Who,
+    sha256: bool,
+    instant: time::OffsetDateTime,
+    inclusive: Option<&str>,
+) -> String {
     let pki = pki();
     let (start, end) = envelope_range(message);
     let mut env = message[start..end].to_owned();
@@ -126,8 +144,17 @@ fn sign_full(message: &str, who: Who, sha256: bool, instant: time::OffsetDateTim
             "http://www.w3.org/2000/09/xmldsig#sha1",
         )
     };
+    let exc = match inclusive {
+        None => "Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>".to_owned(),
+        Some(list) => format!(
+            "Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"><ec:InclusiveNamespaces xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" PrefixList=\"{list}\"/></ds:{{}}>"
+        ),
+    };
+    let close = |name: &str| exc.replace("{}", name);
     let template = format!(
-        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/><ds:SignatureMethod Algorithm=\"{sig_alg}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{dig_alg}\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo><ds:CanonicalizationMethod {}<ds:SignatureMethod Algorithm=\"{sig_alg}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/><ds:Transform {}</ds:Transforms><ds:DigestMethod Algorithm=\"{dig_alg}\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>",
+        close("CanonicalizationMethod"),
+        close("Transform"),
     );
     let at = env.find("</saml2:Issuer>").unwrap() + "</saml2:Issuer>".len();
     env.insert_str(at, &template);

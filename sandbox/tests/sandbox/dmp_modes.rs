@@ -29,6 +29,19 @@ async fn attending_physician_and_organisation_mode() {
         body.contains("<value value=\"true\" xsi:type=\"BL\"/>"),
         "{body}"
     );
+    // The production INS-NIR OID is accepted as well as the test one.
+    let prod = td02.replace("1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.8");
+    assert_ne!(prod, td02);
+    let (status, body) = call(&url, "patients", &prod, Who::Card).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<id extension=\"248039263001064\" root=\"1.2.250.1.213.1.4.8\"/>"),
+        "{body}"
+    );
+    let demo = td02.replace("1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11");
+    let (status, body) = call(&url, "patients", &demo, Who::Card).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("DMPInvalidVIHF"), "{body}");
     // TD0.4 lists it, MT.
     let (_, body) = call(
         &url,

@@ -145,6 +145,18 @@ async fn soap_version_action_and_media_type() {
     let (status, body) = call(&url, "registry", &td02, Who::Card).await;
     assert_fault(status, &body, "ActionNotSupported");
 
+    // A header block the service does not understand.
+    let unknown = td02.replace(
+        "<soap:Header>",
+        "<soap:Header><x:Trace xmlns:x=\"urn:example:trace\" soap:mustUnderstand=\"true\">1</x:Trace>",
+    );
+    let (status, body) = call(&url, "patients", &unknown, Who::Card).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("<soap:Value>soap:MustUnderstand</soap:Value>"),
+        "{body}"
+    );
+
     // Another media type.
     let (status, _) = post(&url, "patients", "application/json", b"{}", Who::Card).await;
     assert_eq!(status, 415);

@@ -2,7 +2,7 @@
 //! lifted, replacement (RPLC), inline base64 documents, the sandbox-only view, fault
 //! injection.
 
-use passerelle_sandbox::dmp::view::View;
+use passerelle_sandbox::dmp::view::{self, View, ViewClientTls};
 use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig, FaultInjection};
 
 use crate::dmp_helpers::*;
@@ -190,6 +190,22 @@ async fn masking_invisibility_and_the_view() {
     assert!(v.documents.is_empty(), "{v:?}");
     let v = view(&url, EXAMPLE_INS, "patient").await;
     assert!(!v.documents[0].visibility.professionals, "{v:?}");
+
+    // The library client reads the same.
+    let tls = ViewClientTls::organisation(pki());
+    let fetched = view::fetch(&url, &tls, EXAMPLE_INS, "patient")
+        .await
+        .unwrap();
+    assert_eq!(fetched, v);
+    let base = url.trim_end_matches("/si-dmp-server/v2/services");
+    let fetched = view::fetch(base, &tls, EXAMPLE_INS, "professionals")
+        .await
+        .unwrap();
+    assert!(fetched.documents.is_empty());
+    assert!(matches!(
+        view::fetch(base, &tls, EXAMPLE_INS, "everyone").await,
+        Err(view::ViewError::Audience(_))
+    ));
     dmp.shutdown().await;
 }
 
