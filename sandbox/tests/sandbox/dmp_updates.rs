@@ -188,6 +188,25 @@ async fn masking_invisibility_and_the_view() {
     assert!(entry_of(&body, unique).is_none(), "{body}");
     let v = view(&url, EXAMPLE_INS, "professionals").await;
     assert!(v.documents.is_empty(), "{v:?}");
+
+    // A patient who allowed reading masked documents in an emergency.
+    let allows = "211066322074514";
+    let masked = deposit("3003", &["MASQUE_PS"]).replace(EXAMPLE_INS, allows);
+    let (_, body) = call(&url, "repository", &masked, Who::Card).await;
+    assert!(body.contains("ResponseStatusType:Success"), "{body}");
+    let (status, body) = call(
+        &url,
+        "registry",
+        &other.replace(EXAMPLE_INS, allows),
+        Who::Card,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        entry_of(&body, "1.2.250.1.999.1.1.7898.3.3003").is_some(),
+        "{body}"
+    );
+
     let v = view(&url, EXAMPLE_INS, "patient").await;
     assert!(!v.documents[0].visibility.professionals, "{v:?}");
 
