@@ -287,6 +287,30 @@ async fn replacement_inline_base64_and_filters() {
     let (_, body) = call(&url, "registry", &deprecated, Who::Card).await;
     assert!(entry_of(&body, DOC_UNIQUE).is_some(), "{body}");
 
+    // Another professional (bris de glace) may not archive it; its author may.
+    let (_, body) = call(&url, "registry", &td31, Who::Card).await;
+    let (new_id, _) = entry_of(&body, "1.2.250.1.999.1.1.7898.3.2002").unwrap();
+    let archive = crate::dmp_examples::set_target(
+        &example("TD3.3d_Archiver-un-document_requete.xml"),
+        &new_id,
+    );
+    let stranger = archive
+        .replace(
+            "<saml2:NameID>899900063480</saml2:NameID>",
+            "<saml2:NameID>899900077777</saml2:NameID>",
+        )
+        .replace("code=\"normal\"", "code=\"bris_de_glace\"");
+    let (status, body) = call(&url, "registry", &stranger, Who::Card).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("DMPAccessDeniedByRightsService"), "{body}");
+    // A wrong OriginalStatus.
+    let wrong = archive.replace(
+        "<Value>urn:oasis:names:tc:ebxml-regrep:StatusType:Approved</Value>",
+        "<Value>urn:asip:ci-sis:2010:StatusType:Archived</Value>",
+    );
+    let (_, body) = call(&url, "registry", &wrong, Who::Card).await;
+    assert!(body.contains("XDSMetadataUpdateError"), "{body}");
+
     // Retrieved: the inline content.
     let td32 = example("TD3.2_Consultation-dun-document_requete.xml").replace(
         "1.2.250.1.999.1.1.7898.1.995657292",
