@@ -39,6 +39,8 @@ pub(crate) struct Seed {
     #[serde(default)]
     pub minor: bool,
     #[serde(default)]
+    pub allows_masked_in_emergency: bool,
+    #[serde(default)]
     #[allow(dead_code)]
     pub source: String,
 }
@@ -69,6 +71,7 @@ impl Seed {
             opposes_bris_de_glace: self.opposes_bris_de_glace,
             opposes_centre_15: self.opposes_centre_15,
             minor: self.minor,
+            allows_masked_in_emergency: self.allows_masked_in_emergency,
             last_update: None,
         }
     }

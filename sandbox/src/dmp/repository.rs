@@ -47,8 +47,16 @@ pub(crate) fn retrieve(call: &Call<'_>) -> Result<Reply, Fault> {
                     && e.status != STATUS_DELETED
                     && visible(call, &patient, &e) =>
             {
-                let data = call.store.content(&e.content_file)?;
-                found.push((e, data));
+                match call.store.content(&e.content_file) {
+                    Ok(data) => found.push((e, data)),
+                    Err(error) => {
+                        tracing::error!(%error, "DMP repository read");
+                        errors.push(RegistryError::new(
+                            "XDSRepositoryError",
+                            format!("uniqueId={unique}"),
+                        ));
+                    }
+                }
             }
             _ => errors.push(RegistryError::new(
                 "XDSDocumentUniqueIdError",

@@ -74,6 +74,9 @@ pub(crate) struct Patient {
     pub opposes_bris_de_glace: bool,
     pub opposes_centre_15: bool,
     pub minor: bool,
+    /// The patient allowed reading masked documents in bris de glace / centre 15.
+    #[serde(default)]
+    pub allows_masked_in_emergency: bool,
     /// Last deposit or update (yyyyMMddHHmmss).
     pub last_update: Option<String>,
 }

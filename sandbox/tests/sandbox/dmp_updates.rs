@@ -188,6 +188,25 @@ async fn masking_invisibility_and_the_view() {
     assert!(entry_of(&body, unique).is_none(), "{body}");
     let v = view(&url, EXAMPLE_INS, "professionals").await;
     assert!(v.documents.is_empty(), "{v:?}");
+
+    // A patient who allowed reading masked documents in an emergency.
+    let allows = "211066322074514";
+    let masked = deposit("3003", &["MASQUE_PS"]).replace(EXAMPLE_INS, allows);
+    let (_, body) = call(&url, "repository", &masked, Who::Card).await;
+    assert!(body.contains("ResponseStatusType:Success"), "{body}");
+    let (status, body) = call(
+        &url,
+        "registry",
+        &other.replace(EXAMPLE_INS, allows),
+        Who::Card,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        entry_of(&body, "1.2.250.1.999.1.1.7898.3.3003").is_some(),
+        "{body}"
+    );
+
     let v = view(&url, EXAMPLE_INS, "patient").await;
     assert!(!v.documents[0].visibility.professionals, "{v:?}");
 
@@ -267,6 +286,30 @@ async fn replacement_inline_base64_and_filters() {
     let deprecated = td31.replace("StatusType:Approved", "StatusType:Deprecated");
     let (_, body) = call(&url, "registry", &deprecated, Who::Card).await;
     assert!(entry_of(&body, DOC_UNIQUE).is_some(), "{body}");
+
+    // Another professional (bris de glace) may not archive it; its author may.
+    let (_, body) = call(&url, "registry", &td31, Who::Card).await;
+    let (new_id, _) = entry_of(&body, "1.2.250.1.999.1.1.7898.3.2002").unwrap();
+    let archive = crate::dmp_examples::set_target(
+        &example("TD3.3d_Archiver-un-document_requete.xml"),
+        &new_id,
+    );
+    let stranger = archive
+        .replace(
+            "<saml2:NameID>899900063480</saml2:NameID>",
+            "<saml2:NameID>899900077777</saml2:NameID>",
+        )
+        .replace("code=\"normal\"", "code=\"bris_de_glace\"");
+    let (status, body) = call(&url, "registry", &stranger, Who::Card).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("DMPAccessDeniedByRightsService"), "{body}");
+    // A wrong OriginalStatus.
+    let wrong = archive.replace(
+        "<Value>urn:oasis:names:tc:ebxml-regrep:StatusType:Approved</Value>",
+        "<Value>urn:asip:ci-sis:2010:StatusType:Archived</Value>",
+    );
+    let (_, body) = call(&url, "registry", &wrong, Who::Card).await;
+    assert!(body.contains("XDSMetadataUpdateError"), "{body}");
 
     // Retrieved: the inline content.
     let td32 = example("TD3.2_Consultation-dun-document_requete.xml").replace(

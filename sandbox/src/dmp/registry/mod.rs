@@ -128,7 +128,8 @@ pub(crate) fn check_access(call: &Call<'_>, patient: &Patient, write: bool) -> R
 }
 
 /// Whether the caller sees this entry: `MASQUE_PS` only for its author and the médecin
-/// traitant; in the indirect modes only the structure's own documents (the rights matrix
+/// traitant, and in bris de glace / centre 15 when the patient allowed it (MAT); in the
+/// indirect modes only the structure's own documents (the rights matrix
 /// gives indirect access no reading of others' documents). `INVISIBLE_PATIENT` and
 /// `INVISIBLE_REPRESENTANTS_LEGAUX` do not hide anything from professionals.
 pub(crate) fn visible(call: &Call<'_>, patient: &Patient, entry: &Entry) -> bool {
@@ -137,7 +138,10 @@ pub(crate) fn visible(call: &Call<'_>, patient: &Patient, entry: &Entry) -> bool
         return false;
     }
     if entry.has_confidentiality("MASQUE_PS") {
-        return entry.author_id == *actor || patient.is_attending(actor);
+        let emergency = matches!(call.vihf.purpose, Purpose::BrisDeGlace | Purpose::Centre15);
+        return entry.author_id == *actor
+            || patient.is_attending(actor)
+            || (emergency && patient.allows_masked_in_emergency);
     }
     true
 }

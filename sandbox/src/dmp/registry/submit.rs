@@ -28,7 +28,7 @@ use super::super::patients::{INS_OIDS, parse_cx};
 use super::super::server::{Call, Reply};
 use super::super::soap::{Fault, NS_LCM, NS_RIM, NS_XDSB, NS_XOP};
 use super::super::store::{
-    DmpState, Entry, SCHEME_CLASS, SCHEME_CONFIDENTIALITY, SCHEME_FORMAT, SCHEME_TYPE,
+    DmpState, Entry, SCHEME_CLASS, SCHEME_CONFIDENTIALITY, SCHEME_FORMAT, SCHEME_TYPE, StoreError,
 };
 use super::super::writer::Xml;
 use super::{
@@ -396,7 +396,16 @@ pub(crate) fn provide_and_register(call: &Call<'_>) -> Result<Reply, Fault> {
     for n in &to_store {
         let entry_uuid = format!("urn:uuid:{}", uuid::Uuid::new_v4());
         let file = uuid::Uuid::new_v4().to_string();
-        call.store.put_content(&file, &n.data)?;
+        if let Err(e) = call.store.put_content(&file, &n.data) {
+            tracing::error!(error = %e, "DMP repository store");
+            return Ok(reply(
+                FAILURE,
+                &[RegistryError::new(
+                    "XDSRepositoryError",
+                    "Le document n'a pas pu être enregistré",
+                )],
+            ));
+        }
         let cls = classifications(n.element);
         entries.push((
             n.id.clone(),
@@ -430,7 +439,7 @@ pub(crate) fn provide_and_register(call: &Call<'_>) -> Result<Reply, Fault> {
         ));
     }
     let stamp = timestamp(call.now);
-    call.store.update(|db| -> Result<(), Fault> {
+    let stored = call.store.update(|db| -> Result<(), StoreError> {
         for (source, target) in &replaced {
             if to_store.iter().any(|n| n.id == *source)
                 && let Some(old) = db.entries.iter_mut().find(|e| e.entry_uuid == *target)
@@ -446,7 +455,17 @@ pub(crate) fn provide_and_register(call: &Call<'_>) -> Result<Reply, Fault> {
             p.last_update = Some(stamp.clone());
         }
         Ok(())
-    })?;
+    });
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "DMP registry store");
+        return Ok(reply(
+            FAILURE,
+            &[RegistryError::new(
+                "XDSRegistryError",
+                "Les métadonnées n'ont pas pu être enregistrées",
+            )],
+        ));
+    }
     Ok(reply(SUCCESS, &warnings))
 }
 

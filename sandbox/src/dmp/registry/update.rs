@@ -2,22 +2,23 @@
 //!
 //! - Availability status (`UpdateAvailabilityStatus` association, EX TD3.3c/d):
 //!   Approved ↔ Archived, Approved or Archived → Deleted; `OriginalStatus` must be the
-//!   current status (`XDSMetadataUpdateError` otherwise); own documents only (the médecin
-//!   traitant may archive and unarchive any), a SOAP fault `DMPAccessDeniedByRightsService`
-//!   otherwise.
+//!   current status (`XDSMetadataUpdateError` otherwise); own documents only (in the
+//!   indirect modes the structure's; the médecin traitant may archive and unarchive any; a
+//!   patient's document, classCode 90, only the médecin traitant), a SOAP fault
+//!   `DMPAccessDeniedByRightsService` otherwise (MAT).
 //! - Metadata update (an `ExtrinsicObject` with the entry's `lid` and a `HasMember` with
 //!   `PreviousVersion`, KIT template): only the confidentiality codes may change; a new
 //!   version (new entryUUID, same lid, version + 1) replaces the old one, which becomes
-//!   Deprecated. Rights: masking and unmasking in normal mode only, unmasking one's own
-//!   documents (MT: any); `INVISIBLE_PATIENT` and `INVISIBLE_REPRESENTANTS_LEGAUX` can only
+//!   Deprecated. Rights: masking, unmasking and making visible in normal mode only,
+//!   unmasking one's own documents (MT: any); `INVISIBLE_PATIENT` and `INVISIBLE_REPRESENTANTS_LEGAUX` can only
 //!   be lifted, never set afterwards (so lifting the legal representatives' one is
 //!   irreversible) — `XDSMetadataUpdateError` otherwise.
 
 use super::super::habilitations::{DENIED, patient_of};
 use super::super::server::{Call, Reply};
 use super::super::soap::{Fault, NS_LCM, NS_RIM};
-use super::super::store::SCHEME_CONFIDENTIALITY;
-use super::super::vihf::Purpose;
+use super::super::store::{SCHEME_CLASS, SCHEME_CONFIDENTIALITY};
+use super::super::vihf::{Mode, Purpose};
 use super::super::writer::Xml;
 use super::{
     FAILURE, RegistryError, STATUS_APPROVED, STATUS_ARCHIVED, STATUS_DELETED, STATUS_DEPRECATED,
@@ -117,9 +118,19 @@ pub(crate) fn update_document_set(call: &Call<'_>) -> Result<Reply, Fault> {
                 format!("transition {original} → {new} non permise"),
             );
         }
-        let own = entry.author_id == actor;
+        // Own documents: the professional's, or in the indirect modes the structure's.
+        let own = entry.author_id == actor
+            || (call.vihf.mode != Mode::Directe && entry.author_structure == call.vihf.structure);
         let mt_may = is_mt && new != STATUS_DELETED;
-        if !own && !mt_may {
+        // A document the patient deposited (classCode 90): the médecin traitant only.
+        let patient_document = entry.codes(SCHEME_CLASS).any(|c| c.node == "90");
+        if patient_document && !is_mt {
+            return deny(
+                "Seul le médecin traitant (ou le patient) peut archiver ou supprimer un document du patient.",
+            );
+        }
+        let allowed = own || mt_may || (patient_document && is_mt);
+        if !allowed {
             return deny(
                 "Seul l'auteur d'un document peut changer son statut (le médecin traitant peut l'archiver).",
             );
@@ -187,8 +198,11 @@ pub(crate) fn update_document_set(call: &Call<'_>) -> Result<Reply, Fault> {
             }
         }
         let masking_changes = has(&new, "MASQUE_PS") != has(&old, "MASQUE_PS");
-        if masking_changes && call.vihf.purpose != Purpose::Normal {
-            return deny("Le masquage ne se modifie qu'en mode d'accès normal.");
+        let revealing = ["INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]
+            .iter()
+            .any(|c| has(&old, c) && !has(&new, c));
+        if (masking_changes || revealing) && call.vihf.purpose != Purpose::Normal {
+            return deny("Le masquage et la visibilité ne se modifient qu'en mode d'accès normal.");
         }
         if has(&old, "MASQUE_PS") && !has(&new, "MASQUE_PS") && current.author_id != actor && !is_mt
         {
