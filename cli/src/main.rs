@@ -5,7 +5,6 @@ mod commands;
 mod documents;
 mod embedded;
 mod output;
-mod sandbox_view;
 
 use std::process::ExitCode;
 

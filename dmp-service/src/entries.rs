@@ -136,7 +136,10 @@ pub fn visibility(entry: &RegistryEntry) -> api::Visibility {
     api::Visibility {
         professionals: !has(entry, MASKED),
         patient: !has(entry, INVISIBLE_PATIENT),
-        legal_representatives: !has(entry, INVISIBLE_LEGAL_REPRESENTATIVES),
+        // The legal representatives act for the patient: what the patient may not see,
+        // they may not either.
+        legal_representatives: !has(entry, INVISIBLE_LEGAL_REPRESENTATIVES)
+            && !has(entry, INVISIBLE_PATIENT),
     }
 }
 
@@ -207,8 +210,13 @@ pub fn visibility_after(entry: &RegistryEntry, change: api::VisibilityChange) ->
     match change {
         api::VisibilityChange::MaskFromProfessionals => v.professionals = false,
         api::VisibilityChange::UnmaskToProfessionals => v.professionals = true,
-        api::VisibilityChange::RevealToPatient => v.patient = true,
-        api::VisibilityChange::RevealToLegalRepresentatives => v.legal_representatives = true,
+        api::VisibilityChange::RevealToPatient => {
+            v.patient = true;
+            v.legal_representatives = !has(entry, INVISIBLE_LEGAL_REPRESENTATIVES);
+        }
+        api::VisibilityChange::RevealToLegalRepresentatives => {
+            v.legal_representatives = v.patient;
+        }
         api::VisibilityChange::Unspecified => {}
     }
     v

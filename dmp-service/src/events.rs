@@ -49,7 +49,8 @@ pub fn deposited(
         visibility: Some(DmpVisibility {
             professionals: !hidden_from.contains(&HiddenFrom::Professionals),
             patient: !hidden_from.contains(&HiddenFrom::Patient),
-            legal_representatives: !hidden_from.contains(&HiddenFrom::LegalRepresentatives),
+            legal_representatives: !hidden_from.contains(&HiddenFrom::LegalRepresentatives)
+                && !hidden_from.contains(&HiddenFrom::Patient),
         }),
         replaced_unique_id: deposit.replaced_unique_id.clone(),
         at_unix_ms: now_unix_ms(),

@@ -446,11 +446,11 @@ async fn dmp_steps(
         14,
         "what the patient sees in « Mon espace santé » (sandbox view): the VSM, not the letter",
     );
-    let seen = crate::sandbox_view::fetch(
+    let seen = passerelle_sandbox::dmp::view::fetch(
         &system.dmp_sandbox.url(),
-        &system.pki,
+        &passerelle_sandbox::dmp::view::ViewClientTls::organisation(&system.pki),
         &format!("{}{}", id.matricule, id.key),
-        crate::sandbox_view::Audience::Patient,
+        "patient",
     )
     .await
     .context("reading the sandbox's patient view")?;

@@ -11,7 +11,7 @@ use passerelle_sandbox::pki::TestPki;
 
 use crate::commands::dmp::print;
 use crate::commands::who::PatientArgs;
-use crate::sandbox_view::{self as view, Audience};
+use passerelle_sandbox::dmp::view::{self, ViewClientTls};
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -64,11 +64,12 @@ async fn dmp(a: DmpViewArgs) -> anyhow::Result<ExitCode> {
     let pki = TestPki::ensure(&pki_dir)
         .with_context(|| format!("the sandbox's test PKI in {}", pki_dir.display()))?;
     let audience = match a.audience {
-        AudienceArg::Patient => Audience::Patient,
-        AudienceArg::LegalRepresentatives => Audience::LegalRepresentatives,
-        AudienceArg::Professionals => Audience::Professionals,
+        AudienceArg::Patient => "patient",
+        AudienceArg::LegalRepresentatives => "legal-representatives",
+        AudienceArg::Professionals => "professionals",
     };
-    let seen = view::fetch(&a.url, &pki, &ins.to_string(), audience)
+    let tls = ViewClientTls::organisation(&pki);
+    let seen = view::fetch(&a.url, &tls, &ins.to_string(), audience)
         .await
         .with_context(|| format!("reading the DMP sandbox at {}", a.url))?;
     if a.json {

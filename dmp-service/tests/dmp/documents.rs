@@ -224,17 +224,30 @@ async fn masking_and_visibility_follow_the_rights(f: &Fixture) {
         .await
         .unwrap_err();
     let summary = passerelle_service_kit::errors::summarise(&refused);
-    assert_eq!(summary.reason.as_deref(), Some("DMP_REFUSED"), "{refused:?}");
-    assert!(summary.upstream_code.is_some(), "the DMP's code: {refused:?}");
+    assert_eq!(
+        summary.reason.as_deref(),
+        Some("DMP_REFUSED"),
+        "{refused:?}"
+    );
+    assert!(
+        summary.upstream_code.is_some(),
+        "the DMP's code: {refused:?}"
+    );
 
     let revealed = change(f, &d.unique_id, VisibilityChange::RevealToPatient).await;
     assert!(!revealed.unchanged);
-    assert!(seen(&list(f, &[]).await).patient, "now visible to the patient");
+    assert!(
+        seen(&list(f, &[]).await).patient,
+        "now visible to the patient"
+    );
 
     let masked = change(f, &d.unique_id, VisibilityChange::MaskFromProfessionals).await;
     assert!(!masked.unchanged);
     let v = seen(&list(f, &[]).await);
-    assert!(!v.professionals, "masked to professionals (its author still sees it)");
+    assert!(
+        !v.professionals,
+        "masked to professionals (its author still sees it)"
+    );
     let unmasked = change(f, &d.unique_id, VisibilityChange::UnmaskToProfessionals).await;
     assert!(!unmasked.unchanged);
     assert!(seen(&list(f, &[]).await).professionals);
