@@ -185,10 +185,7 @@ impl DmpCore {
                 attending_physician: req.attending_physician,
             },
             _ => {
-                return Err(DmpServiceError::InvalidRequest {
-                    field: "action",
-                    message: "give ADD or REMOVE".to_owned(),
-                });
+                return Err(invalid("action", "give ADD or REMOVE"));
             }
         };
         let scope = self
@@ -257,10 +254,10 @@ impl DmpCore {
     async fn entry(&self, scope: &Scope, unique_id: &str) -> Result<RegistryEntry> {
         let unique_id = unique_id.trim();
         if unique_id.is_empty() {
-            return Err(DmpServiceError::InvalidRequest {
-                field: "unique_id",
-                message: "give the document's unique_id (as `dmp list` prints it)".to_owned(),
-            });
+            return Err(invalid(
+                "unique_id",
+                "give the document's unique_id (as `dmp list` prints it)",
+            ));
         }
         let wanted = unique_id.to_owned();
         self.call(scope, "TD3.1", |ctx| async move {
@@ -595,11 +592,7 @@ impl DmpCore {
                 message: "give a visibility change".to_owned(),
             })?;
         if entries::changes_nothing(&entry, wanted) {
-            return Ok(api::DocumentChangeResponse {
-                entry: Some(entries::document_entry(&entry)),
-                unchanged: true,
-                request_id: id.to_string(),
-            });
+            return Ok(change_response(entries::document_entry(&entry), true, id));
         }
         let codes = entry.confidentiality_after(wanted)?;
         let target = entry.clone();
@@ -619,11 +612,7 @@ impl DmpCore {
             Self::ins(&scope),
             &updated,
         );
-        Ok(api::DocumentChangeResponse {
-            entry: Some(updated),
-            unchanged: false,
-            request_id: id.to_string(),
-        })
+        Ok(change_response(updated, false, id))
     }
 
     pub async fn change_status(
@@ -636,10 +625,7 @@ impl DmpCore {
             Ok(api::StatusChange::Unarchive) => EntryStatus::Approved,
             Ok(api::StatusChange::Delete) => EntryStatus::Deleted,
             _ => {
-                return Err(DmpServiceError::InvalidRequest {
-                    field: "change",
-                    message: "give ARCHIVE, UNARCHIVE or DELETE".to_owned(),
-                });
+                return Err(invalid("change", "give ARCHIVE, UNARCHIVE or DELETE"));
             }
         };
         let scope = self
@@ -647,11 +633,7 @@ impl DmpCore {
             .await?;
         let entry = self.entry(&scope, &req.unique_id).await?;
         if entry.status == new {
-            return Ok(api::DocumentChangeResponse {
-                entry: Some(entries::document_entry(&entry)),
-                unchanged: true,
-                request_id: id.to_string(),
-            });
+            return Ok(change_response(entries::document_entry(&entry), true, id));
         }
         let target = entry.clone();
         let wanted = new;
@@ -668,11 +650,26 @@ impl DmpCore {
             Self::ins(&scope),
             &updated,
         );
-        Ok(api::DocumentChangeResponse {
-            entry: Some(updated),
-            unchanged: false,
-            request_id: id.to_string(),
-        })
+        Ok(change_response(updated, false, id))
+    }
+}
+
+fn change_response(
+    entry: api::DocumentEntry,
+    unchanged: bool,
+    id: &RequestId,
+) -> api::DocumentChangeResponse {
+    api::DocumentChangeResponse {
+        entry: Some(entry),
+        unchanged,
+        request_id: id.to_string(),
+    }
+}
+
+fn invalid(field: &'static str, message: &str) -> DmpServiceError {
+    DmpServiceError::InvalidRequest {
+        field,
+        message: message.to_owned(),
     }
 }
 
