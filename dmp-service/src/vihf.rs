@@ -93,7 +93,7 @@ pub struct VihfClaims {
 }
 
 /// What went wrong building the VIHF.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VihfError {
     /// The signer failed (card, key).
     #[error(transparent)]
@@ -402,7 +402,7 @@ pub async fn signed_vihf(
     let vihf = Vihf {
         id: format!("_{id}"),
         instant,
-        issuer: subject.dn,
+        issuer: subject.dn_strict,
         claims,
         structure_id,
         sector,
