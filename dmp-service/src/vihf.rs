@@ -1,19 +1,20 @@
 //! The VIHF v3 (SAML 2.0 assertion) every DMP call carries in `wsse:Security`, as the
 //! official examples write it (`VIHF_*_signe.xml`): `saml2:` prefix; `Issuer` (format
-//! X509SubjectName) = the signing certificate's subject DN; an enveloped `Signature` right
+//! X509SubjectName) = the signing certificate's subject DN in Java's RFC 2253 form, as the
+//! examples ([`CertSubject::dn_strict`]); an enveloped `Signature` right
 //! after `Issuer`; `Subject/NameID` = the professional's national identifier; `AuthnStatement`
 //! with the mode's `AuthnContextClassRef` (and `AuthnContextDecl` for INDIRECTE_RENFORCEE);
 //! the attributes in the examples' order: `Identifiant_Structure` (`1`+FINESS or `3`+SIRET),
 //! `Secteur_Activite` (`SAxx^1.2.250.1.71.4.2.4`), `subject-id` (the professional's names,
-//! family name first, as the examples), `role` (HL7 `Role` CE values: profession, with its JDV_J65 display name, then
-//! specialty, without), `VIHF_Version` 3.0, `Authentification_mode`, `resource-id`
+//! family name first, as the examples), `role` (HL7 `Role` CE values: the profession, with
+//! its JDV_J65 display name, then the specialty, without), `VIHF_Version` 3.0, `Authentification_mode`, `resource-id`
 //! (`INS^^^&OID&ISO^NH`, only when the call is about a patient), `Ressource_URN` `urn:dmp`,
 //! `purposeofuse` (HL7 `PurposeOfUse`, code system `1.2.250.1.213.1.1.4.248`), `LPS_ID`,
 //! `LPS_Nom`, `LPS_Version`, `LPS_ID_HOMOLOGATION_DMP`. Text values carry
 //! `xsi:type="xs:string"` as in the examples.
 //!
-//! Signature: exclusive C14N, **RSA-SHA256 with a SHA-256 digest**, where the official examples
-//! use RSA-SHA1/SHA-1. Our choice: the card-agent signs SHA-256 digests only (a CPS signature
+//! Signature: exclusive C14N, **RSA-SHA256 with a SHA-256 digest**, where the official
+//! examples use RSA-SHA1/SHA-1. Our choice: the card-agent signs SHA-256 digests only (a CPS signature
 //! goes through it), SHA-1 is deprecated for signatures, and RSA-SHA256 VIHFs are reported
 //! accepted by the DMP (prosanteconnect's generator, a third-party client).
 //!
