@@ -7,8 +7,9 @@
 //! the attributes in the examples' order: `Identifiant_Structure` (`1`+FINESS or `3`+SIRET),
 //! `Secteur_Activite` (`SAxx^1.2.250.1.71.4.2.4`), `subject-id` (the professional's names,
 //! family name first, as the examples), `role` (HL7 `Role` CE values: the profession, with
-//! its JDV_J65 display name, then the specialty, without), `VIHF_Version` 3.0, `Authentification_mode`, `resource-id`
-//! (`INS^^^&OID&ISO^NH`, only when the call is about a patient), `Ressource_URN` `urn:dmp`,
+//! its JDV_J65 display name, then the specialty, without), `VIHF_Version` 3.0,
+//! `Authentification_mode`, `resource-id` (`INS^^^&OID&ISO^NH`, only when the call is about a
+//! patient), `Ressource_URN` `urn:dmp`,
 //! `purposeofuse` (HL7 `PurposeOfUse`, code system `1.2.250.1.213.1.1.4.248`), `LPS_ID`,
 //! `LPS_Nom`, `LPS_Version`, `LPS_ID_HOMOLOGATION_DMP`. Text values carry
 //! `xsi:type="xs:string"` as in the examples.
