@@ -15,9 +15,9 @@
 //! `xsi:type="xs:string"` as in the examples.
 //!
 //! Signature: exclusive C14N, **RSA-SHA256 with a SHA-256 digest**, where the official
-//! examples use RSA-SHA1/SHA-1. Our choice: the card-agent signs SHA-256 digests only (a CPS signature
-//! goes through it), SHA-1 is deprecated for signatures, and RSA-SHA256 VIHFs are reported
-//! accepted by the DMP (prosanteconnect's generator, a third-party client).
+//! examples use RSA-SHA1/SHA-1. Our choice: the card-agent signs SHA-256 digests only (a CPS
+//! signature goes through it), SHA-1 is deprecated for signatures, and RSA-SHA256 VIHFs are
+//! reported accepted by the DMP (prosanteconnect's generator, a third-party client).
 //!
 //! The assertion is written directly in exclusive canonical form (its structure is fixed), so
 //! that the digested bytes are the bytes sent, but for one thing: the `xmlns:xs` declarations
