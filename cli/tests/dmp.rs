@@ -35,6 +35,17 @@ fn a_letter_hidden_from_the_patient_deposited_listed_and_got_back() {
 
     let o = dmp(&up.dmp, &[&["authorize"][..], &cps].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = dmp(&up.dmp, &["accessible", "--json", "--workstation", "local"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert!(
+        v["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["ins"].as_str().is_some_and(|i| i.starts_with(&INS[..13]))),
+        "the DMP just authorised is accessible: {v}"
+    );
 
     let letter = dir.path().join("lettre.txt");
     std::fs::write(&letter, "Chère consœur,\nbilan joint.\n").unwrap();
