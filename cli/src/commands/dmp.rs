@@ -452,6 +452,7 @@ async fn deposit(a: DepositArgs) -> anyhow::Result<ExitCode> {
             patient: Some(patient),
             document_id,
             options: Some(options),
+            more: Vec::new(),
         })
         .await;
     Ok(output::finish(

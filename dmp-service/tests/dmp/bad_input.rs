@@ -37,6 +37,7 @@ async fn deposit_with(
                 type_code: "11490-0".to_owned(),
                 ..Default::default()
             }),
+            more: Vec::new(),
         })
         .await
         .map(|_| ())
