@@ -1,6 +1,7 @@
 //! What the CLI prints: a readable table, or one JSON object with stable field names.
 
 use std::fmt::Write;
+use std::process::ExitCode;
 
 use passerelle_proto::ins::v1::{
     Comparison, IdentityStatus, Ins, QualifyIdentityResponse, SearchResponse, SearchResult, Sex,
@@ -306,4 +307,28 @@ pub fn qualify_table(r: &QualifyIdentityResponse) -> String {
     }
     let _ = writeln!(s, "Request id  {}", r.request_id);
     s
+}
+
+/// Prints a business answer (exit 0) or the error status (exit 2).
+pub fn finish<T>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    json: bool,
+    as_json: impl Fn(&T) -> String,
+    as_table: impl Fn(&T) -> String,
+) -> ExitCode {
+    match result {
+        Ok(resp) => {
+            let r = resp.into_inner();
+            if json {
+                println!("{}", as_json(&r));
+            } else {
+                print!("{}", as_table(&r));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(status) => {
+            eprintln!("{}", status_message(&status));
+            ExitCode::from(2)
+        }
+    }
 }

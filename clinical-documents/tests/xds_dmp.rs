@@ -63,6 +63,7 @@ fn header() -> DocumentHeader {
             extension: Some("SET-42".into()),
         },
         version: 1,
+        replaces: None,
         title: "Lettre de liaison".into(),
         type_code: codes::type_code("11490-0").unwrap().clone(),
         effective_time: t,

@@ -256,6 +256,13 @@ fn upstream_reason(code: &str) -> (Code, &'static str, &'static str) {
     }
 }
 
+/// The DMP refused this professional (rights, authorisation), as opposed to any other
+/// failure.
+pub fn is_access_denied(e: &DmpError) -> bool {
+    e.upstream_code()
+        .is_some_and(|c| upstream_reason(c).1 == reasons::DMP_ACCESS_DENIED)
+}
+
 /// The status of a failed DMP call.
 pub fn dmp_status(e: &DmpError) -> Status {
     if let Some(code) = e.upstream_code() {

@@ -31,12 +31,14 @@ fn visibility(v: Option<&api::Visibility>) -> Option<DmpVisibility> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn deposited(
     publisher: &DurablePublisher,
     request_id: &RequestId,
     actor: &Actor,
     ins: Option<&Ins>,
-    deposit: &api::DepositResponse,
+    unique_id: &str,
+    replaced_unique_id: &str,
     type_code: &str,
     hidden_from: &[HiddenFrom],
 ) {
@@ -44,7 +46,7 @@ pub fn deposited(
         request_id: request_id.to_string(),
         actor: Some(actor.clone()),
         patient: patient(ins),
-        unique_id: deposit.unique_id.clone(),
+        unique_id: unique_id.to_owned(),
         type_code: type_code.to_owned(),
         visibility: Some(DmpVisibility {
             professionals: !hidden_from.contains(&HiddenFrom::Professionals),
@@ -52,7 +54,7 @@ pub fn deposited(
             legal_representatives: !hidden_from.contains(&HiddenFrom::LegalRepresentatives)
                 && !hidden_from.contains(&HiddenFrom::Patient),
         }),
-        replaced_unique_id: deposit.replaced_unique_id.clone(),
+        replaced_unique_id: replaced_unique_id.to_owned(),
         at_unix_ms: now_unix_ms(),
     };
     publisher.publish(

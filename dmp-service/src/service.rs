@@ -11,7 +11,7 @@ use passerelle_clinical_documents::header::{Confidentiality, HiddenFrom};
 use passerelle_clinical_documents::ids::DocumentIds;
 use passerelle_clinical_documents::vsm;
 use passerelle_clinical_documents::xds::{
-    ContentFacts, DocumentFormat, Submission, SubmissionSetInput, unique_id,
+    ContentFacts, DocumentEntry, DocumentFormat, Submission, SubmissionSetInput, unique_id,
 };
 use passerelle_domain::{Ins, PatientIdentity, QualifiedIns};
 use passerelle_proto::dmp::v1 as api;
@@ -23,13 +23,13 @@ use tokio::time::Instant;
 use crate::access::{self, Caller, Purpose, Resolver};
 use crate::audit::{self, AuditedCall};
 use crate::client::{
-    AuthorizationAction, AuthorizationChange, CallContext, DateType, Deposit, DmpClient, DmpError,
-    EntryStatus, FindDocuments, PatientStatus, RegistryEntry,
+    AuthorizationAction, AuthorizationChange, CallContext, DateType, Deposit, DepositDocument,
+    DmpClient, DmpError, EntryStatus, FindDocuments, PatientStatus, RegistryEntry,
 };
 use crate::config::DmpSettings;
 use crate::document::{self, DocumentRequest};
 use crate::entries;
-use crate::errors::DmpServiceError;
+use crate::errors::{self, DmpServiceError};
 use crate::events;
 use crate::vihf::{LpsIdentity, PatientResource, VihfClaims};
 
@@ -185,10 +185,7 @@ impl DmpCore {
                 attending_physician: req.attending_physician,
             },
             _ => {
-                return Err(DmpServiceError::InvalidRequest {
-                    field: "action",
-                    message: "give ADD or REMOVE".to_owned(),
-                });
+                return Err(invalid("action", "give ADD or REMOVE"));
             }
         };
         let scope = self
@@ -257,10 +254,10 @@ impl DmpCore {
     async fn entry(&self, scope: &Scope, unique_id: &str) -> Result<RegistryEntry> {
         let unique_id = unique_id.trim();
         if unique_id.is_empty() {
-            return Err(DmpServiceError::InvalidRequest {
-                field: "unique_id",
-                message: "give the document's unique_id (as `dmp list` prints it)".to_owned(),
-            });
+            return Err(invalid(
+                "unique_id",
+                "give the document's unique_id (as `dmp list` prints it)",
+            ));
         }
         let wanted = unique_id.to_owned();
         self.call(scope, "TD3.1", |ctx| async move {
@@ -333,20 +330,38 @@ impl DmpCore {
         id: &RequestId,
         req: api::DepositRequest,
     ) -> Result<api::DepositResponse> {
-        let options = req.options.clone().unwrap_or_default();
         let scope = self
             .scope(id, req.access.as_ref(), req.patient.as_ref(), true)
             .await?;
         let patient = self.qualified(&scope)?;
+        let first = api::DepositDocument {
+            document_id: req.document_id.clone(),
+            options: req.options.clone(),
+        };
+        let mut prepared = Vec::with_capacity(1 + req.more.len());
+        for item in std::iter::once(&first).chain(&req.more) {
+            prepared.push(self.prepare_letter(&scope, &patient, item).await?);
+        }
+        self.submit(&scope, prepared, None).await
+    }
+
+    /// One letter of a deposit: taken from the document store, made into a CDA level 1.
+    async fn prepare_letter(
+        &self,
+        scope: &Scope,
+        patient: &PatientIdentity,
+        item: &api::DepositDocument,
+    ) -> Result<Prepared> {
+        let options = item.options.clone().unwrap_or_default();
         let (media_type, content) = document::fetch(
             &self.0.documents,
-            &req.document_id,
+            &item.document_id,
             self.0.settings.document.max_size,
         )
         .await?;
         if media_type != document::PDF && media_type != document::TEXT {
             return Err(document::DocumentProblem::MediaType {
-                id: req.document_id.clone(),
+                id: item.document_id.clone(),
                 media_type,
             }
             .into());
@@ -362,7 +377,7 @@ impl DmpCore {
                 type_code: options.type_code.clone(),
                 confidentiality: confidentiality(options.confidentiality),
                 hidden_from: hidden_from(&options),
-                patient,
+                patient: patient.clone(),
                 platform: self.0.settings.platform(),
                 author: scope.caller.professional.clone(),
             },
@@ -376,7 +391,12 @@ impl DmpCore {
         } else {
             DocumentFormat::CdaText
         };
-        self.submit(&scope, &ids, &header, cda, format, None).await
+        Ok(Prepared {
+            ids,
+            header,
+            cda: cda.into(),
+            format,
+        })
     }
 
     pub async fn deposit_vsm(
@@ -426,15 +446,14 @@ impl DmpCore {
             OffsetDateTime::now_utc(),
         )?;
         let cda = document::vsm_cda(&header, &input)?;
-        self.submit(
-            &scope,
-            &ids,
-            &header,
-            cda,
-            DocumentFormat::Vsm,
-            current.map(|(entry, _, _)| entry),
-        )
-        .await
+        let prepared = Prepared {
+            ids,
+            header,
+            cda: cda.into(),
+            format: DocumentFormat::Vsm,
+        };
+        self.submit(&scope, vec![prepared], current.map(|(entry, _, _)| entry))
+            .await
     }
 
     /// The approved VSM of the patient, with the set id and version its CDA declares.
@@ -490,41 +509,147 @@ impl DmpCore {
         Ok(patient)
     }
 
-    /// Deposits a CDA, once: a uniqueId the DMP already holds answers `already_present`.
+    /// Deposits the documents in one submission set, once: a uniqueId the DMP already holds
+    /// is answered `already_present` and not sent again. `replaces`: the entry the first
+    /// document replaces (RPLC).
     async fn submit(
         &self,
         scope: &Scope,
-        ids: &DocumentIds,
-        header: &passerelle_clinical_documents::header::DocumentHeader,
-        cda: Vec<u8>,
-        format: DocumentFormat,
+        documents: Vec<Prepared>,
         replaces: Option<RegistryEntry>,
     ) -> Result<api::DepositResponse> {
-        let uid = unique_id(&header.id);
-        let respond = |already_present: bool| api::DepositResponse {
-            unique_id: uid.clone(),
-            idempotency_key: ids.key.clone(),
-            already_present,
+        // A deposit sent again (retry, crash, redelivery) finds its documents there. Reading
+        // needs an authorisation that depositing does not: a professional the DMP does not
+        // let read relies on the registry, which refuses a uniqueId it holds
+        // (XDSDuplicateUniqueIdInRegistry; a Warning when the content is the same).
+        let mut present = Vec::with_capacity(documents.len());
+        for d in &documents {
+            let wanted = unique_id(&d.header.id);
+            let existing = self
+                .call(scope, "TD3.1", |ctx| async move {
+                    self.0.client.document_by_unique_id(&ctx, &wanted).await
+                })
+                .await;
+            match existing {
+                Ok(found) => present.push(found.is_some()),
+                Err(DmpServiceError::Dmp(e)) if errors::is_access_denied(&e) => present.push(false),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut already: Vec<String> = documents
+            .iter()
+            .zip(&present)
+            .filter(|(_, there)| **there)
+            .map(|(d, _)| unique_id(&d.header.id))
+            .collect();
+        // Each round sends what is not known to be there; a refusal naming uniqueIds the
+        // registry holds already (ours: derived from the caller's keys, so sent before — its
+        // CDA written again has a new effective time, so the registry sees other content)
+        // takes them out for the next round. Each round removes at least one document.
+        loop {
+            let pending: Vec<&Prepared> = documents
+                .iter()
+                .filter(|d| !already.contains(&unique_id(&d.header.id)))
+                .collect();
+            let Some(deposit) = self.deposit_of(&pending, replaces.as_ref())? else {
+                break;
+            };
+            let outcome = self
+                .call(scope, "TD2.1", |ctx| async move {
+                    self.0.client.deposit(&ctx, &deposit).await
+                })
+                .await;
+            match outcome {
+                // The registry held some with our hash (a deposit sent again): said so.
+                Ok(done) => {
+                    already.extend(done.already_present);
+                    break;
+                }
+                Err(DmpServiceError::Dmp(DmpError::Registry { errors }))
+                    if !errors.is_empty()
+                        && errors
+                            .iter()
+                            .all(|e| e.code == "XDSDuplicateUniqueIdInRegistry") =>
+                {
+                    let names = |uid: &str| errors.iter().any(|e| e.context.contains(uid));
+                    let mut named: Vec<String> = pending
+                        .iter()
+                        .map(|d| unique_id(&d.header.id))
+                        .filter(|uid| names(uid))
+                        .collect();
+                    // The signature of a set whose first document this is: that set was
+                    // deposited before, with this document.
+                    if let Some(first) = pending.first()
+                        && names(&signature_unique_id(first)?)
+                    {
+                        named.push(unique_id(&first.header.id));
+                    }
+                    if named.is_empty() {
+                        return Err(DmpError::Registry { errors }.into());
+                    }
+                    already.extend(named);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let answer = |d: &Prepared| {
+            let uid = unique_id(&d.header.id);
+            api::DepositedDocument {
+                already_present: already.contains(&uid),
+                unique_id: uid,
+                idempotency_key: d.ids.key.clone(),
+            }
+        };
+        let mut answers = documents.iter().map(answer);
+        let first = answers
+            .next()
+            .ok_or_else(|| DmpServiceError::Internal("a deposit without document".to_owned()))?;
+        let response = api::DepositResponse {
+            unique_id: first.unique_id,
+            idempotency_key: first.idempotency_key,
+            already_present: first.already_present,
             replaced_unique_id: replaces
                 .as_ref()
                 .map(|r| r.unique_id.clone())
                 .unwrap_or_default(),
             request_id: scope.request_id.to_string(),
+            more: answers.collect(),
         };
-        // A deposit sent again (retry, crash, redelivery) finds its document there.
-        let wanted = uid.clone();
-        let existing = self
-            .call(scope, "TD3.1", |ctx| async move {
-                self.0.client.document_by_unique_id(&ctx, &wanted).await
-            })
-            .await?;
-        if existing.is_some() {
-            return Ok(respond(true));
+        for d in &documents {
+            let uid = unique_id(&d.header.id);
+            if !already.contains(&uid) {
+                events::deposited(
+                    &self.0.publisher,
+                    &scope.request_id,
+                    &scope.caller.actor,
+                    Self::ins(scope),
+                    &uid,
+                    &response.replaced_unique_id,
+                    &d.header.type_code.code,
+                    &d.header.hidden_from,
+                );
+            }
         }
-        let facts = ContentFacts::of_cda(&cda, format);
+        Ok(response)
+    }
+
+    /// One ITI-41 deposit of `pending` (the first document with the submission set), or
+    /// `None` when nothing is left to send.
+    fn deposit_of(
+        &self,
+        pending: &[&Prepared],
+        replaces: Option<&RegistryEntry>,
+    ) -> Result<Option<Deposit>> {
+        let Some((first, rest)) = pending.split_first() else {
+            return Ok(None);
+        };
+        let facts = |d: &Prepared| ContentFacts::of_cda(&d.cda, d.format);
+        let xds = |e: passerelle_clinical_documents::xds::XdsError| {
+            DmpServiceError::Internal(format!("XDS metadata: {e}"))
+        };
         let submission = Submission::from_header(
-            header,
-            &facts,
+            &first.header,
+            &facts(first),
             &SubmissionSetInput {
                 unique_id: unique_id(&DocumentIds::generate().id),
                 source_id: self.0.settings.dmp.source_id.clone(),
@@ -532,45 +657,21 @@ impl DmpCore {
                 content_type: entries::content_type(),
             },
         )
-        .map_err(|e| DmpServiceError::Internal(format!("XDS metadata: {e}")))?;
-        let mut deposit = Deposit::new(submission, cda);
+        .map_err(xds)?;
+        let mut deposit = Deposit::new(submission, first.cda.clone());
         // A deposit sent again carries the same signature uniqueId too.
-        deposit.signature_unique_id = Some(unique_id(
-            &DocumentIds::from_key(&format!("signature:{}", ids.key))
-                .map_err(document::DocumentProblem::from)?
-                .id,
-        ));
-        if let Some(old) = &replaces {
+        deposit.signature_unique_id = Some(signature_unique_id(first)?);
+        if let Some(old) = replaces {
             deposit = deposit.replacing(old.entry_uuid.clone());
         }
-        let outcome = self
-            .call(scope, "TD2.1", |ctx| async move {
-                self.0.client.deposit(&ctx, &deposit).await
-            })
-            .await;
-        match outcome {
-            // The registry already held every document, with our hash: a deposit sent again.
-            Ok(done) if !done.already_present.is_empty() => return Ok(respond(true)),
-            Ok(_) => {}
-            Err(DmpServiceError::Dmp(e))
-                if e.upstream_code()
-                    .is_some_and(|c| c == "XDSDuplicateUniqueIdInRegistry") =>
-            {
-                return Ok(respond(true));
-            }
-            Err(e) => return Err(e),
+        for d in rest {
+            deposit = deposit.with_document(DepositDocument {
+                entry: DocumentEntry::from_header(&d.header, &facts(d)).map_err(xds)?,
+                content: d.cda.clone(),
+                replaces: None,
+            });
         }
-        let response = respond(false);
-        events::deposited(
-            &self.0.publisher,
-            &scope.request_id,
-            &scope.caller.actor,
-            Self::ins(scope),
-            &response,
-            &header.type_code.code,
-            &header.hidden_from,
-        );
-        Ok(response)
+        Ok(Some(deposit))
     }
 
     pub async fn change_visibility(
@@ -595,11 +696,7 @@ impl DmpCore {
                 message: "give a visibility change".to_owned(),
             })?;
         if entries::changes_nothing(&entry, wanted) {
-            return Ok(api::DocumentChangeResponse {
-                entry: Some(entries::document_entry(&entry)),
-                unchanged: true,
-                request_id: id.to_string(),
-            });
+            return Ok(change_response(entries::document_entry(&entry), true, id));
         }
         let codes = entry.confidentiality_after(wanted)?;
         let target = entry.clone();
@@ -619,11 +716,7 @@ impl DmpCore {
             Self::ins(&scope),
             &updated,
         );
-        Ok(api::DocumentChangeResponse {
-            entry: Some(updated),
-            unchanged: false,
-            request_id: id.to_string(),
-        })
+        Ok(change_response(updated, false, id))
     }
 
     pub async fn change_status(
@@ -636,10 +729,7 @@ impl DmpCore {
             Ok(api::StatusChange::Unarchive) => EntryStatus::Approved,
             Ok(api::StatusChange::Delete) => EntryStatus::Deleted,
             _ => {
-                return Err(DmpServiceError::InvalidRequest {
-                    field: "change",
-                    message: "give ARCHIVE, UNARCHIVE or DELETE".to_owned(),
-                });
+                return Err(invalid("change", "give ARCHIVE, UNARCHIVE or DELETE"));
             }
         };
         let scope = self
@@ -647,11 +737,7 @@ impl DmpCore {
             .await?;
         let entry = self.entry(&scope, &req.unique_id).await?;
         if entry.status == new {
-            return Ok(api::DocumentChangeResponse {
-                entry: Some(entries::document_entry(&entry)),
-                unchanged: true,
-                request_id: id.to_string(),
-            });
+            return Ok(change_response(entries::document_entry(&entry), true, id));
         }
         let target = entry.clone();
         let wanted = new;
@@ -668,11 +754,45 @@ impl DmpCore {
             Self::ins(&scope),
             &updated,
         );
-        Ok(api::DocumentChangeResponse {
-            entry: Some(updated),
-            unchanged: false,
-            request_id: id.to_string(),
-        })
+        Ok(change_response(updated, false, id))
+    }
+}
+
+/// A document of a deposit, ready to send.
+struct Prepared {
+    ids: DocumentIds,
+    header: passerelle_clinical_documents::header::DocumentHeader,
+    /// Shared, not copied, into the MTOM body.
+    cda: bytes::Bytes,
+    format: DocumentFormat,
+}
+
+/// The uniqueId of the signature of a set whose first document is `d`: derived from its key,
+/// so that a deposit sent again carries the same one.
+fn signature_unique_id(d: &Prepared) -> Result<String> {
+    Ok(unique_id(
+        &DocumentIds::from_key(&format!("signature:{}", d.ids.key))
+            .map_err(document::DocumentProblem::from)?
+            .id,
+    ))
+}
+
+fn change_response(
+    entry: api::DocumentEntry,
+    unchanged: bool,
+    id: &RequestId,
+) -> api::DocumentChangeResponse {
+    api::DocumentChangeResponse {
+        entry: Some(entry),
+        unchanged,
+        request_id: id.to_string(),
+    }
+}
+
+fn invalid(field: &'static str, message: &str) -> DmpServiceError {
+    DmpServiceError::InvalidRequest {
+        field,
+        message: message.to_owned(),
     }
 }
 

@@ -34,7 +34,7 @@ pub trait XmlSigner: Send + Sync {
 }
 
 /// What went wrong signing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignerError {
     /// The card or its agent failed (no card, PIN required, agent unreachable…): what the
     /// user must do is in the [`CardError`].

@@ -1,21 +1,23 @@
 //! The VIHF v3 (SAML 2.0 assertion) every DMP call carries in `wsse:Security`, as the
 //! official examples write it (`VIHF_*_signe.xml`): `saml2:` prefix; `Issuer` (format
-//! X509SubjectName) = the signing certificate's subject DN; an enveloped `Signature` right
+//! X509SubjectName) = the signing certificate's subject DN in Java's RFC 2253 form, as the
+//! examples ([`CertSubject::dn_strict`]); an enveloped `Signature` right
 //! after `Issuer`; `Subject/NameID` = the professional's national identifier; `AuthnStatement`
 //! with the mode's `AuthnContextClassRef` (and `AuthnContextDecl` for INDIRECTE_RENFORCEE);
 //! the attributes in the examples' order: `Identifiant_Structure` (`1`+FINESS or `3`+SIRET),
 //! `Secteur_Activite` (`SAxx^1.2.250.1.71.4.2.4`), `subject-id` (the professional's names,
-//! family name first, as the examples), `role` (HL7 `Role` CE values: profession, then
-//! specialty), `VIHF_Version` 3.0, `Authentification_mode`, `resource-id`
-//! (`INS^^^&OID&ISO^NH`, only when the call is about a patient), `Ressource_URN` `urn:dmp`,
+//! family name first, as the examples), `role` (HL7 `Role` CE values: the profession, with
+//! its JDV_J65 display name, then the specialty, without), `VIHF_Version` 3.0,
+//! `Authentification_mode`, `resource-id` (`INS^^^&OID&ISO^NH`, only when the call is about a
+//! patient), `Ressource_URN` `urn:dmp`,
 //! `purposeofuse` (HL7 `PurposeOfUse`, code system `1.2.250.1.213.1.1.4.248`), `LPS_ID`,
 //! `LPS_Nom`, `LPS_Version`, `LPS_ID_HOMOLOGATION_DMP`. Text values carry
 //! `xsi:type="xs:string"` as in the examples.
 //!
-//! Signature: exclusive C14N, **RSA-SHA256 with a SHA-256 digest**, where the official examples
-//! use RSA-SHA1/SHA-1. Our choice: the card-agent signs SHA-256 digests only (a CPS signature
-//! goes through it), SHA-1 is deprecated for signatures, and RSA-SHA256 VIHFs are reported
-//! accepted by the DMP (prosanteconnect's generator, a third-party client).
+//! Signature: exclusive C14N, **RSA-SHA256 with a SHA-256 digest**, where the official
+//! examples use RSA-SHA1/SHA-1. Our choice: the card-agent signs SHA-256 digests only (a CPS
+//! signature goes through it), SHA-1 is deprecated for signatures, and RSA-SHA256 VIHFs are
+//! reported accepted by the DMP (prosanteconnect's generator, a third-party client).
 //!
 //! The assertion is written directly in exclusive canonical form (its structure is fixed), so
 //! that the digested bytes are the bytes sent, but for one thing: the `xmlns:xs` declarations
@@ -26,7 +28,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use passerelle_clinical_documents::header::structure_national_id;
-use passerelle_domain::Professional;
+use passerelle_domain::{Professional, VihfRole, vihf_role};
 use passerelle_soap::dsig::{
     self, CertSubject, DigestMethod, SignatureMethod, c14n_attr, c14n_text,
 };
@@ -93,7 +95,7 @@ pub struct VihfClaims {
 }
 
 /// What went wrong building the VIHF.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VihfError {
     /// The signer failed (card, key).
     #[error(transparent)]
@@ -160,6 +162,50 @@ impl PurposeOfUse {
             Self::Centre15 => "Accès en mode centre de régulation",
         }
     }
+}
+
+/// The display name of a profession or non-PS role (JDV_J65 labels); None for specialties
+/// (the role is sent without one: HL7 CE makes it optional).
+fn role_display_name(role: VihfRole) -> Option<&'static str> {
+    Some(match (role.code, role.code_system) {
+        ("ALIM_AM", vihf_role::NON_PS_ROLE_SYSTEM) => {
+            "Alimentation automatique à partir du Système d'Information de l'Assurance Maladie"
+        }
+        ("DISPOSITIF", vihf_role::NON_PS_ROLE_SYSTEM) => "Dispositif médical",
+        ("EXP_PATIENT", vihf_role::NON_PS_ROLE_SYSTEM) => "Expression personnelle du patient",
+        ("SECRETARIAT_MEDICAL", vihf_role::NON_PS_ROLE_SYSTEM) => "Secrétariat médical",
+        ("AUTOMATE", vihf_role::NON_PS_ROLE_SYSTEM) => "Automate",
+        ("10", vihf_role::PROFESSION_SYSTEM) => "Médecin",
+        ("21", vihf_role::PROFESSION_SYSTEM) => "Pharmacien",
+        ("26", vihf_role::PROFESSION_SYSTEM) => "Audioprothésiste",
+        ("28", vihf_role::PROFESSION_SYSTEM) => "Opticien-Lunetier",
+        ("31", vihf_role::PROFESSION_SYSTEM) => "Assistant dentaire",
+        ("32", vihf_role::PROFESSION_SYSTEM) => "Physicien médical",
+        ("35", vihf_role::PROFESSION_SYSTEM) => "Aide-soignant",
+        ("36", vihf_role::PROFESSION_SYSTEM) => "Ambulancier",
+        ("37", vihf_role::PROFESSION_SYSTEM) => "Auxiliaire de puériculture",
+        ("38", vihf_role::PROFESSION_SYSTEM) => "Préparateur en pharmacie hospitalière",
+        ("39", vihf_role::PROFESSION_SYSTEM) => "Préparateur en pharmacie (officine)",
+        ("40", vihf_role::PROFESSION_SYSTEM) => "Chirurgien-Dentiste",
+        ("50", vihf_role::PROFESSION_SYSTEM) => "Sage-Femme",
+        ("60", vihf_role::PROFESSION_SYSTEM) => "Infirmier",
+        ("69", vihf_role::PROFESSION_SYSTEM) => "Infirmier psychiatrique",
+        ("70", vihf_role::PROFESSION_SYSTEM) => "Masseur-Kinésithérapeute",
+        ("80", vihf_role::PROFESSION_SYSTEM) => "Pédicure-Podologue",
+        ("81", vihf_role::PROFESSION_SYSTEM) => "Orthoprothésiste",
+        ("82", vihf_role::PROFESSION_SYSTEM) => "Podo-Orthésiste",
+        ("83", vihf_role::PROFESSION_SYSTEM) => "Orthopédiste-Orthésiste",
+        ("84", vihf_role::PROFESSION_SYSTEM) => "Oculariste",
+        ("85", vihf_role::PROFESSION_SYSTEM) => "Epithésiste",
+        ("86", vihf_role::PROFESSION_SYSTEM) => "Technicien de laboratoire médical",
+        ("91", vihf_role::PROFESSION_SYSTEM) => "Orthophoniste",
+        ("92", vihf_role::PROFESSION_SYSTEM) => "Orthoptiste",
+        ("94", vihf_role::PROFESSION_SYSTEM) => "Ergothérapeute",
+        ("95", vihf_role::PROFESSION_SYSTEM) => "Diététicien",
+        ("96", vihf_role::PROFESSION_SYSTEM) => "Psychomotricien",
+        ("98", vihf_role::PROFESSION_SYSTEM) => "Manipulateur ERM",
+        _ => return None,
+    })
 }
 
 /// The assertion's content, checked, before signing.
@@ -250,7 +296,7 @@ impl Vihf<'_> {
                         code: r.code,
                         code_system: r.code_system,
                         code_system_name: None,
-                        display_name: None,
+                        display_name: role_display_name(*r),
                     })
                     .collect(),
             ),
@@ -402,7 +448,7 @@ pub async fn signed_vihf(
     let vihf = Vihf {
         id: format!("_{id}"),
         instant,
-        issuer: subject.dn,
+        issuer: subject.dn_strict,
         claims,
         structure_id,
         sector,

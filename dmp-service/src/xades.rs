@@ -66,7 +66,7 @@ pub struct ManifestItem<'a> {
 }
 
 /// What went wrong building the signature document.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum XadesError {
     /// The signer failed (card, key).
     #[error(transparent)]
@@ -132,12 +132,17 @@ fn manifest(submission_set_unique_id: &str, documents: &[ManifestItem<'_>], apex
     x
 }
 
-/// The XAdES `SignedProperties`, canonical (the XAdES namespace is declared on it, as C14N
-/// renders it alone and as it is inherited from `QualifyingProperties` when sent: the same
-/// bytes either way, since `QualifyingProperties` declares the same default namespace).
-fn signed_properties(signing_time: &str, cert: &[u8], subject: &CertSubject) -> String {
+/// The XAdES `SignedProperties`; `apex` adds the XAdES namespace declaration that C14N
+/// renders when it is canonicalised alone (what its reference digests); when sent, it is
+/// inherited from `QualifyingProperties`.
+fn signed_properties(signing_time: &str, cert: &[u8], subject: &CertSubject, apex: bool) -> String {
+    let xmlns = if apex {
+        format!(" xmlns=\"{XADES_111}\"")
+    } else {
+        String::new()
+    };
     format!(
-        "<SignedProperties xmlns=\"{XADES_111}\" Id=\"{SIGNED_PROPERTIES_ID}\"><SignedSignatureProperties>\
+        "<SignedProperties{xmlns} Id=\"{SIGNED_PROPERTIES_ID}\"><SignedSignatureProperties>\
          <SigningTime>{}</SigningTime><SigningCertificate><Cert><CertDigest>\
          <DigestMethod Algorithm=\"{}\"></DigestMethod><DigestValue>{}</DigestValue></CertDigest>\
          <IssuerSerial><X509IssuerName xmlns=\"{dsig}\">{}</X509IssuerName>\
@@ -194,8 +199,9 @@ pub async fn deposit_signature(
 
     let manifest_digest =
         sha256_b64(manifest(submission_set_unique_id, documents, true).as_bytes());
-    let properties = signed_properties(&signing_time, certificate, &subject);
-    let properties_digest = sha256_b64(properties.as_bytes());
+    let properties_digest =
+        sha256_b64(signed_properties(&signing_time, certificate, &subject, true).as_bytes());
+    let properties = signed_properties(&signing_time, certificate, &subject, false);
     let manifest_uri = format!("#{MANIFEST_ID}");
     let properties_uri = format!("#{SIGNED_PROPERTIES_ID}");
     let references = [

@@ -176,6 +176,7 @@ fn a_deposit() -> deposit::Deposit {
             extension: Some(format!("SET-{doc}")),
         },
         version: 1,
+        replaces: None,
         title: "Lettre de liaison".into(),
         type_code: codes::type_code("11490-0").unwrap().clone(),
         effective_time: t,

@@ -71,6 +71,7 @@ fn header() -> DocumentHeader {
             extension: Some("SET-BIG".into()),
         },
         version: 1,
+        replaces: None,
         title: "Compte rendu".into(),
         type_code: codes::type_code("11490-0").unwrap().clone(),
         effective_time: t,

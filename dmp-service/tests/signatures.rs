@@ -246,8 +246,8 @@ async fn the_vihf_has_the_official_examples_shape() {
         ">1750000010<",
         ">SA07^1.2.250.1.71.4.2.4<",
         ">MAX LIBRE<",
-        "<Role xmlns=\"urn:hl7-org:v3\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" code=\"10\" codeSystem=\"1.2.250.1.71.1.2.7\" xsi:type=\"CE\"></Role>",
-        "code=\"SM26\" codeSystem=\"1.2.250.1.71.4.2.5\"",
+        "<Role xmlns=\"urn:hl7-org:v3\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" code=\"10\" codeSystem=\"1.2.250.1.71.1.2.7\" displayName=\"Médecin\" xsi:type=\"CE\"></Role>",
+        "code=\"SM26\" codeSystem=\"1.2.250.1.71.4.2.5\" xsi:type=\"CE\"></Role>",
         ">3.0<",
         ">248039263001064^^^&amp;1.2.250.1.213.1.4.10&amp;ISO^NH<",
         ">urn:dmp<",
@@ -707,4 +707,115 @@ mod card {
         shutdown.trigger();
         running.wait().await.unwrap();
     }
+}
+
+/// The certificate in an official example, and the example's text.
+fn example_certificate(file: &str) -> (Vec<u8>, String) {
+    use base64::Engine;
+    let bytes = std::fs::read(specs().join("dmp/exemples-messages").join(file)).unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let b64: String = text
+        .split("X509Certificate>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    (
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+        text,
+    )
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    text.split(start).nth(1).unwrap().split(end).next().unwrap()
+}
+
+/// The VIHF `Issuer` is the DN as the official examples write it (Java's RFC 2253 form), and
+/// the XAdES `X509IssuerName` that of the XAdES example, from their own certificates.
+#[test]
+fn distinguished_names_are_written_as_the_official_examples() {
+    use passerelle_soap::dsig::CertSubject;
+    for file in [
+        "VIHF_INDIRECTE_signe.xml",
+        "VIHF_INDIRECTE_RENFORCEE_signe.xml",
+    ] {
+        let (der, text) = example_certificate(file);
+        let issuer = between(&text, "X509SubjectName\">", "<");
+        assert_eq!(
+            CertSubject::parse(&der).unwrap().dn_strict,
+            issuer,
+            "{file}"
+        );
+    }
+    // The DIRECTE example's CPS: SN and GN as BER hex; its OU (T61String "Médecin") was
+    // mangled to "M?decin" in the example file itself.
+    let (der, text) = example_certificate("VIHF_DIRECTE_signe.xml");
+    let issuer = between(&text, "X509SubjectName\">", "<");
+    let ours = CertSubject::parse(&der).unwrap().dn_strict;
+    let (head, tail) = (
+        issuer.split(",OU=").next().unwrap(),
+        issuer.split(",O=").nth(1).unwrap(),
+    );
+    assert_eq!(
+        head,
+        "CN=899900038839+2.5.4.4=#14045452414c+2.5.4.42=#14064144454d4953"
+    );
+    assert!(ours.starts_with(&format!("{head},OU=")), "{ours}");
+    assert!(ours.ends_with(&format!(",O={tail}")), "{ours}");
+    let (der, text) = example_certificate("TD2.1-SignatureXades.xml");
+    let subject = CertSubject::parse(&der).unwrap();
+    let issuer_name = between(
+        &text,
+        "<X509IssuerName xmlns=\"http://www.w3.org/2000/09/xmldsig#\">",
+        "<",
+    );
+    let serial = between(
+        &text,
+        "<X509SerialNumber xmlns=\"http://www.w3.org/2000/09/xmldsig#\">",
+        "<",
+    );
+    assert_eq!(subject.issuer_dn, issuer_name);
+    assert_eq!(subject.serial, serial);
+}
+
+fn xmllint_c14n(option: &str, xml: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = Command::new("xmllint")
+        .arg(option)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Written already canonical: canonicalising what is sent changes nothing (the XAdES
+/// document, inclusive C14N) or only drops the `xmlns:xs` declarations exclusive C14N does
+/// not keep (the VIHF).
+#[tokio::test]
+async fn what_is_sent_is_already_canonical() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let signer = software_signer(&pki);
+    let doc = xades(&signer).await;
+    assert_eq!(
+        xmllint_c14n("--c14n", &doc),
+        String::from_utf8(doc).unwrap()
+    );
+    let xml = vihf(&claims(AuthenticationMode::IndirecteRenforcee), &signer).await;
+    assert_eq!(
+        xmllint_c14n("--exc-c14n", xml.as_bytes()),
+        xml.replace(" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"", "")
+    );
 }

@@ -214,7 +214,15 @@ pub struct CertificateError {
 /// number (decimal), and whether the key is RSA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertSubject {
+    /// Short names for the common types (`CN`, `SN`, `T`, `C`…, as the INSi capture shows
+    /// them), dotted OIDs with string values for others.
     pub dn: String,
+    /// RFC 2253 §2.3 strictly: only the types of its table (`CN`, `L`, `ST`, `O`, `OU`, `C`,
+    /// `STREET`, `DC`, `UID`) by name, every other one (`SN`, `GN`, `T`…) as a dotted OID with
+    /// a `#`-hex BER value — what Java's `X500Principal.getName(RFC2253)` writes, and what
+    /// the official DMP VIHF examples carry as `Issuer`
+    /// (`CN=899900038839+2.5.4.4=#14045452414c+…,OU=…,O=TEST,C=FR`).
+    pub dn_strict: String,
     pub common_name: Option<String>,
     pub issuer_dn: String,
     /// Decimal, as `X509SerialNumber` writes it.
@@ -227,11 +235,13 @@ impl CertSubject {
         let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| CertificateError {
             reason: format!("not a valid DER certificate: {e}"),
         })?;
-        let (dn, common_name) = rfc2253(cert.subject());
-        let (issuer_dn, _) = rfc2253(cert.issuer());
+        let (dn, common_name) = rfc2253(cert.subject(), false);
+        let (dn_strict, _) = rfc2253(cert.subject(), true);
+        let (issuer_dn, _) = rfc2253(cert.issuer(), true);
         let rsa = cert.public_key().algorithm.algorithm.to_id_string() == "1.2.840.113549.1.1.1";
         Ok(Self {
             dn,
+            dn_strict,
             common_name,
             issuer_dn,
             serial: cert.tbs_certificate.serial.to_str_radix(10),
@@ -240,8 +250,8 @@ impl CertSubject {
     }
 }
 
-/// A name in RFC 2253 order, and its first CN.
-fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> (String, Option<String>) {
+/// A name in RFC 2253 order, and its first CN; `strict`: see [`CertSubject::dn_strict`].
+fn rfc2253(name: &x509_parser::x509::X509Name<'_>, strict: bool) -> (String, Option<String>) {
     let mut rdns = Vec::new();
     let mut common_name = None;
     for rdn in name.iter() {
@@ -255,16 +265,69 @@ fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> (String, Option<String>) {
             if oid == "2.5.4.3" && common_name.is_none() {
                 common_name = Some(value.clone());
             }
-            parts.push(format!(
-                "{}={}",
-                attribute_name(&oid),
-                escape_dn_value(&value)
-            ));
+            let part = match strict_attribute_name(&oid) {
+                Some(name) if strict => format!("{name}={}", escape_dn_value(&value)),
+                None if strict => format!("{oid}=#{}", ber_hex(atv.attr_value())),
+                _ => format!("{}={}", attribute_name(&oid), escape_dn_value(&value)),
+            };
+            parts.push(part);
         }
         rdns.push(parts.join("+"));
     }
     rdns.reverse();
     (rdns.join(","), common_name)
+}
+
+/// The names of RFC 2253's table (§2.3).
+fn strict_attribute_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        _ => return None,
+    })
+}
+
+/// The BER encoding of an attribute value (tag, length, content), lowercase hex.
+fn ber_hex(value: &x509_parser::asn1_rs::Any<'_>) -> String {
+    let h = &value.header;
+    let mut ber = Vec::with_capacity(value.data.len() + 6);
+    let first = ((h.class() as u8) << 6) | if h.is_constructed() { 0x20 } else { 0 };
+    let tag = h.tag().0;
+    if tag < 31 {
+        ber.push(first | tag as u8);
+    } else {
+        ber.push(first | 0x1f);
+        let mut groups = Vec::new();
+        let mut t = tag;
+        loop {
+            groups.push((t & 0x7f) as u8);
+            t >>= 7;
+            if t == 0 {
+                break;
+            }
+        }
+        for (i, g) in groups.iter().enumerate().rev() {
+            ber.push(if i == 0 { *g } else { g | 0x80 });
+        }
+    }
+    let len = value.data.len();
+    if len < 0x80 {
+        ber.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        ber.push(0x80 | (bytes.len() - skip) as u8);
+        ber.extend_from_slice(&bytes[skip..]);
+    }
+    ber.extend_from_slice(value.data);
+    ber.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Short names (`CN`, `SN`, `T`, `C`…); others as dotted OIDs.

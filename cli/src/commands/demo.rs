@@ -409,6 +409,7 @@ async fn dmp_steps(
                 hide_from_patient: true,
                 ..DepositOptions::default()
             }),
+            more: Vec::new(),
         })
         .await
         .map_err(fail)?

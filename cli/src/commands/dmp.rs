@@ -15,6 +15,7 @@ use passerelle_proto::dmp::v1::{
     GetStatusRequest, ListAccessibleRequest, ListDocumentsRequest, SetAuthorizationRequest,
     StatusChange, VisibilityChange, dmp_service_client::DmpServiceClient,
 };
+use tonic::transport::Channel;
 
 use crate::commands::document::{ConfidentialityArg, HideArg};
 use crate::commands::ins::{SexArg, TraitsArgs};
@@ -319,30 +320,6 @@ async fn client(endpoint: &str) -> anyhow::Result<DmpServiceClient<tonic::transp
         })
 }
 
-/// Prints a business answer (exit 0) or the error status (exit 2).
-fn finish<T>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    json: bool,
-    as_json: impl Fn(&T) -> String,
-    as_table: impl Fn(&T) -> String,
-) -> ExitCode {
-    match result {
-        Ok(resp) => {
-            let r = resp.into_inner();
-            if json {
-                println!("{}", as_json(&r));
-            } else {
-                print!("{}", as_table(&r));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(status) => {
-            eprintln!("{}", output::status_message(&status));
-            ExitCode::from(2)
-        }
-    }
-}
-
 /// Access and patient of a patient command, or the exit code of a mistake.
 fn who_and_whom(
     on: &PatientCommon,
@@ -354,45 +331,34 @@ fn who_and_whom(
 }
 
 async fn status(a: PatientCommon) -> anyhow::Result<ExitCode> {
-    let (access, patient) = match who_and_whom(&a, None) {
-        Ok(w) => w,
-        Err(code) => return Ok(code),
-    };
-    let mut c = client(&a.common.endpoint).await?;
-    let r = c
-        .get_status(GetStatusRequest {
-            access: Some(access),
-            patient: Some(patient),
-        })
-        .await;
-    Ok(finish(
-        r,
-        a.common.json,
+    on_patient(
+        &a,
+        |mut c, access, patient| async move {
+            c.get_status(GetStatusRequest { access, patient }).await
+        },
         print::status_json,
         print::status_table,
-    ))
+    )
+    .await
 }
 
 async fn authorize(a: AuthorizeArgs, action: AuthorizationAction) -> anyhow::Result<ExitCode> {
-    let (access, patient) = match who_and_whom(&a.on, None) {
-        Ok(w) => w,
-        Err(code) => return Ok(code),
-    };
-    let mut c = client(&a.on.common.endpoint).await?;
-    let r = c
-        .set_authorization(SetAuthorizationRequest {
-            access: Some(access),
-            patient: Some(patient),
-            action: action as i32,
-            attending_physician: a.attending_physician,
-        })
-        .await;
-    Ok(finish(
-        r,
-        a.on.common.json,
+    let attending_physician = a.attending_physician;
+    on_patient(
+        &a.on,
+        |mut c, access, patient| async move {
+            c.set_authorization(SetAuthorizationRequest {
+                access,
+                patient,
+                action: action as i32,
+                attending_physician,
+            })
+            .await
+        },
         print::authorization_json,
         print::authorization_table,
-    ))
+    )
+    .await
 }
 
 async fn accessible(a: AccessibleArgs) -> anyhow::Result<ExitCode> {
@@ -408,7 +374,7 @@ async fn accessible(a: AccessibleArgs) -> anyhow::Result<ExitCode> {
             by_last_document: a.by_last_document,
         })
         .await;
-    Ok(finish(
+    Ok(output::finish(
         r,
         a.common.json,
         print::accessible_json,
@@ -417,10 +383,6 @@ async fn accessible(a: AccessibleArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
-    let (access, patient) = match who_and_whom(&a.on, None) {
-        Ok(w) => w,
-        Err(code) => return Ok(code),
-    };
     let statuses = a
         .statuses
         .iter()
@@ -433,23 +395,28 @@ async fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
             }) as i32
         })
         .collect();
-    let mut c = client(&a.on.common.endpoint).await?;
-    let r = c
-        .list_documents(ListDocumentsRequest {
-            access: Some(access),
-            patient: Some(patient),
-            statuses,
-            created_from: a.from.clone().unwrap_or_default(),
-            created_to: a.to.clone().unwrap_or_default(),
-            type_codes: a.types.clone(),
-        })
-        .await;
-    Ok(finish(
-        r,
-        a.on.common.json,
+    let request = ListDocumentsRequest {
+        access: None,
+        patient: None,
+        statuses,
+        created_from: a.from.clone().unwrap_or_default(),
+        created_to: a.to.clone().unwrap_or_default(),
+        type_codes: a.types.clone(),
+    };
+    on_patient(
+        &a.on,
+        |mut c, access, patient| async move {
+            c.list_documents(ListDocumentsRequest {
+                access,
+                patient,
+                ..request
+            })
+            .await
+        },
         print::list_json,
         print::list_table,
-    ))
+    )
+    .await
 }
 
 async fn deposit(a: DepositArgs) -> anyhow::Result<ExitCode> {
@@ -485,9 +452,10 @@ async fn deposit(a: DepositArgs) -> anyhow::Result<ExitCode> {
             patient: Some(patient),
             document_id,
             options: Some(options),
+            more: Vec::new(),
         })
         .await;
-    Ok(finish(
+    Ok(output::finish(
         r,
         a.on.common.json,
         print::deposit_json,
@@ -511,7 +479,7 @@ async fn vsm(a: VsmArgs) -> anyhow::Result<ExitCode> {
             idempotency_key: a.idempotency_key.clone().unwrap_or_default(),
         })
         .await;
-    Ok(finish(
+    Ok(output::finish(
         r,
         a.on.common.json,
         print::deposit_json,
@@ -553,45 +521,64 @@ async fn get(a: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn visibility(a: DocumentArgs, change: VisibilityChange) -> anyhow::Result<ExitCode> {
-    let (access, patient) = match who_and_whom(&a.on, None) {
-        Ok(w) => w,
-        Err(code) => return Ok(code),
-    };
-    let mut c = client(&a.on.common.endpoint).await?;
-    let r = c
-        .change_visibility(ChangeVisibilityRequest {
-            access: Some(access),
-            patient: Some(patient),
-            unique_id: a.unique_id.clone(),
-            change: change as i32,
-        })
-        .await;
-    Ok(finish(
-        r,
-        a.on.common.json,
+    let unique_id = a.unique_id.clone();
+    on_patient(
+        &a.on,
+        |mut c, access, patient| async move {
+            c.change_visibility(ChangeVisibilityRequest {
+                access,
+                patient,
+                unique_id,
+                change: change as i32,
+            })
+            .await
+        },
         print::change_json,
         print::change_table,
-    ))
+    )
+    .await
 }
 
 async fn status_change(a: DocumentArgs, change: StatusChange) -> anyhow::Result<ExitCode> {
-    let (access, patient) = match who_and_whom(&a.on, None) {
+    let unique_id = a.unique_id.clone();
+    on_patient(
+        &a.on,
+        |mut c, access, patient| async move {
+            c.change_status(ChangeStatusRequest {
+                access,
+                patient,
+                unique_id,
+                change: change as i32,
+            })
+            .await
+        },
+        print::change_json,
+        print::change_table,
+    )
+    .await
+}
+
+/// One command about a patient: who acts and for whom checked (a mistake exits 2 before
+/// any call), the request sent, the answer printed (or the error status, exit 2).
+async fn on_patient<T, F, Fut>(
+    on: &PatientCommon,
+    send: F,
+    as_json: fn(&T) -> String,
+    as_table: fn(&T) -> String,
+) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(DmpServiceClient<Channel>, Option<Access>, Option<PatientIdentity>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let (access, patient) = match who_and_whom(on, None) {
         Ok(w) => w,
         Err(code) => return Ok(code),
     };
-    let mut c = client(&a.on.common.endpoint).await?;
-    let r = c
-        .change_status(ChangeStatusRequest {
-            access: Some(access),
-            patient: Some(patient),
-            unique_id: a.unique_id.clone(),
-            change: change as i32,
-        })
-        .await;
-    Ok(finish(
-        r,
-        a.on.common.json,
-        print::change_json,
-        print::change_table,
+    let c = client(&on.common.endpoint).await?;
+    Ok(output::finish(
+        send(c, Some(access), Some(patient)).await,
+        on.common.json,
+        as_json,
+        as_table,
     ))
 }

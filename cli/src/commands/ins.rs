@@ -291,30 +291,6 @@ async fn client(
         })
 }
 
-/// Prints a business answer (exit 0) or the error status (exit 2).
-fn finish<T>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    json: bool,
-    as_json: impl Fn(&T) -> String,
-    as_table: impl Fn(&T) -> String,
-) -> ExitCode {
-    match result {
-        Ok(resp) => {
-            let r = resp.into_inner();
-            if json {
-                println!("{}", as_json(&r));
-            } else {
-                print!("{}", as_table(&r));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(status) => {
-            eprintln!("{}", output::status_message(&status));
-            ExitCode::from(2)
-        }
-    }
-}
-
 async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     if args.vitale.vitale {
         return search_vitale(args).await;
@@ -330,7 +306,7 @@ async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         traits: Some(traits),
     };
     let result = c.search_by_traits(req).await;
-    Ok(finish(
+    Ok(output::finish(
         result,
         args.common.json,
         output::search_json,
@@ -405,7 +381,7 @@ async fn search_vitale(args: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     let mut c = client(&args.common).await?;
     let result = c.search_by_vitale(req).await;
-    Ok(finish(
+    Ok(output::finish(
         result,
         args.common.json,
         output::search_json,
@@ -521,7 +497,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             r.get_ref().result == passerelle_proto::ins::v1::VerifyResult::Verified as i32;
         attested_status_warning(args.patient.identity_status, verified, None);
     }
-    Ok(finish(
+    Ok(output::finish(
         result,
         args.common.json,
         output::verify_json,
@@ -563,7 +539,7 @@ async fn qualify(args: QualifyArgs) -> anyhow::Result<ExitCode> {
             Some(r.get_ref().status),
         );
     }
-    Ok(finish(
+    Ok(output::finish(
         result,
         args.common.json,
         output::qualify_json,

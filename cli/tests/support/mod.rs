@@ -62,6 +62,10 @@ pub struct Up {
     pub ins: String,
     /// The card-agent's local gRPC endpoint.
     pub card: String,
+    /// The dmp-service gRPC endpoint.
+    pub dmp: String,
+    /// The DMP sandbox's services URL.
+    pub dmp_sandbox: String,
     /// Everything `up` printed up to "Press Ctrl-C".
     pub banner: String,
 }
@@ -98,6 +102,10 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
             "127.0.0.1:0",
             "--card-listen",
             "127.0.0.1:0",
+            "--dmp-listen",
+            "127.0.0.1:0",
+            "--dmp-sandbox-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -110,7 +118,7 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
     let mut lines = BufReader::new(out).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = String::new();
-    let (mut ins, mut card) = (None, None);
+    let (mut ins, mut card, mut dmp, mut dmp_sandbox) = (None, None, None, None);
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         seen.push_str(&line);
@@ -122,6 +130,12 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
         if let Some(rest) = line.trim().strip_prefix("card-agent    gRPC ") {
             card = first_word(rest);
         }
+        if let Some(rest) = line.trim().strip_prefix("dmp-service   gRPC ") {
+            dmp = first_word(rest);
+        }
+        if let Some(rest) = line.trim().strip_prefix("DMP sandbox   ") {
+            dmp_sandbox = first_word(rest);
+        }
         if line.contains("Press Ctrl-C") {
             break;
         }
@@ -132,6 +146,8 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
         child,
         ins: ins.unwrap_or_else(|| panic!("no ins-service endpoint printed:\n{seen}")),
         card: card.unwrap_or_else(|| panic!("no card-agent endpoint printed:\n{seen}")),
+        dmp: dmp.unwrap_or_else(|| panic!("no dmp-service endpoint printed:\n{seen}")),
+        dmp_sandbox: dmp_sandbox.unwrap_or_else(|| panic!("no DMP sandbox URL printed:\n{seen}")),
         banner: seen,
     };
     assert!(

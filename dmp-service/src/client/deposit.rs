@@ -197,7 +197,15 @@ impl DmpClient {
                 auth: ctx.auth.clone(),
                 claims: ctx.claims.clone(),
             };
-            let found = self.document_by_unique_id(&again, &entry.unique_id).await?;
+            // Reading needs an authorisation depositing does not: unable to look, the
+            // refusal stands as the registry gave it.
+            let found = match self.document_by_unique_id(&again, &entry.unique_id).await {
+                Ok(found) => found,
+                Err(DmpError::Fault { code, .. }) if code == "DMPAccessDeniedByRightsService" => {
+                    return Err(DmpError::Registry { errors });
+                }
+                Err(e) => return Err(e),
+            };
             let same = found.is_some_and(|f| {
                 f.hash
                     .as_deref()

@@ -37,6 +37,7 @@ async fn deposit_with(
                 type_code: "11490-0".to_owned(),
                 ..Default::default()
             }),
+            more: Vec::new(),
         })
         .await
         .map(|_| ())
@@ -234,4 +235,59 @@ async fn cps_mode_without_the_workstations_agent_says_so() {
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert_eq!(reason(&e), "CPS_MODE_UNAVAILABLE");
+}
+
+/// The DMP failing: an answer that is not SOAP, a SOAP fault, no answer at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_dmp_is_told_apart() {
+    for (fault, code, expected) in [
+        ("garbage", Code::Unavailable, "DMP_BAD_RESPONSE"),
+        ("technical", Code::FailedPrecondition, "DMP_FAULT"),
+        ("http-503", Code::Unavailable, "DMP_UNAVAILABLE"),
+    ] {
+        let f = support::start_with_sandbox(
+            BusKind::InProcess,
+            |s| s.fault_injection = Some(fault.parse().unwrap()),
+            |_| {},
+        )
+        .await;
+        let e = f
+            .client()
+            .await
+            .get_status(GetStatusRequest {
+                access: access(),
+                patient: pat_douze(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), code, "{fault}: {e:?}");
+        assert_eq!(reason(&e), expected, "{fault}: {e:?}");
+        if expected == "DMP_FAULT" {
+            assert!(
+                summarise(&e).upstream_code.is_some(),
+                "the fault's code: {e:?}"
+            );
+        }
+    }
+}
+
+/// The card cannot sign once read (its PIN not entered on the workstation): the card's
+/// error, said as what to do, and nothing deposited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_that_cannot_sign_is_the_cards_error() {
+    let f = support::start(BusKind::InProcess).await;
+    let shutdown = passerelle_service_kit::Shutdown::new();
+    let _locked =
+        support::workstation(&f.pki, f.bus.clone(), shutdown.clone(), "locked-ws", false).await;
+    let before = documents_of(&f).await;
+    let e = deposit_with(
+        &f,
+        support::cps_access_on("locked-ws", AccessMode::Normal, ""),
+        pat_douze(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(reason(&e), "CPS_PIN_REQUIRED", "{e:?}");
+    assert_eq!(documents_of(&f).await, before, "nothing deposited");
+    shutdown.trigger();
 }

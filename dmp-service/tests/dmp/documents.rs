@@ -19,6 +19,7 @@ passerelle_bus::on_both_buses!(with support::start:
     masking_and_visibility_follow_the_rights,
     archive_unarchive_delete,
     a_new_vsm_replaces_the_previous_one,
+    several_documents_in_one_deposit,
 );
 
 const VSM: &str = r#"{
@@ -52,6 +53,7 @@ async fn deposit_pdf(f: &Fixture, key: &str, options: DepositOptions) -> api::De
                 idempotency_key: key.to_owned(),
                 ..options
             }),
+            more: Vec::new(),
         })
         .await
         .expect("deposit accepted")
@@ -353,5 +355,56 @@ async fn a_new_vsm_replaces_the_previous_one(f: &Fixture) {
     assert_eq!(
         status_of(&second.unique_id),
         Some(DocumentStatus::Approved as i32)
+    );
+}
+
+async fn several_documents_in_one_deposit(f: &Fixture) {
+    let options = |title: &str, key: &str| {
+        Some(DepositOptions {
+            title: title.to_owned(),
+            type_code: "11490-0".to_owned(),
+            idempotency_key: key.to_owned(),
+            ..Default::default()
+        })
+    };
+    let send = || async {
+        let first = f.upload(&support::pdf(), "application/pdf").await;
+        let second = f.upload(b"Bilan joint.\n", "text/plain").await;
+        f.client()
+            .await
+            .deposit(DepositRequest {
+                access: cps_access(),
+                patient: pat_douze(),
+                document_id: first,
+                options: options("Courrier", "pair-1"),
+                more: vec![api::DepositDocument {
+                    document_id: second,
+                    options: options("Bilan", "pair-2"),
+                }],
+            })
+            .await
+            .expect("two documents deposited")
+            .into_inner()
+    };
+    // Depositing needs no authorisation (reading does): sent again before it, the
+    // registry itself says the documents are there.
+    let d = send().await;
+    assert!(!d.already_present);
+    assert_eq!(d.more.len(), 1);
+    assert!(!d.more[0].already_present);
+    let again = send().await;
+    assert!(again.already_present && again.more[0].already_present);
+    authorise(f).await;
+    let listed = list(f, &[]).await;
+    for uid in [&d.unique_id, &d.more[0].unique_id] {
+        let same = listed.iter().filter(|e| &e.unique_id == uid).count();
+        assert_eq!(same, 1, "{uid} listed once");
+    }
+    let third = send().await;
+    assert!(third.already_present && third.more[0].already_present);
+    assert_eq!(
+        list(f, &[]).await.len(),
+        listed.len(),
+        "nothing deposited twice"
     );
 }

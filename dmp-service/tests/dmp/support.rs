@@ -26,6 +26,7 @@ use tonic::transport::Channel;
 pub const PAT_DOUZE: (&str, &str) = ("2480392630010", "64");
 
 pub struct Fixture {
+    pub pki: TestPki,
     pub bus: SharedBus,
     pub service: Option<RunningDmpService>,
     /// The workstation whose card-agent holds the sandbox's test CPS, unlocked.
@@ -80,18 +81,26 @@ pub async fn bus(kind: BusKind) -> (SharedBus, Option<NatsServer>) {
 }
 
 pub async fn start_with(kind: BusKind, edit: impl FnOnce(&mut DmpSettings)) -> Fixture {
+    start_with_sandbox(kind, |_| {}, edit).await
+}
+
+/// A fixture whose sandbox and settings the test adjusts.
+pub async fn start_with_sandbox(
+    kind: BusKind,
+    sandbox_edit: impl FnOnce(&mut DmpSandboxConfig),
+    edit: impl FnOnce(&mut DmpSettings),
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
-    let sandbox = DmpSandbox::start(
-        DmpSandboxConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("dmp"),
-            ..Default::default()
-        },
-        &pki,
-    )
-    .await
-    .expect("DMP sandbox starts");
+    let mut sandbox_config = DmpSandboxConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("dmp"),
+        ..Default::default()
+    };
+    sandbox_edit(&mut sandbox_config);
+    let sandbox = DmpSandbox::start(sandbox_config, &pki)
+        .await
+        .expect("DMP sandbox starts");
     let (bus, nats) = bus(kind).await;
     let mut cfg = settings(&pki, &sandbox.url());
     edit(&mut cfg);
@@ -106,8 +115,9 @@ pub async fn start_with(kind: BusKind, edit: impl FnOnce(&mut DmpSettings)) -> F
     let service = dmp_service::start(&kit, &cfg, bus.clone(), Roles::default(), shutdown.clone())
         .await
         .expect("dmp-service starts");
-    let card = workstation(&pki, bus.clone(), shutdown.clone()).await;
+    let card = workstation(&pki, bus.clone(), shutdown.clone(), WORKSTATION, true).await;
     Fixture {
+        pki,
         bus,
         service: Some(service),
         _card: card,
@@ -223,16 +233,18 @@ pub fn pdf() -> Vec<u8> {
 /// on the workstation (local gRPC `Unlock`; the PIN never travels over the bus).
 pub const WORKSTATION: &str = "ward-2_pc4";
 
-async fn workstation(
+pub async fn workstation(
     pki: &TestPki,
     bus: SharedBus,
     shutdown: Shutdown,
+    id: &str,
+    unlock: bool,
 ) -> card_agent::RunningCardAgent {
     use card_agent::backend::software::{
         SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig, TokenIdentity,
     };
     let mut cfg = card_agent::CardAgentConfig {
-        workstation: WORKSTATION.to_owned(),
+        workstation: id.to_owned(),
         ..Default::default()
     };
     cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
@@ -252,6 +264,9 @@ async fn workstation(
     let running = card_agent::start(&cfg, token, bus, shutdown)
         .await
         .expect("card-agent starts");
+    if !unlock {
+        return running;
+    }
     let mut local =
         passerelle_proto::card::v1::card_agent_client::CardAgentClient::connect(running.endpoint())
             .await
@@ -272,10 +287,15 @@ pub fn cps_access() -> Option<Access> {
 }
 
 pub fn cps_access_in(mode: AccessMode, reason: &str) -> Option<Access> {
+    cps_access_on(WORKSTATION, mode, reason)
+}
+
+/// CPS mode with the card of workstation `ws`.
+pub fn cps_access_on(ws: &str, mode: AccessMode, reason: &str) -> Option<Access> {
     Some(Access {
         actor: Some(Actor {
             mode: Some(actor::Mode::Cps(CpsMode {
-                workstation_id: WORKSTATION.to_owned(),
+                workstation_id: ws.to_owned(),
             })),
             professional: None,
         }),
