@@ -12,12 +12,16 @@
 //!   reads and discards them, then acknowledges.
 //!
 //! The runs alternate baseline and deposit; each deposit is a new document (its own
-//! idempotency key). Medians decide; best runs are shown too.
+//! idempotency key). The memory verdict is on the peak over all the runs (`VmHWM` at the
+//! end), the time verdict on the medians; best runs are shown too. Where the time goes is
+//! read from the service's log lines (JSON; the client's "DMP request" line at debug) and the
+//! sandbox's (`latency_ms` of its "DMP request" line); `BENCH_VERBOSE=1` prints each run.
 //!
 //! ```text
-//! cargo bench -p dmp-service --bench deposit            # 20 MB PDF, 5 runs
-//! cargo bench -p dmp-service --bench deposit -- 9       # runs
+//! cargo bench -p dmp-service --bench deposit            # 20 MB PDF, 9 runs
+//! cargo bench -p dmp-service --bench deposit -- 5       # runs
 //! BENCH_PDF_MB=50 cargo bench -p dmp-service --bench deposit
+//! BENCH_VERBOSE=1 BENCH_SHOW_LOG=1 BENCH_SANDBOX_LOG=/tmp/sandbox.log …  # each run; logs
 //! ```
 //! Linux only (reads /proc).
 
@@ -54,7 +58,7 @@ use tonic::transport::Channel;
 const SERVICE: &str = env!("CARGO_BIN_EXE_dmp-service");
 const MB: f64 = 1024.0 * 1024.0;
 const CHUNK: usize = 1024 * 1024;
-const DEFAULT_RUNS: usize = 5;
+const DEFAULT_RUNS: usize = 9;
 const RSS_FACTOR: f64 = 3.0;
 const RSS_ALLOWANCE_MB: f64 = 50.0;
 const TIME_FACTOR: f64 = 3.0;
@@ -387,6 +391,7 @@ async fn deposit(channel: Channel, document_id: String, key: String) -> String {
                 idempotency_key: key,
                 ..Default::default()
             }),
+            more: Vec::new(),
         })
         .await
         .expect("deposit accepted")
