@@ -22,10 +22,10 @@ pub(crate) fn param(content_type: &str, name: &str) -> Option<String> {
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    if needle.is_empty() {
         return None;
     }
-    (from..=hay.len() - needle.len()).find(|&i| &hay[i..i + needle.len()] == needle)
+    memchr::memmem::find(hay.get(from..)?, needle).map(|i| i + from)
 }
 
 /// Splits a multipart body. `start` is the root part's Content-ID when the Content-Type
