@@ -20,7 +20,6 @@ pub mod patient_list;
 pub mod patients;
 pub mod query;
 pub mod retrieve;
-mod tls;
 pub mod transport;
 pub mod update;
 
