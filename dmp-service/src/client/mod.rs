@@ -91,6 +91,16 @@ pub(crate) struct Call<'a> {
     pub response_action: &'a str,
 }
 
+impl<'a> Call<'a> {
+    pub(crate) const fn new(service: Service, action: &'a str, response_action: &'a str) -> Self {
+        Self {
+            service,
+            action,
+            response_action,
+        }
+    }
+}
+
 /// The DMP client. Cheap to clone; one per configuration.
 #[derive(Debug, Clone)]
 pub struct DmpClient {
