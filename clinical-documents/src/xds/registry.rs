@@ -6,8 +6,7 @@ use passerelle_soap::{Element, XmlWriter};
 
 use super::write::{
     DOC_AUTHOR, DOC_CLASS, DOC_CONFIDENTIALITY, DOC_ENTRY_TYPE, DOC_FORMAT, DOC_PATIENT_ID,
-    DOC_TYPE, DOC_UNIQUE_ID, HAS_MEMBER, ORIGINAL, RIM, Rim, SET_ID, SetHeader, association,
-    write_set,
+    DOC_TYPE, DOC_UNIQUE_ID, HAS_MEMBER, ORIGINAL, RIM, Rim, SET_ID, association, write_set,
 };
 use super::{XdsAuthor, XdsError};
 use crate::codes::Code;
@@ -436,18 +435,6 @@ pub struct UpdateSet {
 }
 
 impl UpdateSet {
-    fn header(&self) -> SetHeader<'_> {
-        SetHeader {
-            unique_id: &self.unique_id,
-            source_id: &self.source_id,
-            submission_time: &self.submission_time,
-            content_type: &self.content_type,
-            patient_id: &self.patient_id,
-            title: &self.title,
-            author: &self.author,
-        }
-    }
-
     /// ITI-57 availability status change (archive, unarchive, delete): the set and an
     /// `UpdateAvailabilityStatus` association set→entry with `OriginalStatus`, `NewStatus`.
     pub fn write_status_update(

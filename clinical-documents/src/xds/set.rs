@@ -6,8 +6,7 @@ use base64::Engine;
 use passerelle_soap::{Ns, XmlWriter};
 
 use super::write::{
-    HAS_MEMBER, MetadataTarget, ORIGINAL, Rim, SET_ID, SetHeader, XDS, association, write_entry,
-    write_set,
+    HAS_MEMBER, MetadataTarget, ORIGINAL, Rim, SET_ID, XDS, association, write_entry, write_set,
 };
 use super::{DocumentEntry, Submission, XdsAuthor, XdsError};
 use crate::codes::{self, Code};
@@ -190,18 +189,6 @@ impl DepositSet {
             is_signature: true,
         });
         Ok("Signature01".to_owned())
-    }
-
-    fn header(&self) -> SetHeader<'_> {
-        SetHeader {
-            unique_id: &self.unique_id,
-            source_id: &self.source_id,
-            submission_time: &self.submission_time,
-            content_type: &self.content_type,
-            patient_id: &self.patient_id,
-            title: &self.title,
-            author: &self.author,
-        }
     }
 
     /// Writes `lcm:SubmitObjectsRequest` into `w`: the entries, the set, then the

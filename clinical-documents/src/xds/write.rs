@@ -222,7 +222,7 @@ impl Submission {
     fn write_request(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
         rim.submit_objects(|rim| {
             self.write_document(rim, target)?;
-            self.write_set(rim)?;
+            write_set(rim, &self.header())?;
             association(rim, HAS_MEMBER, SET_ID, DOCUMENT_ID, &[ORIGINAL])?;
             Ok(())
         })
@@ -230,21 +230,6 @@ impl Submission {
 
     fn write_document(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
         write_entry(rim, DOCUMENT_ID, &self.document, &[], target)
-    }
-
-    fn write_set(&self, rim: &mut Rim) -> Result<(), XdsError> {
-        write_set(
-            rim,
-            &SetHeader {
-                unique_id: &self.unique_id,
-                source_id: &self.source_id,
-                submission_time: &self.submission_time,
-                content_type: &self.content_type,
-                patient_id: &self.patient_id,
-                title: &self.title,
-                author: &self.author,
-            },
-        )
     }
 }
 
@@ -258,6 +243,31 @@ pub(crate) struct SetHeader<'a> {
     pub title: &'a str,
     pub author: &'a XdsAuthor,
 }
+
+/// `header()`: the [`SetHeader`] of a set-like struct (they share these fields).
+macro_rules! set_header {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub(crate) fn header(&self) -> SetHeader<'_> {
+                SetHeader {
+                    unique_id: &self.unique_id,
+                    source_id: &self.source_id,
+                    submission_time: &self.submission_time,
+                    content_type: &self.content_type,
+                    patient_id: &self.patient_id,
+                    title: &self.title,
+                    author: &self.author,
+                }
+            }
+        }
+    )*};
+}
+
+set_header!(
+    Submission,
+    super::set::DepositSet,
+    super::registry::UpdateSet
+);
 
 /// A DocumentEntry as an `ExtrinsicObject` with symbolic id `id`.
 /// An `rim:Association` `kind` from `source` to `target`, with `slots`.
