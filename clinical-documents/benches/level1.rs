@@ -6,9 +6,7 @@
 
 #![allow(clippy::expect_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -17,35 +15,13 @@ use passerelle_clinical_documents::codes::Code;
 use passerelle_clinical_documents::header::Confidentiality;
 use passerelle_clinical_documents::header::builder::HeaderInput;
 use passerelle_clinical_documents::ids::DocumentIds;
-use passerelle_domain::{
-    IdentityStatus, IdentityTraits, Ins, InsOid, PatientIdentity, Platform, Professional,
-    ProfessionalIdType, ProfessionalInput, StructureIdType, TraitsInput,
-};
+use passerelle_clinical_documents::testing::{self, CountingAllocator};
+use passerelle_domain::Platform;
 use sha1::{Digest, Sha1};
 use time::macros::datetime;
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const PDF_BYTES: usize = 20 * 1024 * 1024;
 const RUNS: usize = 5;
@@ -66,28 +42,7 @@ fn pdf() -> Vec<u8> {
 }
 
 fn header_input() -> HeaderInput {
-    let author = Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET",
-        activity_sector: "SA07",
-    })
-    .expect("professional");
-    let traits = IdentityTraits::from_input(&TraitsInput {
-        birth_name: "PAT-DOUZE".into(),
-        used_name: None,
-        first_names: vec!["NATHALIE".into()],
-        sex: "F".into(),
-        birth_date: "1948-03-21".into(),
-        birth_place: None,
-    })
-    .expect("traits");
+    let author = testing::doctor();
     HeaderInput {
         ids: DocumentIds::from_key("bench").expect("key"),
         version: 1,
@@ -97,11 +52,7 @@ fn header_input() -> HeaderInput {
         effective_time: datetime!(2024-10-02 14:30:00 +2),
         confidentiality: Confidentiality::Normal,
         hidden_from: vec![],
-        patient: PatientIdentity {
-            ins: Ins::typed("2480392630010", "64", InsOid::Nir).expect("ins"),
-            traits: Some(traits),
-            status: IdentityStatus::Qualifiee,
-        },
+        patient: testing::patient_identity(),
         platform: Platform::Production,
         custodian: author.structure().expect("structure").clone(),
         author: author.into(),
@@ -116,20 +67,19 @@ fn header_input() -> HeaderInput {
 /// Best of `RUNS`, and the peak bytes allocated above what was live before.
 fn measure(mut f: impl FnMut()) -> (Duration, usize) {
     let mut best = Duration::MAX;
-    let before = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = CountingAllocator::reset_peak();
     for _ in 0..RUNS {
         let t = Instant::now();
         f();
         best = best.min(t.elapsed());
     }
-    (best, PEAK.load(Ordering::Relaxed) - before)
+    (best, CountingAllocator::peak() - before)
 }
 
 fn main() {
     let pdf = pdf();
     let header = header_input().build().expect("header");
-    let live_with_pdf = CURRENT.load(Ordering::Relaxed);
+    let live_with_pdf = CountingAllocator::current();
 
     let (baseline, baseline_peak) = measure(|| {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&pdf);

@@ -18,3 +18,6 @@ pub mod ids;
 pub mod vsm;
 pub mod xdm;
 pub mod xds;
+
+#[cfg(feature = "testing")]
+pub mod testing;

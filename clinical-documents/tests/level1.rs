@@ -15,10 +15,8 @@ use passerelle_clinical_documents::header::{
     Author, AuthoringDevice, Confidentiality, DocumentHeader,
 };
 use passerelle_clinical_documents::ids::DocumentIds;
-use passerelle_domain::{
-    IdentityStatus, IdentityTraits, Ins, InsOid, NotQualified, PatientIdentity, Platform,
-    Professional, ProfessionalIdType, ProfessionalInput, StructureIdType, TraitsInput,
-};
+use passerelle_clinical_documents::testing::{self, doctor};
+use passerelle_domain::{IdentityStatus, Ins, InsOid, NotQualified, PatientIdentity, Platform};
 use time::macros::datetime;
 
 /// `$PASSERELLE_SHARED_DIR`, else `shared/` beside the project. Missing: the test fails.
@@ -55,36 +53,10 @@ fn assert_valid_cda(name: &str, xml: &[u8]) {
 
 // Entries of the ANS value sets (jeuxDeValeurs/JDV_J07, J01, J04, J02).
 fn patient(status: IdentityStatus) -> PatientIdentity {
-    let traits = IdentityTraits::from_input(&TraitsInput {
-        birth_name: "PAT-DOUZE".into(),
-        used_name: None,
-        first_names: vec!["NATHALIE".into()],
-        sex: "F".into(),
-        birth_date: "1948-03-21".into(),
-        birth_place: None,
-    })
-    .unwrap();
     PatientIdentity {
-        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
-        traits: Some(traits),
         status,
+        ..testing::patient_identity()
     }
-}
-
-fn doctor() -> Professional {
-    Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET DU DR FOUQUEREY",
-        activity_sector: "SA07",
-    })
-    .unwrap()
 }
 
 fn input(key: &str, type_code: &str) -> HeaderInput {

@@ -5,99 +5,14 @@
 mod common;
 
 use passerelle_clinical_documents::codes::{self, Code};
-use passerelle_clinical_documents::header::*;
 use passerelle_clinical_documents::xds::query::{FindDocumentsQuery, get_documents_request};
 use passerelle_clinical_documents::xds::registry::{StoredEntry, UpdateSet, status};
 use passerelle_clinical_documents::xds::{
-    Content, ContentFacts, DepositSet, DocumentEntry, DocumentFormat, Submission,
-    SubmissionSetInput, XdsError,
-};
-use passerelle_domain::{
-    IdentityStatus, IdentityTraits, Ins, InsOid, PatientIdentity, Platform, Professional,
-    ProfessionalIdType, ProfessionalInput, QualifiedIns, StructureIdType, TraitsInput,
+    Content, ContentFacts, DepositSet, DocumentEntry, DocumentFormat, Submission, XdsError,
 };
 use passerelle_soap::{Limits, XmlWriter, parse_document};
-use time::macros::datetime;
 
-fn professional() -> Professional {
-    Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET DU DR FOUQUEREY",
-        activity_sector: "SA07",
-    })
-    .unwrap()
-}
-
-fn header() -> DocumentHeader {
-    let traits = IdentityTraits::from_input(&TraitsInput {
-        birth_name: "PAT-DOUZE".into(),
-        used_name: None,
-        first_names: vec!["NATHALIE".into()],
-        sex: "F".into(),
-        birth_date: "1948-03-21".into(),
-        birth_place: None,
-    })
-    .unwrap();
-    let identity = PatientIdentity {
-        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
-        traits: Some(traits),
-        status: IdentityStatus::Qualifiee,
-    };
-    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
-    let p = professional();
-    let t = datetime!(2024-10-02 10:30 +02:00);
-    DocumentHeader {
-        id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some("DOC-42".into()),
-        },
-        set_id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some("SET-42".into()),
-        },
-        version: 1,
-        replaces: None,
-        title: "Lettre de liaison".into(),
-        type_code: codes::type_code("11490-0").unwrap().clone(),
-        effective_time: t,
-        confidentiality: Confidentiality::Normal,
-        hidden_from: vec![HiddenFrom::LegalRepresentatives],
-        language: "fr-FR".into(),
-        patient: Patient { ins, identity },
-        author: Author::Professional(ProfessionalAuthor {
-            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
-            professional: p.clone(),
-            time: t,
-        }),
-        custodian: p.structure().unwrap().clone(),
-        legal_authenticator: (p, t),
-        service_event: ServiceEvent {
-            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
-            start: datetime!(2024-09-23 09:00 +02:00),
-            end: Some(t),
-        },
-        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
-    }
-}
-
-fn set() -> SubmissionSetInput {
-    SubmissionSetInput {
-        unique_id: "1.2.250.1.999.1.2.3.4.1".into(),
-        source_id: "1.2.250.1.999.1.2".into(),
-        submission_time: datetime!(2024-10-02 11:00 +02:00),
-        content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
-    }
-}
-
-/// A small CDA-like XML document standing in for a real one (the CDA writer is elsewhere).
-const CDA: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Lettre de liaison</title></ClinicalDocument>\n";
+use passerelle_clinical_documents::testing::{CDA, letter_42, submission_set_42};
 
 fn write(name: &str, xml: &[u8]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("xds-dmp-{}", std::process::id()));
@@ -110,8 +25,8 @@ fn write(name: &str, xml: &[u8]) -> std::path::PathBuf {
 #[test]
 fn two_documents_signature_and_replacement_pass_check_xds() {
     let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
-    let s = Submission::from_header(&header(), &facts, &set()).unwrap();
-    let mut other_header = header();
+    let s = Submission::from_header(&letter_42(), &facts, &submission_set_42()).unwrap();
+    let mut other_header = letter_42();
     other_header.id.extension = Some("DOC-43".into());
     let other = DocumentEntry::from_header(&other_header, &facts).unwrap();
     let mut d = DepositSet::new(&s);
@@ -196,7 +111,7 @@ fn queries_and_updates_pass_check_xds() {
         ),
     );
     let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
-    let s = Submission::from_header(&header(), &facts, &set()).unwrap();
+    let s = Submission::from_header(&letter_42(), &facts, &submission_set_42()).unwrap();
     let u = UpdateSet {
         unique_id: "1.2.250.1.999.1.2.3.4.2".into(),
         source_id: s.source_id.clone(),

@@ -3,102 +3,20 @@
 
 mod common;
 
-use passerelle_clinical_documents::codes::{self, Code};
+use passerelle_clinical_documents::codes::Code;
 use passerelle_clinical_documents::header::*;
 use passerelle_clinical_documents::xdm;
 use passerelle_clinical_documents::xds::{
-    ContentFacts, DocumentFormat, MetadataTarget, Submission, SubmissionSetInput, XdsError,
+    ContentFacts, DocumentFormat, MetadataTarget, Submission, XdsError,
 };
-use passerelle_domain::{
-    IdentityStatus, IdentityTraits, Ins, InsOid, PatientIdentity, Platform, Professional,
-    ProfessionalIdType, ProfessionalInput, QualifiedIns, StructureIdType, TraitsInput,
-};
-use time::macros::datetime;
+use passerelle_domain::Platform;
 
-fn professional() -> Professional {
-    Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET DU DR FOUQUEREY",
-        activity_sector: "SA07",
-    })
-    .unwrap()
-}
-
-fn header() -> DocumentHeader {
-    let traits = IdentityTraits::from_input(&TraitsInput {
-        birth_name: "PAT-DOUZE".into(),
-        used_name: None,
-        first_names: vec!["NATHALIE".into()],
-        sex: "F".into(),
-        birth_date: "1948-03-21".into(),
-        birth_place: None,
-    })
-    .unwrap();
-    let identity = PatientIdentity {
-        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
-        traits: Some(traits),
-        status: IdentityStatus::Qualifiee,
-    };
-    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
-    let p = professional();
-    let t = datetime!(2024-10-02 10:30 +02:00);
-    DocumentHeader {
-        id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some("DOC-42".into()),
-        },
-        set_id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some("SET-42".into()),
-        },
-        version: 1,
-        replaces: None,
-        title: "Lettre de liaison".into(),
-        type_code: codes::type_code("11490-0").unwrap().clone(),
-        effective_time: t,
-        confidentiality: Confidentiality::Normal,
-        hidden_from: vec![HiddenFrom::LegalRepresentatives],
-        language: "fr-FR".into(),
-        patient: Patient { ins, identity },
-        author: Author::Professional(ProfessionalAuthor {
-            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
-            professional: p.clone(),
-            time: t,
-        }),
-        custodian: p.structure().unwrap().clone(),
-        legal_authenticator: (p, t),
-        service_event: ServiceEvent {
-            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
-            start: datetime!(2024-09-23 09:00 +02:00),
-            end: Some(t),
-        },
-        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
-    }
-}
-
-fn set() -> SubmissionSetInput {
-    SubmissionSetInput {
-        unique_id: "1.2.250.1.999.1.2.3.4.1".into(),
-        source_id: "1.2.250.1.999.1.2".into(),
-        submission_time: datetime!(2024-10-02 11:00 +02:00),
-        content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
-    }
-}
-
-/// A small CDA-like XML document standing in for a real one (the CDA writer is elsewhere).
-const CDA: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Lettre de liaison</title></ClinicalDocument>\n";
+use passerelle_clinical_documents::testing::{CDA, doctor, letter_42, submission_set_42};
 
 #[test]
 fn iti41_submission_derived_from_the_header_passes_check_xds() {
     let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
-    let s = Submission::from_header(&header(), &facts, &set()).unwrap();
+    let s = Submission::from_header(&letter_42(), &facts, &submission_set_42()).unwrap();
     let d = &s.document;
     assert_eq!(
         d.patient_id,
@@ -146,7 +64,7 @@ fn iti41_submission_derived_from_the_header_passes_check_xds() {
 fn xdm_package_passes_check_xdm() {
     let dir = tempfile::tempdir().unwrap();
     for format in [DocumentFormat::CdaPdf, DocumentFormat::CdaText] {
-        let zip = xdm::package(&header(), CDA, format, &set()).unwrap();
+        let zip = xdm::package(&letter_42(), CDA, format, &submission_set_42()).unwrap();
         let path = dir.path().join("IHE_XDM.zip");
         std::fs::write(&path, &zip).unwrap();
         common::check("check-xdm.sh", &path);
@@ -155,10 +73,10 @@ fn xdm_package_passes_check_xdm() {
 
 #[test]
 fn an_unknown_type_code_is_a_typed_error() {
-    let mut h = header();
+    let mut h = letter_42();
     h.type_code = Code::new("99999-9", "2.16.840.1.113883.6.1", "?");
     let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaPdf);
-    let err = Submission::from_header(&h, &facts, &set()).unwrap_err();
+    let err = Submission::from_header(&h, &facts, &submission_set_42()).unwrap_err();
     assert!(
         matches!(&err, XdsError::UnknownTypeCode { code, .. } if code == "99999-9"),
         "{err}"
@@ -167,11 +85,11 @@ fn an_unknown_type_code_is_a_typed_error() {
     // A right code in the wrong code system is refused too.
     h.type_code = Code::new("11490-0", "1.2.250.1.213.1.1.4.12", "?");
     assert!(matches!(
-        Submission::from_header(&h, &facts, &set()),
+        Submission::from_header(&h, &facts, &submission_set_42()),
         Err(XdsError::UnknownTypeCode { .. })
     ));
     assert!(matches!(
-        xdm::package(&h, CDA, DocumentFormat::CdaPdf, &set()),
+        xdm::package(&h, CDA, DocumentFormat::CdaPdf, &submission_set_42()),
         Err(xdm::XdmError::Metadata(XdsError::UnknownTypeCode { .. }))
     ));
 }
@@ -181,19 +99,19 @@ fn bad_content_facts_and_ids_are_refused() {
     let mut facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaPdf);
     facts.sha1_hex = "xyz".into();
     assert!(matches!(
-        Submission::from_header(&header(), &facts, &set()),
+        Submission::from_header(&letter_42(), &facts, &submission_set_42()),
         Err(XdsError::BadHash(_))
     ));
     let facts = ContentFacts::of_cda(b"", DocumentFormat::CdaPdf);
     assert!(matches!(
-        Submission::from_header(&header(), &facts, &set()),
+        Submission::from_header(&letter_42(), &facts, &submission_set_42()),
         Err(XdsError::EmptyContent)
     ));
     let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaPdf);
-    let mut s = set();
+    let mut s = submission_set_42();
     s.unique_id = "urn:uuid:nope".into();
     assert!(matches!(
-        Submission::from_header(&header(), &facts, &s),
+        Submission::from_header(&letter_42(), &facts, &s),
         Err(XdsError::NotAnOid { .. })
     ));
 }
@@ -207,8 +125,8 @@ fn a_letter_authored_by_the_organisation_gives_a_conformant_submission_and_packa
     use passerelle_clinical_documents::header::builder::{AuthorInput, HeaderInput};
     use passerelle_clinical_documents::ids::DocumentIds;
 
-    let h = header();
-    let p = professional();
+    let h = letter_42();
+    let p = doctor();
     let structure = p.structure().unwrap().clone();
     let header = HeaderInput {
         ids: DocumentIds::from_key("organisation-letter").unwrap(),
@@ -252,7 +170,7 @@ fn a_letter_authored_by_the_organisation_gives_a_conformant_submission_and_packa
     .unwrap()
     .out;
     let facts = ContentFacts::of_cda(&cda, DocumentFormat::CdaPdf);
-    let s = Submission::from_header(&header, &facts, &set()).unwrap();
+    let s = Submission::from_header(&header, &facts, &submission_set_42()).unwrap();
     for author in [&s.document.author, &s.author] {
         assert_eq!(
             author.person,
@@ -280,7 +198,7 @@ fn a_letter_authored_by_the_organisation_gives_a_conformant_submission_and_packa
     let path = dir.path().join("iti41-organisation.xml");
     std::fs::write(&path, s.provide_and_register_request(Some(&cda)).unwrap()).unwrap();
     common::check("check-xds.sh", &path);
-    let zip = xdm::package(&header, &cda, DocumentFormat::CdaPdf, &set()).unwrap();
+    let zip = xdm::package(&header, &cda, DocumentFormat::CdaPdf, &submission_set_42()).unwrap();
     let path = dir.path().join("IHE_XDM.zip");
     std::fs::write(&path, &zip).unwrap();
     common::check("check-xdm.sh", &path);

@@ -9,26 +9,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dmp_service::client::{
-    AuthorizationAction, AuthorizationChange, CallAuth, CallContext, ClientTls, DmpClient,
-    DmpClientConfig, DmpError, DmpState, FindDocuments, deposit,
+    AuthorizationAction, AuthorizationChange, CallAuth, CallContext, DmpError, DmpState,
+    FindDocuments, deposit,
 };
 use dmp_service::signer::SignerError;
-use dmp_service::vihf::{
-    AuthenticationMode, LpsIdentity, PatientResource, PurposeOfUse, VihfClaims,
-};
+use dmp_service::vihf::AuthenticationMode;
 use passerelle_bus::in_process::InProcessBus;
 use passerelle_bus::subjects::{CardOp, card_subject};
 use passerelle_bus::{SharedBus, proto_rpc};
 use passerelle_card_client::{CardAgentClient, CardError, CpsSession};
-use passerelle_domain::{Professional, ProfessionalIdType, ProfessionalInput, StructureIdType};
+use passerelle_clinical_documents::testing;
 use passerelle_proto::card::v1 as card;
-use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig};
 use passerelle_sandbox::pki::TestPki;
 use passerelle_service_kit::RequestId;
 use passerelle_service_kit::errors::RichError;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use tonic::Status;
+
+mod client_support;
 
 const WS: &str = "ws-1";
 
@@ -116,128 +115,19 @@ async fn agent(
     (bus, vec![h1, h2])
 }
 
-fn professional() -> Professional {
-    Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET DU DR FOUQUEREY",
-        activity_sector: "SA07",
-    })
-    .unwrap()
-}
-
-fn claims() -> VihfClaims {
-    VihfClaims {
-        professional: professional(),
-        mode: AuthenticationMode::Directe,
-        purpose: PurposeOfUse::Normal,
-        lps: LpsIdentity {
-            id: "1.2.250.1.999.9".into(),
-            name: "passerelle".into(),
-            version: "0.1".into(),
-            homologation: "TEST".into(),
-        },
-        patient: Some(PatientResource {
-            ins: "248039263001064".into(),
-            oid: "1.2.250.1.213.1.4.8".into(),
-        }),
-    }
-}
-
 fn a_deposit() -> deposit::Deposit {
-    use passerelle_clinical_documents::codes::{self, Code};
-    use passerelle_clinical_documents::header::*;
-    use passerelle_clinical_documents::xds::{
-        ContentFacts, DocumentFormat, Submission, SubmissionSetInput,
-    };
-    use passerelle_domain::{IdentityStatus, Ins, InsOid, PatientIdentity, Platform, QualifiedIns};
-    let identity = PatientIdentity {
-        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
-        traits: None,
-        status: IdentityStatus::Qualifiee,
-    };
-    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
-    let p = professional();
-    let t = time::OffsetDateTime::now_utc();
     let doc = uuid::Uuid::new_v4().simple().to_string();
-    let header = DocumentHeader {
-        id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some(doc.clone()),
-        },
-        set_id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some(format!("SET-{doc}")),
-        },
-        version: 1,
-        replaces: None,
-        title: "Lettre de liaison".into(),
-        type_code: codes::type_code("11490-0").unwrap().clone(),
-        effective_time: t,
-        confidentiality: Confidentiality::Normal,
-        hidden_from: vec![],
-        language: "fr-FR".into(),
-        patient: Patient { ins, identity },
-        author: Author::Professional(ProfessionalAuthor {
-            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
-            professional: p.clone(),
-            time: t,
-        }),
-        custodian: p.structure().unwrap().clone(),
-        legal_authenticator: (p, t),
-        service_event: ServiceEvent {
-            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
-            start: t,
-            end: Some(t),
-        },
-        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
-    };
-    const CDA: &[u8] = b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>";
-    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
-    let s = Submission::from_header(
-        &header,
-        &facts,
-        &SubmissionSetInput {
-            unique_id: format!("2.25.{}", uuid::Uuid::new_v4().as_u128()),
-            source_id: "1.2.250.1.999.1.2".into(),
-            submission_time: t,
-            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
-        },
+    client_support::deposit_of(
+        &testing::letter(&doc, time::OffsetDateTime::now_utc()),
+        &format!("2.25.{}", uuid::Uuid::new_v4().as_u128()),
     )
-    .unwrap();
-    deposit::Deposit::new(s, CDA.to_vec())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cps_mode_status_and_authorisation_then_the_agent_gone_mid_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
-    let dmp = DmpSandbox::start(
-        DmpSandboxConfig {
-            data_dir: dir.path().join("data"),
-            ..DmpSandboxConfig::default()
-        },
-        &pki,
-    )
-    .await
-    .unwrap();
+    let (_dir, pki, dmp) = client_support::sandbox().await;
     // No organisation identity at all: CPS mode only.
-    let c = DmpClient::new(&DmpClientConfig {
-        endpoint: dmp.url(),
-        timeout: Duration::from_secs(20),
-        tls: ClientTls {
-            identity: None,
-            trusted_ca: vec![pki.ca_cert.clone()],
-        },
-        ..DmpClientConfig::default()
-    })
-    .unwrap();
+    let c = client_support::client(dmp.url(), &pki, false);
     let refuse_auth = Arc::new(AtomicBool::new(false));
     let (bus, handles) = agent(&pki, refuse_auth.clone()).await;
     let agent_client = CardAgentClient::new(bus, WS, "dmp-service")
@@ -249,7 +139,7 @@ async fn cps_mode_status_and_authorisation_then_the_agent_gone_mid_call() {
     let ctx = |card: &CpsSession| CallContext {
         message_id: uuid::Uuid::new_v4(),
         auth: CallAuth::Card { card: card.clone() },
-        claims: claims(),
+        claims: client_support::claims(AuthenticationMode::Directe),
     };
 
     let status = c.patient_status(&ctx(&card)).await.unwrap();

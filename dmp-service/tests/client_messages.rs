@@ -14,13 +14,7 @@ use dmp_service::client::{
 };
 use passerelle_clinical_documents::codes::{self, Code};
 use passerelle_clinical_documents::header::*;
-use passerelle_clinical_documents::xds::{
-    ContentFacts, DocumentEntry, DocumentFormat, Submission, SubmissionSetInput,
-};
-use passerelle_domain::{
-    IdentityStatus, IdentityTraits, Ins, InsOid, PatientIdentity, Platform, Professional,
-    ProfessionalIdType, ProfessionalInput, QualifiedIns, StructureIdType, TraitsInput,
-};
+use passerelle_clinical_documents::xds::{ContentFacts, DocumentEntry, DocumentFormat, Submission};
 use time::macros::datetime;
 
 fn shared_dir() -> PathBuf {
@@ -40,18 +34,31 @@ fn example(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The official answer as a plain SOAP HTTP answer; RelatesTo not checked (it relates to the
-/// example's request).
-fn read(name: &str) -> envelope::Response {
+/// An HTTP answer read as the client reads it, any action, RelatesTo not checked.
+fn answer(
+    status: u16,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<envelope::Response, DmpError> {
     envelope::read_response(
         RawResponse {
-            status: 200,
-            content_type: Some("application/soap+xml; charset=UTF-8".into()),
-            body: example(name),
+            status,
+            content_type: content_type.map(str::to_owned),
+            body,
         },
         None,
         None,
         16 << 20,
+    )
+}
+
+/// The official answer as a plain SOAP HTTP answer; RelatesTo not checked (it relates to the
+/// example's request).
+fn read(name: &str) -> envelope::Response {
+    answer(
+        200,
+        Some("application/soap+xml; charset=UTF-8"),
+        example(name),
     )
     .unwrap()
 }
@@ -110,17 +117,7 @@ fn td02_answer_reads_open_dmp_valid_authorisation_and_attending_physician() {
 fn td02_variants_not_found_closed_forbidden_and_ae() {
     let base = String::from_utf8(example("TD0.2_Test-dexistence_reponse.xml")).unwrap();
     let parse = |xml: String| {
-        let r = envelope::read_response(
-            RawResponse {
-                status: 200,
-                content_type: None,
-                body: xml.into_bytes(),
-            },
-            None,
-            None,
-            1 << 20,
-        )
-        .unwrap();
+        let r = answer(200, None, xml.into_bytes()).unwrap();
         patients::parse_response(r.payload().unwrap())
     };
     let closed = base
@@ -281,17 +278,7 @@ fn td32_answer_reads_the_document_from_its_xop_part() {
 fn td32_inline_base64_answer_is_accepted() {
     let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><RetrieveDocumentSetResponse xmlns="urn:ihe:iti:xds-b:2007"><rs:RegistryResponse xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0" status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"/><DocumentResponse><RepositoryUniqueId>1.2</RepositoryUniqueId><DocumentUniqueId>1.2.3</DocumentUniqueId><mimeType>text/xml</mimeType><Document>PGEv
 Pg==</Document></DocumentResponse></RetrieveDocumentSetResponse></s:Body></s:Envelope>"#;
-    let r = envelope::read_response(
-        RawResponse {
-            status: 200,
-            content_type: Some("application/soap+xml".into()),
-            body: xml.as_bytes().to_vec(),
-        },
-        None,
-        None,
-        1 << 20,
-    )
-    .unwrap();
+    let r = answer(200, Some("application/soap+xml"), xml.as_bytes().to_vec()).unwrap();
     let docs = retrieve::parse_response(r.payload().unwrap(), &r.attachments).unwrap();
     assert_eq!(&docs[0].content[..], b"<a/>");
 }
@@ -314,17 +301,7 @@ fn td21_td33c_td33d_answers_are_success() {
 #[test]
 fn registry_failure_is_a_registry_error_with_its_codes() {
     let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><rs:RegistryResponse xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0" status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure"><rs:RegistryErrorList><rs:RegistryError errorCode="XDSDuplicateUniqueIdInRegistry" codeContext="uniqueId 1.2.3 already registered" location="Document01" severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"/></rs:RegistryErrorList></rs:RegistryResponse></s:Body></s:Envelope>"#;
-    let r = envelope::read_response(
-        RawResponse {
-            status: 200,
-            content_type: None,
-            body: xml.as_bytes().to_vec(),
-        },
-        None,
-        None,
-        1 << 20,
-    )
-    .unwrap();
+    let r = answer(200, None, xml.as_bytes().to_vec()).unwrap();
     let e = update::parse_registry_response(r.payload().unwrap()).unwrap_err();
     match &e {
         DmpError::Registry { errors } => {
@@ -343,17 +320,7 @@ fn registry_failure_is_a_registry_error_with_its_codes() {
 fn soap_fault_in_an_mtom_answer_is_a_fault() {
     let fault = br#"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value><soap:Subcode><soap:Value>soap:XDSDocumentUniqueIdError</soap:Value></soap:Subcode></soap:Code><soap:Reason><soap:Text xml:lang="fr">Document inconnu</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>"#;
     let m = mtom::write("urn:x", fault, &[]);
-    let e = envelope::read_response(
-        RawResponse {
-            status: 500,
-            content_type: Some(m.content_type),
-            body: m.body,
-        },
-        None,
-        None,
-        1 << 20,
-    )
-    .unwrap_err();
+    let e = answer(500, Some(&m.content_type), m.body).unwrap_err();
     assert!(
         matches!(&e, DmpError::Fault { code, .. } if code == "XDSDocumentUniqueIdError"),
         "{e:?}"
@@ -382,17 +349,7 @@ fn answers_of_the_wrong_kind_are_not_xds() {
         Err(DmpError::NotXds { .. })
     ));
     // Not SOAP at all.
-    let e = envelope::read_response(
-        RawResponse {
-            status: 200,
-            content_type: Some("application/json".into()),
-            body: br#"{"ok":true}"#.to_vec(),
-        },
-        None,
-        None,
-        1 << 20,
-    )
-    .unwrap_err();
+    let e = answer(200, Some("application/json"), br#"{"ok":true}"#.to_vec()).unwrap_err();
     assert!(matches!(e, DmpError::NotXds { .. }), "{e:?}");
     // Too large.
     let e = envelope::read_response(
@@ -414,17 +371,7 @@ fn web_service_status_other_than_dmpok_is_an_error_with_that_code() {
     let xml = String::from_utf8(example("TD0.3_Mise-a-jour-de-lautorisation_reponse.xml"))
         .unwrap()
         .replace(">DMPOk<", ">DMPAccessDeniedByRightsService<");
-    let r = envelope::read_response(
-        RawResponse {
-            status: 200,
-            content_type: None,
-            body: xml.into_bytes(),
-        },
-        None,
-        None,
-        1 << 20,
-    )
-    .unwrap();
+    let r = answer(200, None, xml.into_bytes()).unwrap();
     assert!(matches!(
         habilitations::parse_response(r.payload().unwrap()),
         Err(DmpError::Hl7 { code, .. }) if code == "DMPAccessDeniedByRightsService"
@@ -433,85 +380,19 @@ fn web_service_status_other_than_dmpok_is_an_error_with_that_code() {
 
 // ---- requests pass check-xds ----
 
-fn professional() -> Professional {
-    Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET DU DR FOUQUEREY",
-        activity_sector: "SA07",
-    })
-    .unwrap()
-}
-
 fn header(doc: &str, hidden: Vec<HiddenFrom>) -> DocumentHeader {
-    let traits = IdentityTraits::from_input(&TraitsInput {
-        birth_name: "PAT-DOUZE".into(),
-        used_name: None,
-        first_names: vec!["NATHALIE".into()],
-        sex: "F".into(),
-        birth_date: "1948-03-21".into(),
-        birth_place: None,
-    })
-    .unwrap();
-    let identity = PatientIdentity {
-        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
-        traits: Some(traits),
-        status: IdentityStatus::Qualifiee,
-    };
-    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
-    let p = professional();
-    let t = datetime!(2024-10-02 10:30 +02:00);
-    DocumentHeader {
-        id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some(doc.into()),
-        },
-        set_id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some(format!("SET-{doc}")),
-        },
-        version: 1,
-        replaces: None,
-        title: "Lettre de liaison".into(),
-        type_code: codes::type_code("11490-0").unwrap().clone(),
-        effective_time: t,
-        confidentiality: Confidentiality::Normal,
-        hidden_from: hidden,
-        language: "fr-FR".into(),
-        patient: Patient { ins, identity },
-        author: Author::Professional(ProfessionalAuthor {
-            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
-            professional: p.clone(),
-            time: t,
-        }),
-        custodian: p.structure().unwrap().clone(),
-        legal_authenticator: (p, t),
-        service_event: ServiceEvent {
-            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
-            start: datetime!(2024-09-23 09:00 +02:00),
-            end: Some(t),
-        },
-        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
-    }
+    let mut h = testing::letter(doc, datetime!(2024-10-02 10:30 +02:00));
+    h.hidden_from = hidden;
+    h.service_event.start = datetime!(2024-09-23 09:00 +02:00);
+    h
 }
 
-const CDA: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Lettre</title></ClinicalDocument>\n";
+use passerelle_clinical_documents::testing::{self, CDA};
 const XADES: &[u8] = b"<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\"/>";
 
 fn two_document_deposit() -> deposit::Deposit {
     let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
-    let set = SubmissionSetInput {
-        unique_id: "1.2.250.1.999.1.2.3.4.1".into(),
-        source_id: "1.2.250.1.999.1.2".into(),
-        submission_time: datetime!(2024-10-02 11:00 +02:00),
-        content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
-    };
+    let set = testing::submission_set_42();
     let first =
         Submission::from_header(&header("DOC-1", vec![HiddenFrom::Patient]), &facts, &set).unwrap();
     let second = DocumentEntry::from_header(

@@ -4,154 +4,35 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use dmp_service::client::{
-    AuthorizationAction, AuthorizationChange, CallAuth, CallContext, ClientIdentity, ClientTls,
-    DmpClient, DmpClientConfig, DmpError, DmpState, EntryStatus, FindDocuments, VisibilityChange,
-    deposit,
+    AuthorizationAction, AuthorizationChange, CallAuth, CallContext, DmpError, DmpState,
+    EntryStatus, FindDocuments, VisibilityChange, deposit,
 };
 use dmp_service::signer::SoftwareSigner;
-use dmp_service::vihf::{
-    AuthenticationMode, LpsIdentity, PatientResource, PurposeOfUse, VihfClaims,
-};
-use passerelle_clinical_documents::codes::{self, Code};
+use dmp_service::vihf::AuthenticationMode;
 use passerelle_clinical_documents::header::*;
-use passerelle_clinical_documents::xds::{
-    ContentFacts, DocumentFormat, Submission, SubmissionSetInput,
-};
-use passerelle_domain::{
-    IdentityStatus, IdentityTraits, Ins, InsOid, PatientIdentity, Platform, Professional,
-    ProfessionalIdType, ProfessionalInput, QualifiedIns, StructureIdType, TraitsInput,
-};
+use passerelle_clinical_documents::testing;
+use passerelle_clinical_documents::xds::{ContentFacts, DocumentFormat, Submission};
 use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig};
 use passerelle_sandbox::pki::TestPki;
 use time::OffsetDateTime;
 
-const INS: &str = "248039263001064";
-const NIR_OID: &str = "1.2.250.1.213.1.4.8";
+mod client_support;
 
-fn professional() -> Professional {
-    Professional::new(&ProfessionalInput {
-        id_type: Some(ProfessionalIdType::Rpps),
-        id: "99900063480",
-        family_name: "FOUQUEREY",
-        given_name: "JEAN",
-        profession: "10",
-        specialty: "SM54",
-        structure_id_type: Some(StructureIdType::Finess),
-        structure_id: "999000003",
-        structure_name: "CABINET DU DR FOUQUEREY",
-        activity_sector: "SA07",
-    })
-    .unwrap()
-}
+use client_support::{claims, client, deposit_of};
 
-fn claims() -> VihfClaims {
-    VihfClaims {
-        professional: professional(),
-        mode: AuthenticationMode::Indirecte,
-        purpose: PurposeOfUse::Normal,
-        lps: LpsIdentity {
-            id: "1.2.250.1.999.9".into(),
-            name: "passerelle".into(),
-            version: "0.1".into(),
-            homologation: "TEST".into(),
-        },
-        patient: Some(PatientResource {
-            ins: INS.into(),
-            oid: NIR_OID.into(),
-        }),
-    }
-}
-
+/// A letter of now, hidden from the patient.
 fn header(doc: &str) -> DocumentHeader {
-    let traits = IdentityTraits::from_input(&TraitsInput {
-        birth_name: "PAT-DOUZE".into(),
-        used_name: None,
-        first_names: vec!["NATHALIE".into()],
-        sex: "F".into(),
-        birth_date: "1948-03-21".into(),
-        birth_place: None,
-    })
-    .unwrap();
-    let identity = PatientIdentity {
-        ins: Ins::typed("2480392630010", "64", InsOid::Nir).unwrap(),
-        traits: Some(traits),
-        status: IdentityStatus::Qualifiee,
-    };
-    let ins = QualifiedIns::try_new(&identity, Platform::Production).unwrap();
-    let p = professional();
-    let t = OffsetDateTime::now_utc();
-    DocumentHeader {
-        id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some(doc.into()),
-        },
-        set_id: DocumentId {
-            root: "1.2.250.1.999.1.2.3".into(),
-            extension: Some(format!("SET-{doc}")),
-        },
-        version: 1,
-        replaces: None,
-        title: "Lettre de liaison".into(),
-        type_code: codes::type_code("11490-0").unwrap().clone(),
-        effective_time: t,
-        confidentiality: Confidentiality::Normal,
-        hidden_from: vec![HiddenFrom::Patient],
-        language: "fr-FR".into(),
-        patient: Patient { ins, identity },
-        author: Author::Professional(ProfessionalAuthor {
-            specialty: codes::author_specialty_of(&p.vihf_roles()).unwrap().clone(),
-            professional: p.clone(),
-            time: t,
-        }),
-        custodian: p.structure().unwrap().clone(),
-        legal_authenticator: (p, t),
-        service_event: ServiceEvent {
-            practice_setting: codes::practice_setting("AMBULATOIRE").unwrap().clone(),
-            start: t,
-            end: Some(t),
-        },
-        facility_type: codes::healthcare_facility_type("SA07").unwrap().clone(),
-    }
+    let mut h = testing::letter(doc, OffsetDateTime::now_utc());
+    h.hidden_from = vec![HiddenFrom::Patient];
+    h
 }
-
-const CDA: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Lettre</title></ClinicalDocument>\n";
 
 fn the_deposit(doc: &str, set: &str) -> deposit::Deposit {
-    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
-    let s = Submission::from_header(
-        &header(doc),
-        &facts,
-        &SubmissionSetInput {
-            unique_id: set.into(),
-            source_id: "1.2.250.1.999.1.2".into(),
-            submission_time: OffsetDateTime::now_utc(),
-            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
-        },
-    )
-    .unwrap();
-    let mut d = deposit::Deposit::new(s, CDA.to_vec());
+    let mut d = deposit_of(&header(doc), set);
     d.signature_unique_id = Some(format!("{set}.9"));
     d
-}
-
-fn client(url: String, pki: &TestPki) -> DmpClient {
-    DmpClient::new(&DmpClientConfig {
-        endpoint: url,
-        timeout: Duration::from_secs(20),
-        tls: ClientTls {
-            identity: Some(ClientIdentity::Pem {
-                cert: pki.org_cert.clone(),
-                key: pki.org_key.clone(),
-            }),
-            trusted_ca: vec![pki.ca_cert.clone()],
-        },
-        source_id: "1.2.250.1.999.1.2".into(),
-        ..DmpClientConfig::default()
-    })
-    .unwrap()
 }
 
 fn ctx(signer: &Arc<SoftwareSigner>) -> CallContext {
@@ -160,24 +41,14 @@ fn ctx(signer: &Arc<SoftwareSigner>) -> CallContext {
         auth: CallAuth::Organisation {
             signer: signer.clone(),
         },
-        claims: claims(),
+        claims: claims(AuthenticationMode::Indirecte),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn organisation_mode_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
-    let dmp = DmpSandbox::start(
-        DmpSandboxConfig {
-            data_dir: dir.path().join("data"),
-            ..DmpSandboxConfig::default()
-        },
-        &pki,
-    )
-    .await
-    .unwrap();
-    let c = client(dmp.url(), &pki);
+    let (_dir, pki, dmp) = client_support::sandbox().await;
+    let c = client(dmp.url(), &pki, true);
     let signer =
         Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
 
@@ -231,7 +102,7 @@ async fn organisation_mode_round_trip() {
         .retrieve(&ctx(&signer), &entry.repository_id, &unique_id)
         .await
         .unwrap();
-    assert_eq!(&got.content[..], CDA);
+    assert_eq!(&got.content[..], testing::CDA);
 
     // Sent again: nothing added, said so.
     let again = c.deposit(&ctx(&signer), &d).await.unwrap();
@@ -319,18 +190,8 @@ async fn organisation_mode_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacement_several_documents_and_a_20_mb_document() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::ensure(&dir.path().join("pki")).unwrap();
-    let dmp = DmpSandbox::start(
-        DmpSandboxConfig {
-            data_dir: dir.path().join("data"),
-            ..DmpSandboxConfig::default()
-        },
-        &pki,
-    )
-    .await
-    .unwrap();
-    let c = client(dmp.url(), &pki);
+    let (_dir, pki, dmp) = client_support::sandbox().await;
+    let c = client(dmp.url(), &pki, true);
     let signer =
         Arc::new(SoftwareSigner::from_pem_files(&pki.org_sign_cert, &pki.org_sign_key).unwrap());
     let new_set = || format!("2.25.{}", uuid::Uuid::new_v4().as_u128());
@@ -350,7 +211,7 @@ async fn replacement_several_documents_and_a_20_mb_document() {
         .unwrap();
 
     // A new version replacing it, and another document in the same submission set.
-    let facts = ContentFacts::of_cda(CDA, DocumentFormat::CdaText);
+    let facts = ContentFacts::of_cda(testing::CDA, DocumentFormat::CdaText);
     let other =
         passerelle_clinical_documents::xds::DocumentEntry::from_header(&header(&new_doc()), &facts)
             .unwrap();
@@ -359,7 +220,7 @@ async fn replacement_several_documents_and_a_20_mb_document() {
         .replacing(old.entry_uuid.clone())
         .with_document(deposit::DepositDocument {
             entry: other,
-            content: CDA.to_vec().into(),
+            content: testing::CDA.to_vec().into(),
             replaces: None,
         });
     let outcome = c.deposit(&ctx(&signer), &second).await.unwrap();
@@ -394,12 +255,7 @@ async fn replacement_several_documents_and_a_20_mb_document() {
     let s = Submission::from_header(
         &header(&new_doc()),
         &facts,
-        &SubmissionSetInput {
-            unique_id: new_set(),
-            source_id: "1.2.250.1.999.1.2".into(),
-            submission_time: OffsetDateTime::now_utc(),
-            content_type: Code::new("04", "1.2.250.1.213.2.2", "Hospitalisation de jour"),
-        },
+        &testing::submission_set(&new_set(), OffsetDateTime::now_utc()),
     )
     .unwrap();
     let big_id = s.document.unique_id.clone();
@@ -467,7 +323,7 @@ async fn injected_failures_give_their_kinds() {
         )
         .await
         .unwrap();
-        let c = client(dmp.url(), &pki);
+        let c = client(dmp.url(), &pki, true);
         let e = c.patient_status(&ctx(&signer)).await.unwrap_err();
         assert!(expected(&e), "{kind:?}: {e:?}");
         assert_eq!(e.is_transient(), transient, "{kind:?}: {e:?}");

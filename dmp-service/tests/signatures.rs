@@ -274,6 +274,21 @@ async fn without_a_patient_there_is_no_resource_id() {
     verify_vihf(&pki, &xml).unwrap();
 }
 
+/// The claim field `signed_vihf` refuses in `c`.
+async fn refused_claim(c: &VihfClaims, signer: &SoftwareSigner) -> &'static str {
+    match signed_vihf(
+        c,
+        signer,
+        uuid::Uuid::nil(),
+        datetime!(2026-12-03 10:00 UTC),
+    )
+    .await
+    {
+        Err(VihfError::Claim { field, .. }) => field,
+        other => panic!("not refused on a claim: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn claims_the_dmp_needs_are_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,44 +296,10 @@ async fn claims_the_dmp_needs_are_checked() {
     let signer = software_signer(&pki);
     let mut c = claims(AuthenticationMode::Directe);
     c.lps.homologation = " ".to_owned();
-    let e = signed_vihf(
-        &c,
-        &signer,
-        uuid::Uuid::nil(),
-        datetime!(2026-12-03 10:00 UTC),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            VihfError::Claim {
-                field: "lps.homologation",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_eq!(refused_claim(&c, &signer).await, "lps.homologation");
     let mut c = claims(AuthenticationMode::Directe);
     c.patient.as_mut().unwrap().ins = "2480392630010".to_owned();
-    let e = signed_vihf(
-        &c,
-        &signer,
-        uuid::Uuid::nil(),
-        datetime!(2026-12-03 10:00 UTC),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            VihfError::Claim {
-                field: "patient",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_eq!(refused_claim(&c, &signer).await, "patient");
 }
 
 /// The official XSD set (`vihf/xsd/`) was generated from one sample by XMLSpy: it pins the

@@ -5,9 +5,8 @@
 use passerelle_soap::{Element, XmlWriter};
 
 use super::write::{
-    ASSOCIATION, DOC_AUTHOR, DOC_CLASS, DOC_CONFIDENTIALITY, DOC_ENTRY_TYPE, DOC_FORMAT,
-    DOC_PATIENT_ID, DOC_TYPE, DOC_UNIQUE_ID, HAS_MEMBER, LCM, RIM, Rim, SET_ID, SetHeader,
-    write_set,
+    DOC_AUTHOR, DOC_CLASS, DOC_CONFIDENTIALITY, DOC_ENTRY_TYPE, DOC_FORMAT, DOC_PATIENT_ID,
+    DOC_TYPE, DOC_UNIQUE_ID, HAS_MEMBER, ORIGINAL, RIM, Rim, SET_ID, association, write_set,
 };
 use super::{XdsAuthor, XdsError};
 use crate::codes::Code;
@@ -283,13 +282,7 @@ impl StoredEntry {
                 ("isOpaque", "false"),
             ],
         )?;
-        for s in &self.slots {
-            let values: Vec<&str> = s.values.iter().map(String::as_str).collect();
-            rim.slot(&s.name, &values)?;
-        }
-        if let Some(n) = &self.name {
-            rim.localized("Name", n)?;
-        }
+        write_slots_and_name(rim, &self.slots, self.name.as_deref())?;
         if let Some(d) = &self.description {
             rim.localized("Description", d)?;
         }
@@ -308,24 +301,15 @@ impl StoredEntry {
                 continue;
             }
             let id = rim.id("cl");
-            rim.w.start(
-                RIM,
-                "Classification",
-                &[
-                    ("id", &id),
-                    ("objectType", super::write::CLASSIFICATION),
-                    ("classificationScheme", &c.scheme),
-                    ("classifiedObject", &self.lid),
-                    ("nodeRepresentation", &c.node_representation),
-                ],
-            )?;
-            for s in &c.slots {
-                let values: Vec<&str> = s.values.iter().map(String::as_str).collect();
-                rim.slot(&s.name, &values)?;
-            }
-            if let Some(n) = &c.name {
-                rim.localized("Name", n)?;
-            }
+            let attributes = [
+                ("id", id.as_str()),
+                ("objectType", super::write::CLASSIFICATION),
+                ("classificationScheme", &c.scheme),
+                ("classifiedObject", &self.lid),
+                ("nodeRepresentation", &c.node_representation),
+            ];
+            rim.w.start(RIM, "Classification", &attributes)?;
+            write_slots_and_name(rim, &c.slots, c.name.as_deref())?;
             rim.w.end()?;
         }
         if !confidentiality_written {
@@ -335,25 +319,32 @@ impl StoredEntry {
         }
         for x in &self.external_ids {
             let id = rim.id("ei");
-            rim.w.start(
-                RIM,
-                "ExternalIdentifier",
-                &[
-                    ("id", &id),
-                    ("objectType", super::write::EXTERNAL_IDENTIFIER),
-                    ("registryObject", &self.lid),
-                    ("identificationScheme", &x.scheme),
-                    ("value", &x.value),
-                ],
-            )?;
-            if let Some(n) = &x.name {
-                rim.localized("Name", n)?;
-            }
+            let attributes = [
+                ("id", id.as_str()),
+                ("objectType", super::write::EXTERNAL_IDENTIFIER),
+                ("registryObject", &self.lid),
+                ("identificationScheme", &x.scheme),
+                ("value", &x.value),
+            ];
+            rim.w.start(RIM, "ExternalIdentifier", &attributes)?;
+            write_slots_and_name(rim, &[], x.name.as_deref())?;
             rim.w.end()?;
         }
         rim.w.end()?;
         Ok(())
     }
+}
+
+/// An object's slots, then its `Name`, as the registry gave them.
+fn write_slots_and_name(rim: &mut Rim, slots: &[Slot], name: Option<&str>) -> Result<(), XdsError> {
+    for s in slots {
+        let values: Vec<&str> = s.values.iter().map(String::as_str).collect();
+        rim.slot(&s.name, &values)?;
+    }
+    if let Some(n) = name {
+        rim.localized("Name", n)?;
+    }
+    Ok(())
 }
 
 /// One `RegistryError`.
@@ -444,18 +435,6 @@ pub struct UpdateSet {
 }
 
 impl UpdateSet {
-    fn header(&self) -> SetHeader<'_> {
-        SetHeader {
-            unique_id: &self.unique_id,
-            source_id: &self.source_id,
-            submission_time: &self.submission_time,
-            content_type: &self.content_type,
-            patient_id: &self.patient_id,
-            title: &self.title,
-            author: &self.author,
-        }
-    }
-
     /// ITI-57 availability status change (archive, unarchive, delete): the set and an
     /// `UpdateAvailabilityStatus` association set→entry with `OriginalStatus`, `NewStatus`.
     pub fn write_status_update(
@@ -466,28 +445,20 @@ impl UpdateSet {
         new_status: &str,
     ) -> Result<(), XdsError> {
         let mut rim = Rim::new(w);
-        rim.w.declare(&[RIM]);
-        rim.w.start(LCM, "SubmitObjectsRequest", &[])?;
-        rim.w.start(RIM, "RegistryObjectList", &[])?;
-        write_set(&mut rim, &self.header())?;
-        let id = rim.id("as");
-        rim.w.start(
-            RIM,
-            "Association",
-            &[
-                ("id", &id),
-                ("objectType", ASSOCIATION),
-                ("associationType", UPDATE_AVAILABILITY_STATUS),
-                ("sourceObject", SET_ID),
-                ("targetObject", entry_uuid),
-            ],
-        )?;
-        rim.slot("OriginalStatus", &[original_status])?;
-        rim.slot("NewStatus", &[new_status])?;
-        rim.w.end()?;
-        rim.w.end()?;
-        rim.w.end()?;
-        Ok(())
+        rim.submit_objects(|rim| {
+            write_set(rim, &self.header())?;
+            association(
+                rim,
+                UPDATE_AVAILABILITY_STATUS,
+                SET_ID,
+                entry_uuid,
+                &[
+                    ("OriginalStatus", &[original_status]),
+                    ("NewStatus", &[new_status]),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// ITI-57 metadata update: the set, a `HasMember` association set→`Document01` with
@@ -504,28 +475,17 @@ impl UpdateSet {
             .clone()
             .ok_or_else(|| XdsError::Registry("the entry has no VersionInfo".into()))?;
         let mut rim = Rim::new(w);
-        rim.w.declare(&[RIM]);
-        rim.w.start(LCM, "SubmitObjectsRequest", &[])?;
-        rim.w.start(RIM, "RegistryObjectList", &[])?;
-        write_set(&mut rim, &self.header())?;
-        let id = rim.id("as");
-        rim.w.start(
-            RIM,
-            "Association",
-            &[
-                ("id", &id),
-                ("objectType", ASSOCIATION),
-                ("associationType", HAS_MEMBER),
-                ("sourceObject", SET_ID),
-                ("targetObject", "Document01"),
-            ],
-        )?;
-        rim.slot("SubmissionSetStatus", &["Original"])?;
-        rim.slot("PreviousVersion", &[&previous])?;
-        rim.w.end()?;
-        entry.write_new_version(&mut rim, "Document01", confidentiality)?;
-        rim.w.end()?;
-        rim.w.end()?;
-        Ok(())
+        rim.submit_objects(|rim| {
+            write_set(rim, &self.header())?;
+            association(
+                rim,
+                HAS_MEMBER,
+                SET_ID,
+                "Document01",
+                &[ORIGINAL, ("PreviousVersion", &[&previous])],
+            )?;
+            entry.write_new_version(rim, "Document01", confidentiality)?;
+            Ok(())
+        })
     }
 }

@@ -6,8 +6,7 @@ use base64::Engine;
 use passerelle_soap::{Ns, XmlWriter};
 
 use super::write::{
-    ASSOCIATION, HAS_MEMBER, LCM, MetadataTarget, RIM, Rim, SET_ID, SetHeader, XDS, write_entry,
-    write_set,
+    HAS_MEMBER, MetadataTarget, ORIGINAL, Rim, SET_ID, XDS, association, write_entry, write_set,
 };
 use super::{DocumentEntry, Submission, XdsAuthor, XdsError};
 use crate::codes::{self, Code};
@@ -192,49 +191,28 @@ impl DepositSet {
         Ok("Signature01".to_owned())
     }
 
-    fn header(&self) -> SetHeader<'_> {
-        SetHeader {
-            unique_id: &self.unique_id,
-            source_id: &self.source_id,
-            submission_time: &self.submission_time,
-            content_type: &self.content_type,
-            patient_id: &self.patient_id,
-            title: &self.title,
-            author: &self.author,
-        }
-    }
-
     /// Writes `lcm:SubmitObjectsRequest` into `w`: the entries, the set, then the
     /// associations (HasMember for each, `signs` signature→set, RPLC new→old).
     pub fn write_submit_objects(&self, w: &mut XmlWriter) -> Result<(), XdsError> {
         let mut rim = Rim::new(w);
-        rim.w.declare(&[RIM]);
-        rim.w.start(LCM, "SubmitObjectsRequest", &[])?;
-        rim.w.start(RIM, "RegistryObjectList", &[])?;
-        for m in &self.members {
-            write_entry(
-                &mut rim,
-                &m.id,
-                &m.entry,
-                &m.event_codes,
-                MetadataTarget::Iti41,
-            )?;
-        }
-        write_set(&mut rim, &self.header())?;
-        for m in &self.members {
-            association(&mut rim, HAS_MEMBER, SET_ID, &m.id, true)?;
-        }
-        for m in &self.members {
-            if m.is_signature {
-                association(&mut rim, SIGNS, &m.id, SET_ID, true)?;
+        rim.submit_objects(|rim| {
+            for m in &self.members {
+                write_entry(rim, &m.id, &m.entry, &m.event_codes, MetadataTarget::Iti41)?;
             }
-            if let Some(old) = &m.replaces {
-                association(&mut rim, RPLC, &m.id, old, false)?;
+            write_set(rim, &self.header())?;
+            for m in &self.members {
+                association(rim, HAS_MEMBER, SET_ID, &m.id, &[ORIGINAL])?;
             }
-        }
-        rim.w.end()?;
-        rim.w.end()?;
-        Ok(())
+            for m in &self.members {
+                if m.is_signature {
+                    association(rim, SIGNS, &m.id, SET_ID, &[ORIGINAL])?;
+                }
+                if let Some(old) = &m.replaces {
+                    association(rim, RPLC, &m.id, old, &[])?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Writes `xds:ProvideAndRegisterDocumentSetRequest` into `w`: the metadata, then one
@@ -280,30 +258,4 @@ impl DepositSet {
         self.write_provide_and_register(&mut w, contents)?;
         Ok(w.finish()?)
     }
-}
-
-fn association(
-    rim: &mut Rim,
-    kind: &str,
-    source: &str,
-    target: &str,
-    original: bool,
-) -> Result<(), XdsError> {
-    let id = rim.id("as");
-    rim.w.start(
-        RIM,
-        "Association",
-        &[
-            ("id", &id),
-            ("objectType", ASSOCIATION),
-            ("associationType", kind),
-            ("sourceObject", source),
-            ("targetObject", target),
-        ],
-    )?;
-    if original {
-        rim.slot("SubmissionSetStatus", &["Original"])?;
-    }
-    rim.w.end()?;
-    Ok(())
 }

@@ -62,6 +62,21 @@ impl<'w> Rim<'w> {
         Self { w, next: 0 }
     }
 
+    /// `lcm:SubmitObjectsRequest` and its `rim:RegistryObjectList`, holding what `objects`
+    /// writes.
+    pub(crate) fn submit_objects(
+        &mut self,
+        objects: impl FnOnce(&mut Self) -> Result<(), XdsError>,
+    ) -> Result<(), XdsError> {
+        self.w.declare(&[RIM]);
+        self.w.start(LCM, "SubmitObjectsRequest", &[])?;
+        self.w.start(RIM, "RegistryObjectList", &[])?;
+        objects(self)?;
+        self.w.end()?;
+        self.w.end()?;
+        Ok(())
+    }
+
     pub(crate) fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}{:02}", self.next)
@@ -205,47 +220,16 @@ impl Submission {
     }
 
     fn write_request(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
-        rim.w.declare(&[RIM]);
-        rim.w.start(LCM, "SubmitObjectsRequest", &[])?;
-        rim.w.start(RIM, "RegistryObjectList", &[])?;
-        self.write_document(rim, target)?;
-        self.write_set(rim)?;
-        let id = rim.id("as");
-        rim.w.start(
-            RIM,
-            "Association",
-            &[
-                ("id", &id),
-                ("objectType", ASSOCIATION),
-                ("associationType", HAS_MEMBER),
-                ("sourceObject", SET_ID),
-                ("targetObject", DOCUMENT_ID),
-            ],
-        )?;
-        rim.slot("SubmissionSetStatus", &["Original"])?;
-        rim.w.end()?;
-        rim.w.end()?;
-        rim.w.end()?;
-        Ok(())
+        rim.submit_objects(|rim| {
+            self.write_document(rim, target)?;
+            write_set(rim, &self.header())?;
+            association(rim, HAS_MEMBER, SET_ID, DOCUMENT_ID, &[ORIGINAL])?;
+            Ok(())
+        })
     }
 
     fn write_document(&self, rim: &mut Rim, target: MetadataTarget<'_>) -> Result<(), XdsError> {
         write_entry(rim, DOCUMENT_ID, &self.document, &[], target)
-    }
-
-    fn write_set(&self, rim: &mut Rim) -> Result<(), XdsError> {
-        write_set(
-            rim,
-            &SetHeader {
-                unique_id: &self.unique_id,
-                source_id: &self.source_id,
-                submission_time: &self.submission_time,
-                content_type: &self.content_type,
-                patient_id: &self.patient_id,
-                title: &self.title,
-                author: &self.author,
-            },
-        )
     }
 }
 
@@ -260,7 +244,62 @@ pub(crate) struct SetHeader<'a> {
     pub author: &'a XdsAuthor,
 }
 
+/// `header()`: the [`SetHeader`] of a set-like struct (they share these fields).
+macro_rules! set_header {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub(crate) fn header(&self) -> SetHeader<'_> {
+                SetHeader {
+                    unique_id: &self.unique_id,
+                    source_id: &self.source_id,
+                    submission_time: &self.submission_time,
+                    content_type: &self.content_type,
+                    patient_id: &self.patient_id,
+                    title: &self.title,
+                    author: &self.author,
+                }
+            }
+        }
+    )*};
+}
+
+set_header!(
+    Submission,
+    super::set::DepositSet,
+    super::registry::UpdateSet
+);
+
 /// A DocumentEntry as an `ExtrinsicObject` with symbolic id `id`.
+/// An `rim:Association` `kind` from `source` to `target`, with `slots`.
+pub(crate) fn association(
+    rim: &mut Rim,
+    kind: &str,
+    source: &str,
+    target: &str,
+    slots: &[(&str, &[&str])],
+) -> Result<(), XdsError> {
+    let id = rim.id("as");
+    rim.w.start(
+        RIM,
+        "Association",
+        &[
+            ("id", &id),
+            ("objectType", ASSOCIATION),
+            ("associationType", kind),
+            ("sourceObject", source),
+            ("targetObject", target),
+        ],
+    )?;
+    for (name, values) in slots {
+        rim.slot(name, values)?;
+    }
+    rim.w.end()?;
+    Ok(())
+}
+
+/// The slot of a set's `HasMember` association to what it submits.
+pub(crate) const ORIGINAL: (&str, &[&str]) = ("SubmissionSetStatus", &["Original"]);
+
 pub(crate) fn write_entry(
     rim: &mut Rim,
     id: &str,

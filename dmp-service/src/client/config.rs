@@ -1,10 +1,12 @@
 //! Configuration of the DMP client, loadable with the `config` crate.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// A certificate and its key: PEM files or a PKCS#12 file.
+pub use passerelle_mtls::ClientIdentity;
 
 /// Where and how to call the DMP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,38 +113,6 @@ pub struct ClientTls {
     /// PEM files: the IGC-Santé roots in production, the sandbox CA in tests. Nothing else is
     /// trusted (no system roots).
     pub trusted_ca: Vec<PathBuf>,
-}
-
-/// A certificate and its key.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum ClientIdentity {
-    /// A PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1).
-    Pem { cert: PathBuf, key: PathBuf },
-    /// A PKCS#12 (.p12/.pfx) file holding the key and its chain.
-    Pkcs12 {
-        path: PathBuf,
-        /// Never written back out nor shown in debug output.
-        #[serde(default, skip_serializing)]
-        password: String,
-    },
-}
-
-impl fmt::Debug for ClientIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Pem { cert, key } => f
-                .debug_struct("Pem")
-                .field("cert", cert)
-                .field("key", key)
-                .finish(),
-            Self::Pkcs12 { path, .. } => f
-                .debug_struct("Pkcs12")
-                .field("path", path)
-                .field("password", &"<redacted>")
-                .finish(),
-        }
-    }
 }
 
 #[cfg(test)]

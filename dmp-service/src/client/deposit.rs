@@ -15,6 +15,7 @@ use super::{Call, CallContext, DmpClient, Service};
 
 pub const ACTION: &str = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b";
 pub const RESPONSE_ACTION: &str = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-bResponse";
+const CALL: Call<'static> = Call::new(Service::Repository, ACTION, RESPONSE_ACTION);
 
 /// A document of a deposit: its entry and its bytes (the CDA file).
 #[derive(Debug, Clone)]
@@ -254,16 +255,7 @@ impl DmpClient {
         let prepared = prepare(deposit, &signature_unique_id, Bytes::from(signature))?;
         let parts = prepared.mtom_parts();
         let response = self
-            .call(
-                ctx,
-                Call {
-                    service: Service::Repository,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
-                |w| prepared.write_body(w, false),
-                &parts,
-            )
+            .call(ctx, CALL, |w| prepared.write_body(w, false), &parts)
             .await?;
         let warnings = match parse_registry_response(response.payload()?) {
             Ok(w) => w,

@@ -11,6 +11,7 @@ const HAB: Ns = Ns::new("", NS);
 pub const ACTION: &str = "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization";
 pub const RESPONSE_ACTION: &str =
     "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorizationResponse";
+const CALL: Call<'static> = Call::new(Service::Habilitations, ACTION, RESPONSE_ACTION);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizationAction {
@@ -101,16 +102,7 @@ impl DmpClient {
             ));
         }
         let response = self
-            .call(
-                ctx,
-                Call {
-                    service: Service::Habilitations,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
-                |w| write_request(w, change),
-                &[],
-            )
+            .call(ctx, CALL, |w| write_request(w, change), &[])
             .await?;
         parse_response(response.payload()?)
     }

@@ -20,7 +20,6 @@ pub mod patient_list;
 pub mod patients;
 pub mod query;
 pub mod retrieve;
-mod tls;
 pub mod transport;
 pub mod update;
 
@@ -90,6 +89,16 @@ pub(crate) struct Call<'a> {
     pub service: Service,
     pub action: &'a str,
     pub response_action: &'a str,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) const fn new(service: Service, action: &'a str, response_action: &'a str) -> Self {
+        Self {
+            service,
+            action,
+            response_action,
+        }
+    }
 }
 
 /// The DMP client. Cheap to clone; one per configuration.

@@ -88,12 +88,15 @@ pub fn write(action: &str, root: &[u8], parts: &[Part<'_>]) -> MtomBody {
     }
 }
 
+/// A part of an answer: its Content-ID, its Content-Type, where its bytes are in the body.
+type ReadPart = (String, Option<String>, Range<usize>);
+
 /// A multipart answer: the body and where its parts are.
 #[derive(Debug, Default)]
 pub struct Attachments {
     body: bytes::Bytes,
     root: Range<usize>,
-    parts: Vec<(String, Option<String>, Range<usize>)>,
+    parts: Vec<ReadPart>,
 }
 
 impl Attachments {
@@ -109,35 +112,32 @@ impl Attachments {
 
     /// The part named by `href` (`cid:…`, percent-encoded or not) or by a bare Content-ID.
     pub fn get(&self, href: &str) -> Option<&[u8]> {
-        let id = href.trim();
-        let id = id.strip_prefix("cid:").unwrap_or(id);
-        let decoded = percent_decode(id);
-        self.parts
-            .iter()
-            .find(|(cid, _, _)| *cid == decoded || cid == id)
-            .map(|(_, _, r)| &self.body[r.clone()])
+        self.range(href).map(|r| &self.body[r])
     }
 
     /// The part named by `href`, sharing the answer's buffer (no copy).
     pub fn get_bytes(&self, href: &str) -> Option<bytes::Bytes> {
+        self.range(href).map(|r| self.body.slice(r))
+    }
+
+    /// Where in the body the part named by `href` is.
+    fn range(&self, href: &str) -> Option<std::ops::Range<usize>> {
+        self.part(href).map(|(_, _, r)| r.clone())
+    }
+
+    /// The part named by `href` (`cid:…`, percent-encoded or not) or by a bare Content-ID.
+    fn part(&self, href: &str) -> Option<&ReadPart> {
         let id = href.trim();
         let id = id.strip_prefix("cid:").unwrap_or(id);
         let decoded = percent_decode(id);
         self.parts
             .iter()
             .find(|(cid, _, _)| *cid == decoded || cid == id)
-            .map(|(_, _, r)| self.body.slice(r.clone()))
     }
 
     /// The Content-Type of the part named by `href`.
     pub fn content_type(&self, href: &str) -> Option<&str> {
-        let id = href.trim();
-        let id = id.strip_prefix("cid:").unwrap_or(id);
-        let decoded = percent_decode(id);
-        self.parts
-            .iter()
-            .find(|(cid, _, _)| *cid == decoded || cid == id)
-            .and_then(|(_, ct, _)| ct.as_deref())
+        self.part(href).and_then(|(_, ct, _)| ct.as_deref())
     }
 
     /// How many parts besides the root.
@@ -241,7 +241,7 @@ pub fn read(content_type: &str, body: Vec<u8>) -> Result<Attachments, DmpError> 
     let delim = delimiter.as_bytes();
     let mut pos = find(&body, delim, 0)
         .ok_or_else(|| DmpError::not_xds("multipart answer without its first boundary"))?;
-    let mut parts: Vec<(String, Option<String>, Range<usize>)> = Vec::new();
+    let mut parts: Vec<ReadPart> = Vec::new();
     loop {
         let mut after = pos + delim.len();
         if body[after..].starts_with(b"--") {

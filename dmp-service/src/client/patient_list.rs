@@ -10,6 +10,7 @@ pub const NS: &str = "urn:si-dmp-patients";
 const PAT: Ns = Ns::new("", NS);
 pub const ACTION: &str = "urn:si-dmp-patients:PatientSpecificEndPoint:patientList";
 pub const RESPONSE_ACTION: &str = "urn:si-dmp-patients:PatientSpecificEndPoint:patientListResponse";
+const CALL: Call<'static> = Call::new(Service::PatientsSpecific, ACTION, RESPONSE_ACTION);
 
 /// Which date `since` applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,16 +141,7 @@ impl DmpClient {
         by: DateType,
     ) -> Result<Vec<AccessiblePatient>, DmpError> {
         let response = self
-            .call(
-                ctx,
-                Call {
-                    service: Service::PatientsSpecific,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
-                |w| write_request(w, since, by),
-                &[],
-            )
+            .call(ctx, CALL, |w| write_request(w, since, by), &[])
             .await?;
         parse_response(response.payload()?)
     }

@@ -9,6 +9,7 @@ use super::{Call, CallContext, DmpClient, Service};
 
 pub const ACTION: &str = "urn:hl7-org:v3:PRPA_IN201307UV02";
 pub const RESPONSE_ACTION: &str = "urn:hl7-org:v3:PRPA_IN201308UV02";
+const CALL: Call<'static> = Call::new(Service::Patients, ACTION, RESPONSE_ACTION);
 pub const HL7: &str = "urn:hl7-org:v3";
 const V3: Ns = Ns::new("", HL7);
 const XSI: Ns = Ns::new("xsi", passerelle_soap::ns::XSI);
@@ -290,11 +291,7 @@ impl DmpClient {
         let response = self
             .call(
                 ctx,
-                Call {
-                    service: Service::Patients,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
+                CALL,
                 |w| {
                     write_request(
                         w,

@@ -15,6 +15,7 @@ use super::{Call, CallContext, DmpClient, Service};
 
 pub const ACTION: &str = "urn:ihe:iti:2007:RegistryStoredQuery";
 pub const RESPONSE_ACTION: &str = "urn:ihe:iti:2007:RegistryStoredQueryResponse";
+const CALL: Call<'static> = Call::new(Service::Registry, ACTION, RESPONSE_ACTION);
 
 /// An entry's availability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -221,18 +222,7 @@ impl DmpClient {
             .as_ref()
             .ok_or_else(|| DmpError::request("ITI-18 needs the patient in the VIHF claims"))?;
         let q = query.to_query(&patient_cx(&patient.ins, &patient.oid));
-        let response = self
-            .call(
-                ctx,
-                Call {
-                    service: Service::Registry,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
-                |w| Ok(q.write(w)?),
-                &[],
-            )
-            .await?;
+        let response = self.call(ctx, CALL, |w| Ok(q.write(w)?), &[]).await?;
         parse_response(response.payload()?)
     }
 
@@ -245,16 +235,7 @@ impl DmpClient {
     ) -> Result<Option<RegistryEntry>, DmpError> {
         let ids = [unique_id.to_owned()];
         let response = self
-            .call(
-                ctx,
-                Call {
-                    service: Service::Registry,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
-                |w| Ok(write_get_documents(w, &ids)?),
-                &[],
-            )
+            .call(ctx, CALL, |w| Ok(write_get_documents(w, &ids)?), &[])
             .await?;
         let entries = parse_response(response.payload()?)?;
         // Several versions may share the uniqueId (metadata updates): the Approved one first.

@@ -11,6 +11,7 @@ pub const NS_XDS: &str = "urn:ihe:iti:xds-b:2007";
 const XDS: Ns = Ns::new("", NS_XDS);
 pub const ACTION: &str = "urn:ihe:iti:2007:RetrieveDocumentSet";
 pub const RESPONSE_ACTION: &str = "urn:ihe:iti:2007:RetrieveDocumentSetResponse";
+const CALL: Call<'static> = Call::new(Service::Repository, ACTION, RESPONSE_ACTION);
 
 /// The document retrieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,11 +108,7 @@ impl DmpClient {
         let response = self
             .call(
                 ctx,
-                Call {
-                    service: Service::Repository,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
+                CALL,
                 |w| write_request(w, repository_id, unique_id),
                 &[],
             )

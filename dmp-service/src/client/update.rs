@@ -13,6 +13,7 @@ use super::{Call, CallContext, DmpClient, Service};
 
 pub const ACTION: &str = "urn:ihe:iti:2010:UpdateDocumentSet";
 pub const RESPONSE_ACTION: &str = "urn:ihe:iti:2010:UpdateDocumentSet-Response";
+const CALL: Call<'static> = Call::new(Service::Registry, ACTION, RESPONSE_ACTION);
 
 /// The update set's `contentTypeCode` (JDV_J59), as in the official TD3.3 examples: the DMP
 /// gives it no meaning for an update (*assumed*).
@@ -74,18 +75,7 @@ impl DmpClient {
         ctx: &CallContext,
         body: impl FnOnce(&mut passerelle_soap::XmlWriter) -> Result<(), DmpError>,
     ) -> Result<(), DmpError> {
-        let response = self
-            .call(
-                ctx,
-                Call {
-                    service: Service::Registry,
-                    action: ACTION,
-                    response_action: RESPONSE_ACTION,
-                },
-                body,
-                &[],
-            )
-            .await?;
+        let response = self.call(ctx, CALL, body, &[]).await?;
         parse_registry_response(response.payload()?).map(drop)
     }
 

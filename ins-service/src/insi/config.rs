@@ -1,10 +1,12 @@
 //! Configuration of the INSi client, loadable with the `config` crate.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// The organisation certificate (CN `INSI-AUTO` or `INSI-MANU`) and its key.
+pub use passerelle_mtls::ClientIdentity;
 
 /// Where and how to call INSi.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,47 +48,6 @@ pub struct ClientTls {
     pub trusted_ca: Vec<PathBuf>,
 }
 
-/// The organisation certificate (CN `INSI-AUTO` or `INSI-MANU`) and its key.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum ClientIdentity {
-    /// A PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1).
-    Pem { cert: PathBuf, key: PathBuf },
-    /// A PKCS#12 (.p12/.pfx) file holding the key and its chain.
-    Pkcs12 {
-        path: PathBuf,
-        /// Never written back out nor shown in debug output.
-        #[serde(default, skip_serializing)]
-        password: String,
-    },
-}
-
-impl Default for ClientIdentity {
-    fn default() -> Self {
-        Self::Pem {
-            cert: PathBuf::new(),
-            key: PathBuf::new(),
-        }
-    }
-}
-
-impl fmt::Debug for ClientIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Pem { cert, key } => f
-                .debug_struct("Pem")
-                .field("cert", cert)
-                .field("key", key)
-                .finish(),
-            Self::Pkcs12 { path, .. } => f
-                .debug_struct("Pkcs12")
-                .field("path", path)
-                .field("password", &"<redacted>")
-                .finish(),
-        }
-    }
-}
-
 /// The software context (`ContexteLPS/LPS`) the CNAM authorised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -117,19 +78,6 @@ impl Default for LpsContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn password_is_neither_shown_nor_serialised() {
-        let id = ClientIdentity::Pkcs12 {
-            path: "org.p12".into(),
-            password: "hunter2".into(),
-        };
-        assert!(!format!("{id:?}").contains("hunter2"));
-        let json = serde_json::to_string(&id).expect("serialises");
-        assert!(!json.contains("hunter2"), "{json}");
-        let back: ClientIdentity = serde_json::from_str(&json).expect("reads back");
-        assert!(matches!(back, ClientIdentity::Pkcs12 { password, .. } if password.is_empty()));
-    }
 
     #[test]
     fn config_reads_from_a_file_shape() {

@@ -14,7 +14,6 @@ pub mod cps;
 pub mod envelope;
 mod error;
 pub mod result;
-pub mod tls;
 pub mod transport;
 
 #[cfg(test)]
