@@ -2,8 +2,6 @@
 //! `[shutdown]`, `[documents]`): defaults, then the file, then `PASSERELLE__…` variables (e.g.
 //! `PASSERELLE__DMP__ENDPOINT`).
 
-use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,45 +63,16 @@ impl DmpSettings {
     }
 }
 
-/// A software signature key: PEM certificate + key, or a PKCS#12.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum SignatureKey {
-    Pem {
-        cert: PathBuf,
-        key: PathBuf,
-    },
-    Pkcs12 {
-        path: PathBuf,
-        /// Never written back out nor shown in debug output.
-        #[serde(default, skip_serializing)]
-        password: String,
-    },
-}
+/// A software signature key: a PEM certificate and key, or a PKCS#12 — the same shape as a
+/// TLS identity (`kind = "pem"`, `cert`, `key`; or `kind = "pkcs12"`, `path`, `password`).
+pub type SignatureKey = passerelle_mtls::ClientIdentity;
 
-impl fmt::Debug for SignatureKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Pem { cert, key } => f
-                .debug_struct("Pem")
-                .field("cert", cert)
-                .field("key", key)
-                .finish(),
-            Self::Pkcs12 { path, .. } => f
-                .debug_struct("Pkcs12")
-                .field("path", path)
-                .field("password", &"<redacted>")
-                .finish(),
+/// The signer of a configured signature key.
+pub fn signer(key: &SignatureKey) -> Result<Arc<dyn XmlSigner>, SignerError> {
+    Ok(match key {
+        SignatureKey::Pem { cert, key } => Arc::new(SoftwareSigner::from_pem_files(cert, key)?),
+        SignatureKey::Pkcs12 { path, password } => {
+            Arc::new(SoftwareSigner::from_p12(path, password)?)
         }
-    }
-}
-
-impl SignatureKey {
-    /// Loads the key.
-    pub fn signer(&self) -> Result<Arc<dyn XmlSigner>, SignerError> {
-        Ok(match self {
-            Self::Pem { cert, key } => Arc::new(SoftwareSigner::from_pem_files(cert, key)?),
-            Self::Pkcs12 { path, password } => Arc::new(SoftwareSigner::from_p12(path, password)?),
-        })
-    }
+    })
 }

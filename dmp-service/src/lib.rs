@@ -75,7 +75,7 @@ pub async fn start(
         let organisation_signer = settings
             .organisation_signature
             .as_ref()
-            .map(|k| k.signer())
+            .map(config::signer)
             .transpose()?;
         let documents = worker_bus.documents(limits).await?;
         let resolver = access::Resolver {
