@@ -12,6 +12,7 @@ use passerelle_clinical_documents::header::{
 };
 use passerelle_clinical_documents::ids::{DocumentIds, IdError};
 use passerelle_clinical_documents::vsm::{self, Vsm, VsmError};
+use passerelle_clinical_documents::xds::{ContentFacts, DocumentFormat};
 use passerelle_domain::{PatientIdentity, Platform, Professional};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -195,20 +196,35 @@ pub fn header(
     .build()?)
 }
 
+/// A written CDA and its XDS facts (SHA-1 and size, computed while writing).
+pub struct Cda {
+    pub bytes: Vec<u8>,
+    pub facts: ContentFacts,
+}
+
+fn facts_of(sha1: [u8; 20], size: u64, format: DocumentFormat) -> ContentFacts {
+    ContentFacts {
+        size,
+        sha1_hex: sha1.iter().map(|b| format!("{b:02x}")).collect(),
+        mime_type: "text/xml".to_owned(),
+        format,
+    }
+}
+
 /// A letter as a CDA level 1.
 pub fn letter_cda(
     header: &DocumentHeader,
     media_type: &str,
     content: &[u8],
-) -> Result<Vec<u8>, DocumentProblem> {
-    let kind = if media_type == PDF {
-        Content::Pdf
+) -> Result<Cda, DocumentProblem> {
+    let (kind, format) = if media_type == PDF {
+        (Content::Pdf, DocumentFormat::CdaPdf)
     } else {
-        Content::Text
+        (Content::Text, DocumentFormat::CdaText)
     };
     // The PDF travels base64 inside the CDA: 4/3 of it, plus the header.
     let mut cda = Vec::with_capacity(content.len() / 3 * 4 + 16 * 1024);
-    level1::write(
+    let written = level1::write(
         &mut cda,
         header,
         kind,
@@ -216,15 +232,17 @@ pub fn letter_cda(
         content.len() as u64,
         content.len() as u64,
     )?;
-    Ok(cda)
+    let facts = facts_of(written.sha1, written.size, format);
+    Ok(Cda { bytes: cda, facts })
 }
 
 /// The VSM as its structured CDA.
-pub fn vsm_cda(header: &DocumentHeader, input: &[u8]) -> Result<Vec<u8>, DocumentProblem> {
+pub fn vsm_cda(header: &DocumentHeader, input: &[u8]) -> Result<Cda, DocumentProblem> {
     let vsm = Vsm::from_json(input)?;
     let mut cda = Vec::with_capacity(32 * 1024);
-    vsm::write_document(&mut cda, header, &vsm)?;
-    Ok(cda)
+    let written = vsm::write_document(&mut cda, header, &vsm)?;
+    let facts = facts_of(written.sha1, written.size, DocumentFormat::Vsm);
+    Ok(Cda { bytes: cda, facts })
 }
 
 /// The version a CDA document declares: its `setId` and `versionNumber`, which a replacement

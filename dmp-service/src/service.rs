@@ -11,7 +11,7 @@ use passerelle_clinical_documents::header::{Confidentiality, HiddenFrom};
 use passerelle_clinical_documents::ids::DocumentIds;
 use passerelle_clinical_documents::vsm;
 use passerelle_clinical_documents::xds::{
-    ContentFacts, DocumentEntry, DocumentFormat, Submission, SubmissionSetInput, unique_id,
+    ContentFacts, DocumentEntry, Submission, SubmissionSetInput, unique_id,
 };
 use passerelle_domain::{Ins, PatientIdentity, QualifiedIns};
 use passerelle_proto::dmp::v1 as api;
@@ -386,16 +386,11 @@ impl DmpCore {
         )?;
         let cda = document::letter_cda(&header, &media_type, &content)?;
         drop(content);
-        let format = if media_type == document::PDF {
-            DocumentFormat::CdaPdf
-        } else {
-            DocumentFormat::CdaText
-        };
         Ok(Prepared {
             ids,
             header,
-            cda: cda.into(),
-            format,
+            cda: cda.bytes.into(),
+            facts: cda.facts,
         })
     }
 
@@ -449,8 +444,8 @@ impl DmpCore {
         let prepared = Prepared {
             ids,
             header,
-            cda: cda.into(),
-            format: DocumentFormat::Vsm,
+            cda: cda.bytes.into(),
+            facts: cda.facts,
         };
         self.submit(&scope, vec![prepared], current.map(|(entry, _, _)| entry))
             .await
@@ -643,7 +638,7 @@ impl DmpCore {
         let Some((first, rest)) = pending.split_first() else {
             return Ok(None);
         };
-        let facts = |d: &Prepared| ContentFacts::of_cda(&d.cda, d.format);
+        let facts = |d: &Prepared| d.facts.clone();
         let xds = |e: passerelle_clinical_documents::xds::XdsError| {
             DmpServiceError::Internal(format!("XDS metadata: {e}"))
         };
@@ -762,9 +757,10 @@ impl DmpCore {
 struct Prepared {
     ids: DocumentIds,
     header: passerelle_clinical_documents::header::DocumentHeader,
-    /// Shared, not copied, into the MTOM body.
+    /// Shared, not copied, into the deposit.
     cda: bytes::Bytes,
-    format: DocumentFormat,
+    /// SHA-1 and size, computed while the CDA was written.
+    facts: ContentFacts,
 }
 
 /// The uniqueId of the signature of a set whose first document is `d`: derived from its key,
