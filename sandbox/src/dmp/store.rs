@@ -1,8 +1,10 @@
 //! The DMP sandbox's store: a redb database (pure Rust, ACID, crash-safe) in the data
-//! directory, `<data dir>/dmp/dmp.redb`, with three tables: `patients` (INS → the patient
+//! directory, `<data dir>/dmp/dmp.redb`, with two tables: `patients` (INS → the patient
 //! as JSON: DMP state, authorisations, médecin traitant, blocked professionals,
-//! oppositions), `entries` (entryUUID → the registry entry as JSON: metadata, status,
-//! versions) and `contents` (file name → the document's bytes). It survives restarts.
+//! oppositions) and `entries` (entryUUID → the registry entry as JSON: metadata, status,
+//! versions); the documents' bytes are files beside it, `<data dir>/dmp/contents/<name>`,
+//! written once and synced (a document of tens of megabytes copied into database pages took
+//! as long again). It survives restarts.
 //!
 //! The state is also kept in memory. Every change is made on a copy, then what differs is
 //! written in one write transaction, committed before the copy replaces the state: a change
@@ -32,7 +34,6 @@ pub(crate) enum StoreError {
 
 const PATIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("patients");
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
-const CONTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contents");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -253,7 +254,6 @@ impl Store {
             // Create the tables of a new database.
             txn.open_table(PATIENTS).map_err(|e| self.err(e))?;
             txn.open_table(ENTRIES).map_err(|e| self.err(e))?;
-            txn.open_table(CONTENTS).map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
@@ -331,22 +331,44 @@ impl Store {
         txn.commit().map_err(|e| self.err(e))
     }
 
-    /// Stores a document's content (committed before the entry that points at it).
+    /// Stores a document's content (synced before the entry that points at it is
+    /// committed): a temporary file, synced, then renamed, so a content is whole or absent.
     pub fn put_content(&self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut contents = txn.open_table(CONTENTS).map_err(|e| self.err(e))?;
-            contents.insert(name, data).map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        use std::io::Write;
+        let dir = self.contents_dir();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = self.content_path(name)?;
+        let partial = dir.join(format!(".{name}.partial"));
+        let mut file = std::fs::File::create(&partial).map_err(io(&partial))?;
+        file.write_all(data).map_err(io(&partial))?;
+        file.sync_all().map_err(io(&partial))?;
+        std::fs::rename(&partial, &path).map_err(io(&path))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&dir))
     }
 
     pub fn content(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let contents = txn.open_table(CONTENTS).map_err(|e| self.err(e))?;
-        let value = contents.get(name).map_err(|e| self.err(e))?;
-        value
-            .map(|v| v.value().to_vec())
-            .ok_or_else(|| self.err(format!("content {name} missing")))
+        let path = self.content_path(name)?;
+        std::fs::read(&path).map_err(|source| StoreError::Io { path, source })
+    }
+
+    fn contents_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(|d| d.join("contents"))
+            .unwrap_or_else(|| PathBuf::from("contents"))
+    }
+
+    /// The file of a content; names are the store's own (UUIDs): anything else is refused.
+    fn content_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(self.err(format!("content name {name:?} is not one of the store's")));
+        }
+        Ok(self.contents_dir().join(name))
     }
 }
