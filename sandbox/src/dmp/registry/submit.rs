@@ -20,6 +20,7 @@
 //! - RPLC: the target entryUUID must be an Approved entry of the same patient
 //!   (`XDSRegistryMetadataError` otherwise); it becomes Deprecated.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::super::habilitations::timestamp;
@@ -76,13 +77,15 @@ fn meta(context: impl Into<String>) -> RegistryError {
 }
 
 /// The content of a `Document`: its XOP part, or inline base64.
-fn content(doc: &Element, parts: &HashMap<String, Vec<u8>>) -> Option<Vec<u8>> {
+/// A document's bytes: its MTOM part (borrowed, not copied: tens of megabytes), or its
+/// inline base64 decoded.
+fn content<'a>(doc: &Element, parts: &'a HashMap<String, Vec<u8>>) -> Option<Cow<'a, [u8]>> {
     match doc.child(NS_XOP, "Include") {
         Some(inc) => {
             let id = mtom::cid(inc.attr("href")?)?;
-            parts.get(&id).cloned()
+            parts.get(&id).map(|p| Cow::Borrowed(p.as_slice()))
         }
-        None => base64(&doc.text),
+        None => base64(&doc.text).map(Cow::Owned),
     }
 }
 
@@ -90,7 +93,7 @@ struct NewEntry<'a> {
     element: &'a Element,
     id: String,
     unique_id: String,
-    data: Vec<u8>,
+    data: Cow<'a, [u8]>,
     /// SHA-1 of `data`, hex, computed once.
     hash: String,
 }
