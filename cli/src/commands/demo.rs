@@ -393,7 +393,7 @@ async fn dmp_steps(
     let letter_file = dir.join("demo-letter.txt");
     std::fs::write(
         &letter_file,
-        "Chère consœur,\nJe vous adresse Mme PAT-DOUZE pour le suivi de son asthme d'effort.\n",
+        "Chère consœur,\nJe vous adresse notre patiente pour le suivi de son asthme d'effort.\n",
     )
     .with_context(|| format!("writing {}", letter_file.display()))?;
     let letter_id = crate::documents::upload(&endpoint, &letter_file, "text/plain").await?;
