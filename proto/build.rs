@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "passerelle/common/v1/common.proto",
     "passerelle/ins/v1/ins.proto",
     "passerelle/dmp/v1/dmp.proto",
+    "passerelle/mss/v1/mss.proto",
     "passerelle/events/v1/events.proto",
     "passerelle/bus/v1/bus.proto",
     "passerelle/card/v1/card.proto",

@@ -19,6 +19,12 @@ pub mod dmp {
     }
 }
 
+pub mod mss {
+    pub mod v1 {
+        tonic::include_proto!("passerelle.mss.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("passerelle.events.v1");

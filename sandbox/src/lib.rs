@@ -8,6 +8,7 @@
 mod common;
 pub mod dmp;
 pub mod insi;
+pub mod mss;
 pub mod pki;
 pub mod tutorial;
 
