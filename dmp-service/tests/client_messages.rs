@@ -242,18 +242,18 @@ fn td32_answer_reads_the_document_from_its_xop_part() {
     let doc = example("TD2.1-DocumentME2.xml");
     let m = mtom::write(
         "urn:ihe:iti:2007:RetrieveDocumentSetResponse",
-        &root,
+        root.clone(),
         &[mtom::Part {
             content_id: "b857abb7-a2c3-4db8-bd69-d5ff76826e72-2@urn:ihe:iti:xds-b:2007",
             content_type: "text/xml",
-            bytes: &doc,
+            bytes: doc.clone().into(),
         }],
     );
     let r = envelope::read_response(
         RawResponse {
             status: 200,
+            body: m.to_vec(),
             content_type: Some(m.content_type),
-            body: m.body,
         },
         None,
         Some("urn:ihe:iti:2007:RetrieveDocumentSetResponse"),
@@ -319,8 +319,8 @@ fn registry_failure_is_a_registry_error_with_its_codes() {
 #[test]
 fn soap_fault_in_an_mtom_answer_is_a_fault() {
     let fault = br#"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value><soap:Subcode><soap:Value>soap:XDSDocumentUniqueIdError</soap:Value></soap:Subcode></soap:Code><soap:Reason><soap:Text xml:lang="fr">Document inconnu</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>"#;
-    let m = mtom::write("urn:x", fault, &[]);
-    let e = answer(500, Some(&m.content_type), m.body).unwrap_err();
+    let m = mtom::write("urn:x", &fault[..], &[]);
+    let e = answer(500, Some(&m.content_type), m.to_vec()).unwrap_err();
     assert!(
         matches!(&e, DmpError::Fault { code, .. } if code == "XDSDocumentUniqueIdError"),
         "{e:?}"
@@ -440,8 +440,8 @@ fn deposit_of_two_documents_with_signature_and_rplc_passes_check_xds() {
     let xml = envelope_with(deposit::ACTION, |w| prepared.write_body(w, false));
     let parts = prepared.mtom_parts();
     assert_eq!(parts.len(), 3);
-    let m = mtom::write(deposit::ACTION, &xml, &parts);
-    let a = mtom::read(&m.content_type, m.body).unwrap();
+    let m = mtom::write(deposit::ACTION, xml.clone(), &parts);
+    let a = mtom::read(&m.content_type, m.to_vec()).unwrap();
     assert_eq!(a.root(), &xml[..]);
     let root = String::from_utf8(xml.clone()).unwrap();
     assert_eq!(root.matches("<xop:Include").count(), 3);

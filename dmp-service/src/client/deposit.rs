@@ -176,7 +176,7 @@ impl PreparedDeposit {
             .map(|(_, cid, ct, bytes)| Part {
                 content_id: cid,
                 content_type: ct,
-                bytes,
+                bytes: bytes.clone(),
             })
             .collect()
     }

@@ -153,34 +153,34 @@ impl DmpClient {
             &vihf,
             body,
         )?;
-        let (content_type, body) = if parts.is_empty() {
+        let (content_type, length, body) = if parts.is_empty() {
             (
                 format!(
                     "application/soap+xml; charset=UTF-8; action=\"{}\"",
                     call.action
                 ),
-                xml,
+                xml.len(),
+                reqwest::Body::from(xml),
             )
         } else {
-            let m = mtom::write(call.action, &xml, parts);
-            drop(xml);
-            (m.content_type, m.body)
+            let m = mtom::write(call.action, xml, parts);
+            let length = m.len();
+            (
+                m.content_type.clone(),
+                length,
+                reqwest::Body::wrap(m.into_http_body()),
+            )
         };
-        tracing::debug!(service = call.service.path(), action = call.action, message_id = %ctx.message_id, bytes = body.len(), "DMP request");
+        tracing::debug!(service = call.service.path(), action = call.action, message_id = %ctx.message_id, bytes = length, "DMP request");
         let raw = match &ctx.auth {
             CallAuth::Organisation { .. } => {
                 self.transport
-                    .post(call.service, &content_type, body.into())
+                    .post(call.service, &content_type, body)
                     .await?
             }
             CallAuth::Card { card } => {
                 self.transport
-                    .post_with_card(
-                        call.service,
-                        &content_type,
-                        body.into(),
-                        &card.tls_identity(),
-                    )
+                    .post_with_card(call.service, &content_type, body, &card.tls_identity())
                     .await?
             }
         };

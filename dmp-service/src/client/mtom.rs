@@ -3,10 +3,17 @@
 //! base64-encoded) and the reader of answers (the root part and the parts `xop:Include`
 //! points to).
 //!
-//! The writer puts every part into one buffer sized beforehand: the document is copied once
-//! into the body, which reqwest sends without copying it again.
+//! The writer chains the parts' buffers with the MIME heads between them: a document is never
+//! copied into the request, reqwest sends each buffer as it is, with an exact Content-Length.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
 
 use super::error::DmpError;
 
@@ -15,20 +22,84 @@ pub const XOP: &str = "http://www.w3.org/2004/08/xop/include";
 /// The root part's Content-ID (as Apache CXF, the DMP's stack, names it).
 pub const ROOT_CID: &str = "root.message@cxf.apache.org";
 
-/// A binary part of a request.
-#[derive(Debug, Clone, Copy)]
+/// A binary part of a request (its bytes shared, not copied).
+#[derive(Debug, Clone)]
 pub struct Part<'a> {
     /// Without angle brackets, e.g. `doc1-<uuid>@passerelle`.
     pub content_id: &'a str,
     pub content_type: &'a str,
-    pub bytes: &'a [u8],
+    pub bytes: Bytes,
 }
 
-/// A request body and the HTTP Content-Type that goes with it.
+/// A request body and the HTTP Content-Type that goes with it: the MIME heads and the parts'
+/// buffers, in order.
 #[derive(Debug)]
 pub struct MtomBody {
     pub content_type: String,
-    pub body: Vec<u8>,
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl MtomBody {
+    /// The body's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The body in one buffer (a copy: for tests and for reading it back).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for c in &self.chunks {
+            out.extend_from_slice(c);
+        }
+        out
+    }
+
+    /// The body to send: its buffers one after the other, with an exact length.
+    pub fn into_http_body(self) -> ChainBody {
+        ChainBody {
+            remaining: self.len as u64,
+            chunks: self.chunks.into(),
+        }
+    }
+}
+
+/// An HTTP body made of buffers sent in order, its length known (so Content-Length is sent,
+/// not chunked encoding).
+#[derive(Debug)]
+pub struct ChainBody {
+    chunks: VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl http_body::Body for ChainBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.chunks.pop_front() {
+            Some(chunk) => {
+                self.remaining -= chunk.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
 
 /// A Content-ID for a part: unique, URL-safe, `<n>-<uuid>@passerelle`.
@@ -52,39 +123,31 @@ pub fn cid_href(content_id: &str) -> String {
 
 /// Writes the multipart body: root part (`application/xop+xml; type="application/soap+xml"`)
 /// then the parts, binary.
-pub fn write(action: &str, root: &[u8], parts: &[Part<'_>]) -> MtomBody {
+pub fn write(action: &str, root: impl Into<Bytes>, parts: &[Part<'_>]) -> MtomBody {
     let boundary = format!("uuid:{}", uuid::Uuid::new_v4());
     let root_type = format!(
         "application/xop+xml; charset=UTF-8; type=\"application/soap+xml\"; action=\"{action}\""
     );
-    let mut heads: Vec<String> = Vec::with_capacity(parts.len() + 1);
-    heads.push(format!(
+    let mut chunks: Vec<Bytes> = Vec::with_capacity(2 * parts.len() + 3);
+    chunks.push(Bytes::from(format!(
         "--{boundary}\r\nContent-Type: {root_type}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{ROOT_CID}>\r\n\r\n"
-    ));
+    )));
+    chunks.push(root.into());
     for p in parts {
-        heads.push(format!(
+        chunks.push(Bytes::from(format!(
             "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{}>\r\n\r\n",
             p.content_type, p.content_id
-        ));
+        )));
+        chunks.push(p.bytes.clone());
     }
-    let tail = format!("\r\n--{boundary}--\r\n");
-    let total = heads.iter().map(String::len).sum::<usize>()
-        + root.len()
-        + parts.iter().map(|p| p.bytes.len()).sum::<usize>()
-        + tail.len();
-    let mut body = Vec::with_capacity(total);
-    body.extend_from_slice(heads[0].as_bytes());
-    body.extend_from_slice(root);
-    for (head, p) in heads[1..].iter().zip(parts) {
-        body.extend_from_slice(head.as_bytes());
-        body.extend_from_slice(p.bytes);
-    }
-    body.extend_from_slice(tail.as_bytes());
+    chunks.push(Bytes::from(format!("\r\n--{boundary}--\r\n")));
+    let len = chunks.iter().map(Bytes::len).sum();
     MtomBody {
         content_type: format!(
             "multipart/related; type=\"application/xop+xml\"; boundary=\"{boundary}\"; start=\"<{ROOT_CID}>\"; start-info=\"application/soap+xml\"; action=\"{action}\""
         ),
-        body,
+        chunks,
+        len,
     }
 }
 
@@ -312,11 +375,11 @@ mod tests {
         );
         let m = write(
             "urn:a",
-            root.as_bytes(),
+            root.clone(),
             &[Part {
                 content_id: &cid,
                 content_type: "application/octet-stream",
-                bytes: &doc,
+                bytes: Bytes::from(doc.clone()),
             }],
         );
         assert!(
@@ -327,8 +390,9 @@ mod tests {
             m.content_type
                 .contains("start-info=\"application/soap+xml\"")
         );
-        assert_eq!(m.body.capacity(), m.body.len(), "one buffer, sized once");
-        let a = read(&m.content_type, m.body).unwrap();
+        let body = m.to_vec();
+        assert_eq!(body.len(), m.len());
+        let a = read(&m.content_type, body).unwrap();
         assert_eq!(a.root(), root.as_bytes());
         assert_eq!(a.get(&cid_href(&cid)).unwrap(), &doc[..]);
         assert_eq!(a.content_type(&cid), Some("application/octet-stream"));

@@ -3,12 +3,15 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 /// A parsed MTOM package: the root part (the SOAP envelope) and the other parts by
-/// Content-ID (without angle brackets).
+/// Content-ID (without angle brackets). Binary parts are slices of the received body, not
+/// copies: a deposit's document is as large as the request.
 #[derive(Debug)]
 pub(crate) struct Package {
-    pub root: Vec<u8>,
-    pub parts: HashMap<String, Vec<u8>>,
+    pub root: Bytes,
+    pub parts: HashMap<String, Bytes>,
 }
 
 /// A parameter of a Content-Type value (case-insensitive name, quotes removed).
@@ -30,26 +33,30 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 
 /// Splits a multipart body. `start` is the root part's Content-ID when the Content-Type
 /// names it; otherwise the first part is the root.
-pub(crate) fn parse(body: &[u8], boundary: &str, start: Option<&str>) -> Result<Package, String> {
+pub(crate) fn parse(body: &Bytes, boundary: &str, start: Option<&str>) -> Result<Package, String> {
     let delim = format!("--{boundary}").into_bytes();
     let mut pos = find(body, &delim, 0).ok_or("no MIME boundary in the body")?;
-    let mut raw_parts: Vec<(HashMap<String, String>, Vec<u8>)> = Vec::new();
+    let mut raw_parts: Vec<(HashMap<String, String>, Bytes)> = Vec::new();
     loop {
         let after = pos + delim.len();
         if body.get(after..after + 2) == Some(b"--") {
             break;
         }
         let next = find(body, &delim, after).ok_or("unterminated MIME part")?;
-        let mut part = &body[after..next];
         // Line end after the boundary, and the one before the next boundary.
-        part = part
-            .strip_prefix(b"\r\n")
-            .or_else(|| part.strip_prefix(b"\n"))
-            .unwrap_or(part);
-        part = part
-            .strip_suffix(b"\r\n")
-            .or_else(|| part.strip_suffix(b"\n"))
-            .unwrap_or(part);
+        let mut from = after;
+        let mut to = next;
+        if body.get(from..from + 2) == Some(b"\r\n") {
+            from += 2;
+        } else if body.get(from..from + 1) == Some(b"\n") {
+            from += 1;
+        }
+        if to >= from + 2 && body.get(to - 2..to) == Some(b"\r\n") {
+            to -= 2;
+        } else if to > from && body.get(to - 1..to) == Some(b"\n") {
+            to -= 1;
+        }
+        let part = &body[from..to];
         let (head_end, sep) = match (find(part, b"\r\n\r\n", 0), find(part, b"\n\n", 0)) {
             (Some(a), Some(b)) if b < a => (b, 2),
             (Some(a), _) => (a, 4),
@@ -63,14 +70,14 @@ pub(crate) fn parse(body: &[u8], boundary: &str, start: Option<&str>) -> Result<
                 headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
             }
         }
-        let content = part[head_end + sep..].to_vec();
+        let content = body.slice(from + head_end + sep..to);
         if headers
             .get("content-transfer-encoding")
             .is_some_and(|e| e.eq_ignore_ascii_case("base64"))
         {
             let decoded = crate::common::dsig::base64(&String::from_utf8_lossy(&content))
                 .ok_or("a base64 MIME part is not base64")?;
-            raw_parts.push((headers, decoded));
+            raw_parts.push((headers, Bytes::from(decoded)));
         } else {
             raw_parts.push((headers, content));
         }
@@ -95,7 +102,7 @@ pub(crate) fn parse(body: &[u8], boundary: &str, start: Option<&str>) -> Result<
     if raw_parts.is_empty() {
         return Err("empty multipart body".into());
     }
-    let mut root = Vec::new();
+    let mut root = Bytes::new();
     let mut parts = HashMap::new();
     for (i, (h, c)) in raw_parts.into_iter().enumerate() {
         if i == root_index {
@@ -162,9 +169,9 @@ mod tests {
     #[test]
     fn splits_parts_and_decodes_cids() {
         let body = b"--b\r\nContent-ID: <root>\r\n\r\n<e/>\r\n--b\r\nContent-ID: <a@b>\r\n\r\nDATA\r\n--b--\r\n";
-        let p = parse(body, "b", None).unwrap();
-        assert_eq!(p.root, b"<e/>");
-        assert_eq!(p.parts["a@b"], b"DATA");
+        let p = parse(&Bytes::from_static(body), "b", None).unwrap();
+        assert_eq!(p.root, &b"<e/>"[..]);
+        assert_eq!(p.parts["a@b"], &b"DATA"[..]);
         assert_eq!(cid("cid:a%40b").as_deref(), Some("a@b"));
         let (ct, built) = build(
             b"<e/>",
@@ -172,8 +179,13 @@ mod tests {
             &[("p1".into(), "text/xml".into(), b"D".to_vec())],
         );
         let boundary = param(&ct, "boundary").unwrap();
-        let back = parse(&built, &boundary, param(&ct, "start").as_deref()).unwrap();
-        assert_eq!(back.root, b"<e/>");
-        assert_eq!(back.parts["p1"], b"D");
+        let back = parse(
+            &Bytes::from(built),
+            &boundary,
+            param(&ct, "start").as_deref(),
+        )
+        .unwrap();
+        assert_eq!(back.root, &b"<e/>"[..]);
+        assert_eq!(back.parts["p1"], &b"D"[..]);
     }
 }

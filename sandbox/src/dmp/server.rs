@@ -65,7 +65,7 @@ pub(crate) struct Call<'a> {
     /// The first element of the SOAP Body.
     pub body: &'a Element,
     /// MTOM parts by Content-ID.
-    pub parts: &'a HashMap<String, Vec<u8>>,
+    pub parts: &'a HashMap<String, Bytes>,
     pub vihf: Vihf,
     pub store: &'a Store,
     pub now: time::OffsetDateTime,
@@ -332,7 +332,7 @@ async fn soap_call(
 }
 
 fn process(
-    raw: &[u8],
+    raw: &Bytes,
     media: &str,
     content_type: &str,
     service: &str,
@@ -344,7 +344,7 @@ fn process(
     // 1. The body: plain SOAP 1.2, MTOM, or text/xml (only to answer VersionMismatch).
     let mut is_mtom = false;
     let (envelope_bytes, parts) = match media {
-        "application/soap+xml" | "text/xml" => (raw.to_vec(), HashMap::new()),
+        "application/soap+xml" | "text/xml" => (raw.clone(), HashMap::new()),
         "multipart/related" => {
             let ok_type = mtom::param(content_type, "type")
                 .is_some_and(|t| t.eq_ignore_ascii_case("application/xop+xml"));

@@ -346,6 +346,7 @@ impl Store {
         let mut file = std::fs::File::create(&partial).map_err(io(&partial))?;
         file.write_all(data).map_err(io(&partial))?;
         file.sync_all().map_err(io(&partial))?;
+        drop_cached(&file);
         std::fs::rename(&partial, &path).map_err(io(&path))?;
         std::fs::File::open(&dir)
             .and_then(|d| d.sync_all())
@@ -372,3 +373,16 @@ impl Store {
         Ok(self.contents_dir().join(name))
     }
 }
+
+/// Lets the kernel drop a synced content's pages from its cache: a deposited document is
+/// read again rarely, and on a virtual machine every new page-cache page costs the host a
+/// first touch (seen: 27 MB written in 75 ms instead of 7 when the cache kept growing).
+#[cfg(target_os = "linux")]
+fn drop_cached(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: posix_fadvise only reads the descriptor, which `file` keeps open; advice only.
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_cached(_file: &std::fs::File) {}

@@ -23,6 +23,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 use super::super::habilitations::timestamp;
 use super::super::mtom;
 use super::super::patients::{INS_OIDS, parse_cx};
@@ -79,11 +81,11 @@ fn meta(context: impl Into<String>) -> RegistryError {
 /// The content of a `Document`: its XOP part, or inline base64.
 /// A document's bytes: its MTOM part (borrowed, not copied: tens of megabytes), or its
 /// inline base64 decoded.
-fn content<'a>(doc: &Element, parts: &'a HashMap<String, Vec<u8>>) -> Option<Cow<'a, [u8]>> {
+fn content<'a>(doc: &Element, parts: &'a HashMap<String, Bytes>) -> Option<Cow<'a, [u8]>> {
     match doc.child(NS_XOP, "Include") {
         Some(inc) => {
             let id = mtom::cid(inc.attr("href")?)?;
-            parts.get(&id).map(|p| Cow::Borrowed(p.as_slice()))
+            parts.get(&id).map(|p| Cow::Borrowed(&p[..]))
         }
         None => base64(&doc.text).map(Cow::Owned),
     }
