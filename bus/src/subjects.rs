@@ -109,6 +109,29 @@ pub const EVENTS_DMP_STATUS_CHANGED: &str = "passerelle.events.v1.dmp.status_cha
 /// Payload `passerelle.events.v1.DmpCallAudited`.
 pub const EVENTS_AUDIT_DMP: &str = "passerelle.events.v1.audit.dmp";
 
+/// MSSanté: send a message (to professionals, to the patient's mailbox).
+/// Payload `passerelle.mss.v1.SendRequest` → `SendResponse`.
+pub const MSS_SEND: &str = "passerelle.mss.v1.send";
+
+/// MSSanté: the messages a send would send, nothing sent.
+/// Payload `passerelle.mss.v1.SendRequest` → `PreviewResponse`.
+pub const MSS_PREVIEW: &str = "passerelle.mss.v1.preview";
+
+/// MSSanté: a professional's mailboxes in the directory.
+/// Payload `passerelle.mss.v1.SearchDirectoryRequest` → `SearchDirectoryResponse`.
+pub const MSS_DIRECTORY_SEARCH: &str = "passerelle.mss.v1.directory.search";
+
+/// Queue group of the mss-service instances: they share the `passerelle.mss.v1.*` requests.
+pub const MSS_QUEUE_GROUP: &str = "mss-service";
+
+/// Event when an MSSanté message was accepted by the server, published durably.
+/// Payload `passerelle.events.v1.MssMessageSent`.
+pub const EVENTS_MSS_MESSAGE_SENT: &str = "passerelle.events.v1.mss.message_sent";
+
+/// Audit event of every SMTP session, published durably.
+/// Payload `passerelle.events.v1.MssCallAudited`.
+pub const EVENTS_AUDIT_MSS: &str = "passerelle.events.v1.audit.mss";
+
 /// JetStream object store (and embedded store) of the documents passed by reference.
 pub const DOCUMENTS_BUCKET: &str = "PASSERELLE_DOCUMENTS";
 

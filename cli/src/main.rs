@@ -33,6 +33,9 @@ enum Command {
     /// DMP: the patient's shared medical record (status, deposit, list, get, visibility).
     #[command(subcommand)]
     Dmp(commands::dmp::DmpCommand),
+    /// MSSanté: secure health mail to professionals and to the patient's mailbox; the directory.
+    #[command(subcommand)]
+    Mss(commands::mss::MssCommand),
     /// Sandbox only: what the national services' other users see (e.g. the patient's DMP).
     #[command(subcommand)]
     Sandbox(commands::sandbox::SandboxCommand),
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Ins(cmd) => commands::ins::run(cmd).await,
             Command::Dmp(cmd) => commands::dmp::run(cmd).await,
+            Command::Mss(cmd) => commands::mss::run(cmd).await,
             Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
             Command::Card(cmd) => commands::card::run(cmd).await,
             Command::Document(cmd) => Ok(commands::document::run(cmd)),

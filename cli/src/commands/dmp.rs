@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use passerelle_proto::common::v1::{PatientIdentity, Sex as ApiSex};
+use passerelle_proto::common::v1::PatientIdentity;
 use passerelle_proto::dmp::v1::{
     self as api, Access, AccessMode, AuthorizationAction, ChangeStatusRequest,
     ChangeVisibilityRequest, DepositOptions, DepositRequest, DepositVsmRequest, GetDocumentRequest,
@@ -18,7 +18,7 @@ use passerelle_proto::dmp::v1::{
 use tonic::transport::Channel;
 
 use crate::commands::document::{ConfidentialityArg, HideArg};
-use crate::commands::ins::{SexArg, TraitsArgs};
+use crate::commands::ins::TraitsArgs;
 use crate::commands::who::{self, PatientArgs, ProfessionalArgs};
 use crate::{documents, output};
 
@@ -281,32 +281,6 @@ fn access(common: &CommonArgs) -> Result<Access, String> {
     })
 }
 
-/// The patient of `--ins`, with the traits when given.
-fn patient(p: &PatientArgs, traits: Option<&TraitsArgs>) -> Result<PatientIdentity, String> {
-    let ins = p
-        .ins()
-        .ok_or("--ins is required: the patient's INS (15 characters)")?;
-    let mut identity = PatientIdentity {
-        matricule: ins.matricule().to_string(),
-        key: ins.key().to_string(),
-        oid: ins.oid().to_string(),
-        status: p.identity_status.to_api() as i32,
-        ..PatientIdentity::default()
-    };
-    if let Some(t) = traits {
-        identity.birth_name = t.birth_name.clone();
-        identity.used_name = t.used_name.clone().unwrap_or_default();
-        identity.first_names = t.first_names.clone();
-        identity.sex = match t.sex {
-            SexArg::F => ApiSex::Female,
-            SexArg::M => ApiSex::Male,
-        } as i32;
-        identity.birth_date = t.birth_date.clone();
-        identity.birth_place = t.birth_place.clone().unwrap_or_default();
-    }
-    Ok(identity)
-}
-
 fn bad_input(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
@@ -326,7 +300,7 @@ fn who_and_whom(
     traits: Option<&TraitsArgs>,
 ) -> Result<(Access, PatientIdentity), ExitCode> {
     let access = access(&on.common).map_err(bad_input)?;
-    let patient = patient(&on.patient, traits).map_err(bad_input)?;
+    let patient = who::patient_identity(&on.patient, traits).map_err(bad_input)?;
     Ok((access, patient))
 }
 

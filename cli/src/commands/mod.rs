@@ -3,6 +3,7 @@ pub mod demo;
 pub mod dmp;
 pub mod document;
 pub mod ins;
+pub mod mss;
 pub mod sandbox;
 pub mod up;
 pub mod who;

@@ -65,6 +65,36 @@ fn ins_oid(s: &str) -> Result<InsOid, String> {
     InsOid::parse(s).map_err(|e| e.to_string())
 }
 
+/// The patient of `--ins`, with the traits when given, as the services take it.
+pub fn patient_identity(
+    p: &PatientArgs,
+    traits: Option<&crate::commands::ins::TraitsArgs>,
+) -> Result<common::PatientIdentity, String> {
+    use crate::commands::ins::SexArg;
+    let ins = p
+        .ins()
+        .ok_or("--ins is required: the patient's INS (15 characters)")?;
+    let mut identity = common::PatientIdentity {
+        matricule: ins.matricule().to_string(),
+        key: ins.key().to_string(),
+        oid: ins.oid().to_string(),
+        status: p.identity_status.to_api() as i32,
+        ..common::PatientIdentity::default()
+    };
+    if let Some(t) = traits {
+        identity.birth_name = t.birth_name.clone();
+        identity.used_name = t.used_name.clone().unwrap_or_default();
+        identity.first_names = t.first_names.clone();
+        identity.sex = match t.sex {
+            SexArg::F => common::Sex::Female,
+            SexArg::M => common::Sex::Male,
+        } as i32;
+        identity.birth_date = t.birth_date.clone();
+        identity.birth_place = t.birth_place.clone().unwrap_or_default();
+    }
+    Ok(identity)
+}
+
 impl PatientArgs {
     /// The INS given, with its OID.
     pub fn ins(&self) -> Option<Ins> {
