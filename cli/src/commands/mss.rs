@@ -27,7 +27,7 @@ pub const DEFAULT_MSS_ENDPOINT: &str = "http://127.0.0.1:50053";
 pub enum MssCommand {
     /// Send a message, with a letter when given, to professionals and/or to the patient's
     /// MSSanté Citoyen mailbox. Prints the Message-ID and the recipients the server accepted.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
     /// A professional's MSSanté addresses in the national directory.
     Directory(DirectoryArgs),
 }
@@ -189,7 +189,7 @@ pub struct DirectoryArgs {
 
 pub async fn run(cmd: MssCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        MssCommand::Send(a) => send(a).await,
+        MssCommand::Send(a) => send(*a).await,
         MssCommand::Directory(a) => directory(a).await,
     }
 }
