@@ -424,9 +424,12 @@ fn write(
         out.text(&mime::header_line(name, value));
     }
     out.text("\r\n");
-    out.text(&format!(
-        "--{mixed}\r\nContent-Type: multipart/alternative; boundary=\"{alternative}\"\r\n\r\n"
+    out.text(&format!("--{mixed}\r\n"));
+    out.text(&mime::header_line(
+        "Content-Type",
+        &format!("multipart/alternative; boundary=\"{alternative}\""),
     ));
+    out.text("\r\n");
     for (media_type, content) in [("text/plain", &body.text), ("text/html", &html)] {
         out.text(&format!(
             "--{alternative}\r\nContent-Type: {media_type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
@@ -441,11 +444,16 @@ fn write(
     if let Some(d) = document {
         xdm_entries = d.xdm_entries().to_vec();
         for a in std::iter::once(&d.xdm).chain(&d.pdfs) {
-            out.text(&format!(
-                "--{mixed}\r\nContent-Type: {}; {}\r\nContent-Transfer-Encoding: base64\r\n",
-                a.media_type,
-                mime::parameter("name", &a.file_name)
+            out.text(&format!("--{mixed}\r\n"));
+            out.text(&mime::header_line(
+                "Content-Type",
+                &format!(
+                    "{}; {}",
+                    a.media_type,
+                    mime::parameter("name", &a.file_name)
+                ),
             ));
+            out.text("Content-Transfer-Encoding: base64\r\n");
             out.text(&mime::header_line(
                 "Content-Disposition",
                 &format!("attachment; {}", mime::parameter("filename", &a.file_name)),
