@@ -142,7 +142,8 @@ pub fn header_line(name: &str, value: &str) -> String {
     out.push(':');
     let mut width = out.len();
     for (i, word) in value.split(' ').enumerate() {
-        if i > 0 && width + 1 + word.len() > FOLD_AT {
+        // Never before an empty word: a folded line of blanks only is obsolete syntax.
+        if i > 0 && !word.is_empty() && width + 1 + word.len() > FOLD_AT {
             out.push_str("\r\n");
             width = 0;
         }
