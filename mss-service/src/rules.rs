@@ -421,7 +421,7 @@ pub enum PatientIns<'a> {
 
 /// A send to judge.
 #[derive(Debug, Clone, Copy)]
-pub struct Send<'a> {
+pub struct SendCase<'a> {
     pub to: &'a [MssAddress],
     pub cc: &'a [MssAddress],
     /// Also to the patient's own mailbox.
@@ -446,7 +446,7 @@ pub struct Decision {
 }
 
 /// Judges a send: the row it falls in, and where each message goes; or every rule at fault.
-pub fn judge(send: &Send<'_>) -> Result<Decision, Refusal> {
+pub fn judge(send: &SendCase<'_>) -> Result<Decision, Refusal> {
     let mut faults = Vec::new();
     let fault = |rule: RuleId, message: String| Fault { rule, message };
 
@@ -612,7 +612,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
                     .filter(|&f| !official(row, f).contains(&flags.get(f)))
                     .map(|f| format!("{row}.{}", f.name()))
                     .collect();
-                let result = judge(&Send {
+                let result = judge(&SendCase {
                     to,
                     cc: &[],
                     to_patient: rule.patient,
@@ -652,7 +652,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
             address("Jean.Fouquerey@PASSERELLE-SANDBOX.mssante.fr"),
         ];
         // A patient's address among the recipients is the patient's audience (M1).
-        let d = judge(&Send {
+        let d = judge(&SendCase {
             to: &to,
             cc: &cc,
             to_patient: false,
@@ -666,7 +666,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
         assert_eq!(d.cc, [address("secretariat@passerelle-sandbox.mssante.fr")]);
         assert_eq!(d.patient.unwrap().address().as_str(), PATIENT);
 
-        let d = judge(&Send {
+        let d = judge(&SendCase {
             to: &to[..1],
             cc: &[],
             to_patient: false,
@@ -676,7 +676,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
         .unwrap();
         assert_eq!((d.row, d.patient), (Row::M2, None));
 
-        let d = judge(&Send {
+        let d = judge(&SendCase {
             to: &[],
             cc: &[],
             to_patient: true,
@@ -692,7 +692,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
     fn without_a_document_the_matrix_does_not_apply() {
         // A plain message to a colleague: M2 would require INVISIBLE_PATIENT: Y of a
         // document, there is none.
-        let d = judge(&Send {
+        let d = judge(&SendCase {
             to: &[address(DOCTOR)],
             cc: &[],
             to_patient: false,
@@ -706,7 +706,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
 
     #[test]
     fn no_recipient_is_refused() {
-        let r = judge(&Send {
+        let r = judge(&SendCase {
             to: &[],
             cc: &[],
             to_patient: false,
@@ -722,7 +722,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
     fn every_rule_at_fault_is_listed() {
         // To the patient alone, not qualified, hidden from the patient, also in the DMP.
         let why = NotQualified::Status(IdentityStatus::Recuperee);
-        let r = judge(&Send {
+        let r = judge(&SendCase {
             to: &[],
             cc: &[],
             to_patient: true,
@@ -756,7 +756,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
     fn another_patients_mailbox_is_refused_without_naming_it() {
         let ins = qualified();
         let other = "109076322083489@patient.mssante.fr";
-        let r = judge(&Send {
+        let r = judge(&SendCase {
             to: &[address(DOCTOR)],
             cc: &[address(other)],
             to_patient: true,
@@ -772,7 +772,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
 
     #[test]
     fn a_patient_mailbox_needs_the_patient() {
-        let r = judge(&Send {
+        let r = judge(&SendCase {
             to: &[address(PATIENT)],
             cc: &[],
             to_patient: false,
@@ -782,7 +782,7 @@ ACK_LECTURE_MSS      | N ou Y | N ou Y | N ou Y";
         .unwrap_err();
         assert_eq!(r.ids(), ["PAT.NO_PATIENT"]);
         let why = NotQualified::TestOid;
-        let r = judge(&Send {
+        let r = judge(&SendCase {
             to: &[],
             cc: &[],
             to_patient: true,

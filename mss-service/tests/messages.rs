@@ -14,7 +14,7 @@ use mss_service::address::{Audience, MssAddress};
 use mss_service::message::{
     self, AttachedDocument, Body, DocumentAttachments, MessageError, MessageSpec, OutboundMessage,
 };
-use mss_service::rules::{self, Decision, Flags, PatientIns, Refusal, Send};
+use mss_service::rules::{self, Decision, Flags, PatientIns, Refusal, SendCase};
 use passerelle_clinical_documents::codes;
 use passerelle_clinical_documents::header::DocumentHeader;
 use passerelle_clinical_documents::letter;
@@ -103,7 +103,7 @@ fn decision(to: &[&str], cc: &[&str], to_patient: bool, flags: Option<Flags>) ->
     let ins = qualified(&letter_42());
     let to: Vec<MssAddress> = to.iter().map(|a| address(a)).collect();
     let cc: Vec<MssAddress> = cc.iter().map(|a| address(a)).collect();
-    rules::judge(&Send {
+    rules::judge(&SendCase {
         to: &to,
         cc: &cc,
         to_patient,
@@ -799,7 +799,7 @@ fn refused(
 ) -> Refusal {
     let to: Vec<MssAddress> = to.iter().map(|a| address(a)).collect();
     let cc: Vec<MssAddress> = cc.iter().map(|a| address(a)).collect();
-    rules::judge(&Send {
+    rules::judge(&SendCase {
         to: &to,
         cc: &cc,
         to_patient,
@@ -889,7 +889,7 @@ fn a_document_masked_to_professionals_is_not_sent_to_them() {
     // To the patient alone it may go (row M3 admits MASQUE_PS).
     let ins = qualified(&letter_42());
     let to: Vec<MssAddress> = vec![];
-    let d = rules::judge(&Send {
+    let d = rules::judge(&SendCase {
         to: &to,
         cc: &to,
         to_patient: true,
@@ -966,7 +966,7 @@ fn the_patient_alone_neither_under_a_secret_connection_nor_with_the_dmp() {
     );
     // With a professional too, both are admitted (row M1).
     let to = vec![address(DOCTOR)];
-    let d = rules::judge(&Send {
+    let d = rules::judge(&SendCase {
         to: &to,
         cc: &[],
         to_patient: true,
