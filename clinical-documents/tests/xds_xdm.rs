@@ -203,3 +203,90 @@ fn a_letter_authored_by_the_organisation_gives_a_conformant_submission_and_packa
     std::fs::write(&path, &zip).unwrap();
     common::check("check-xdm.sh", &path);
 }
+
+/// Two letters of one patient in one package: one `DOCnnnn.XML` each, each registered with
+/// its own `URI`, size and hash (the writer's facts, not computed again); the package passes
+/// check-xdm. A document of another patient is refused.
+#[test]
+fn a_package_of_several_documents_passes_check_xdm() {
+    use passerelle_clinical_documents::letter;
+    use passerelle_clinical_documents::testing::letter;
+    use passerelle_clinical_documents::xdm::{XdmDocument, XdmError, package_documents};
+    use time::macros::datetime;
+
+    let first = letter_42();
+    let mut second = letter("DOC-43", datetime!(2024-10-03 09:00 +02:00));
+    second.title = "Compte rendu de consultation".into();
+    let pdf = letter::letter_cda(&first, letter::PDF, b"%PDF-1.4\n%%EOF\n").unwrap();
+    let text = letter::letter_cda(&second, letter::TEXT, "Bien reçu.".as_bytes()).unwrap();
+    let documents = [
+        XdmDocument {
+            header: &first,
+            cda: &pdf.bytes,
+            facts: &pdf.facts,
+        },
+        XdmDocument {
+            header: &second,
+            cda: &text.bytes,
+            facts: &text.facts,
+        },
+    ];
+    let package = package_documents(&documents, &submission_set_42()).unwrap();
+    assert_eq!(
+        package.entries,
+        [
+            "INDEX.HTM",
+            "README.TXT",
+            "IHE_XDM/SUBSET01/METADATA.XML",
+            "IHE_XDM/SUBSET01/DOC0001.XML",
+            "IHE_XDM/SUBSET01/DOC0002.XML"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("IHE_XDM.zip");
+    std::fs::write(&path, &package.zip).unwrap();
+    common::check("check-xdm.sh", &path);
+
+    // check-xdm compares each size and hash with the file: a wrong fact is caught.
+    let mut wrong = text.facts.clone();
+    wrong.size += 1;
+    let bad = [
+        documents[0],
+        XdmDocument {
+            facts: &wrong,
+            ..documents[1]
+        },
+    ];
+    let package = package_documents(&bad, &submission_set_42()).unwrap();
+    std::fs::write(&path, &package.zip).unwrap();
+    let out = std::process::Command::new(common::shared_dir().join("conformance/check-xdm.sh"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    let mut other = second.clone();
+    other.patient.identity.ins =
+        passerelle_domain::Ins::typed("1090763220834", "89", passerelle_domain::InsOid::Nir)
+            .unwrap();
+    other.patient.ins = passerelle_domain::QualifiedIns::try_new(
+        &other.patient.identity,
+        passerelle_domain::Platform::Production,
+    )
+    .unwrap();
+    let mixed = [
+        documents[0],
+        XdmDocument {
+            header: &other,
+            ..documents[1]
+        },
+    ];
+    assert!(matches!(
+        package_documents(&mixed, &submission_set_42()),
+        Err(XdmError::Metadata(XdsError::PatientMismatch))
+    ));
+    assert!(matches!(
+        package_documents(&[], &submission_set_42()),
+        Err(XdmError::NoDocument)
+    ));
+}

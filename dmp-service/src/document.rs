@@ -4,22 +4,21 @@
 
 use futures::StreamExt;
 use passerelle_bus::documents::{DocumentError, SharedDocumentStore};
-use passerelle_clinical_documents::cda::level1::{self, Content, Level1Error};
+use passerelle_clinical_documents::cda::level1::{Content, Level1Error};
 use passerelle_clinical_documents::codes::{self, Code};
 use passerelle_clinical_documents::header::builder::{AuthorInput, HeaderError, HeaderInput};
 use passerelle_clinical_documents::header::{
     Confidentiality, DocumentHeader, DocumentId, HiddenFrom,
 };
 use passerelle_clinical_documents::ids::{DocumentIds, IdError};
-use passerelle_clinical_documents::vsm::{self, Vsm, VsmError};
-use passerelle_clinical_documents::xds::{ContentFacts, DocumentFormat};
+use passerelle_clinical_documents::letter;
+use passerelle_clinical_documents::vsm::VsmError;
 use passerelle_domain::{PatientIdentity, Platform, Professional};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// Media types a letter may have.
-pub const PDF: &str = "application/pdf";
-pub const TEXT: &str = "text/plain";
+pub use passerelle_clinical_documents::letter::{PDF, TEXT};
 
 /// `[document]` settings: what the structure's documents share.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,20 +195,9 @@ pub fn header(
     .build()?)
 }
 
-/// A written CDA and its XDS facts (SHA-1 and size, computed while writing).
-pub struct Cda {
-    pub bytes: Vec<u8>,
-    pub facts: ContentFacts,
-}
-
-fn facts_of(sha1: [u8; 20], size: u64, format: DocumentFormat) -> ContentFacts {
-    ContentFacts {
-        size,
-        sha1_hex: sha1.iter().map(|b| format!("{b:02x}")).collect(),
-        mime_type: "text/xml".to_owned(),
-        format,
-    }
-}
+/// A written CDA and its XDS facts (SHA-1 and size, computed while writing); shared with
+/// mss-service in the clinical-documents crate.
+pub use passerelle_clinical_documents::letter::Cda;
 
 /// A letter as a CDA level 1.
 pub fn letter_cda(
@@ -217,32 +205,17 @@ pub fn letter_cda(
     media_type: &str,
     content: &[u8],
 ) -> Result<Cda, DocumentProblem> {
-    let (kind, format) = if media_type == PDF {
-        (Content::Pdf, DocumentFormat::CdaPdf)
+    let kind = if media_type == PDF {
+        Content::Pdf
     } else {
-        (Content::Text, DocumentFormat::CdaText)
+        Content::Text
     };
-    // The PDF travels base64 inside the CDA: 4/3 of it, plus the header.
-    let mut cda = Vec::with_capacity(content.len() / 3 * 4 + 16 * 1024);
-    let written = level1::write(
-        &mut cda,
-        header,
-        kind,
-        content,
-        content.len() as u64,
-        content.len() as u64,
-    )?;
-    let facts = facts_of(written.sha1, written.size, format);
-    Ok(Cda { bytes: cda, facts })
+    Ok(letter::level1_cda(header, kind, content)?)
 }
 
 /// The VSM as its structured CDA.
 pub fn vsm_cda(header: &DocumentHeader, input: &[u8]) -> Result<Cda, DocumentProblem> {
-    let vsm = Vsm::from_json(input)?;
-    let mut cda = Vec::with_capacity(32 * 1024);
-    let written = vsm::write_document(&mut cda, header, &vsm)?;
-    let facts = facts_of(written.sha1, written.size, DocumentFormat::Vsm);
-    Ok(Cda { bytes: cda, facts })
+    Ok(letter::vsm_cda(header, input)?)
 }
 
 /// The version a CDA document declares: its `setId` and `versionNumber`, which a replacement

@@ -194,10 +194,32 @@ impl DepositSet {
     /// Writes `lcm:SubmitObjectsRequest` into `w`: the entries, the set, then the
     /// associations (HasMember for each, `signs` signature→set, RPLC new→old).
     pub fn write_submit_objects(&self, w: &mut XmlWriter) -> Result<(), XdsError> {
+        self.write_objects(w, |_| Ok(MetadataTarget::Iti41))
+    }
+
+    /// The `lcm:SubmitObjectsRequest` of an XDM package (`METADATA.XML`): each member's `URI`
+    /// slot is its file name in the subset folder, `uris` giving `(member id, file name)`
+    /// for every member.
+    pub fn xdm_submit_objects_request(&self, uris: &[(&str, &str)]) -> Result<Vec<u8>, XdsError> {
+        let mut w = XmlWriter::new()?;
+        self.write_objects(&mut w, |id| {
+            uris.iter()
+                .find(|(member, _)| *member == id)
+                .map(|(_, uri)| MetadataTarget::Xdm { uri })
+                .ok_or_else(|| XdsError::UnknownMember(format!("no URI for {id}")))
+        })?;
+        Ok(w.finish()?)
+    }
+
+    fn write_objects<'u>(
+        &self,
+        w: &mut XmlWriter,
+        target: impl Fn(&str) -> Result<MetadataTarget<'u>, XdsError>,
+    ) -> Result<(), XdsError> {
         let mut rim = Rim::new(w);
         rim.submit_objects(|rim| {
             for m in &self.members {
-                write_entry(rim, &m.id, &m.entry, &m.event_codes, MetadataTarget::Iti41)?;
+                write_entry(rim, &m.id, &m.entry, &m.event_codes, target(&m.id)?)?;
             }
             write_set(rim, &self.header())?;
             for m in &self.members {
