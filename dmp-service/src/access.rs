@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use passerelle_bus::SharedBus;
 use passerelle_card_client::{CardAgentClient, CardError, CpsSession};
-use passerelle_domain::{
-    Ins, PatientIdentity, Professional, ProfessionalError, ProfessionalIdType, ProfessionalInput,
-    StructureIdType,
-};
+use passerelle_domain::{PatientIdentity, Professional, ProfessionalError};
 use passerelle_proto::card::v1 as card;
 use passerelle_proto::common::v1::{Actor, PatientIdentity as ApiPatient, actor};
 use passerelle_proto::dmp::v1::{Access, AccessMode};
 use passerelle_service_kit::RequestId;
-use passerelle_service_kit::identity::{PatientError, patient_from_api, professional_from_api};
+use passerelle_service_kit::identity::{PatientError, professional_from_api};
 
 use crate::client::CallAuth;
 use crate::signer::XmlSigner;
@@ -171,67 +168,14 @@ impl Resolver {
     }
 }
 
-/// The professional a CPS names: its holder, in the first practice situation that has a
-/// structure and an activity sector (the VIHF's structure and sector come from the card).
+/// The professional a CPS names (see the service kit's
+/// [`professional_of_card`](passerelle_service_kit::identity::professional_of_card)).
 pub fn professional_of_card(h: &card::CpsHolder) -> Result<Professional, AccessError> {
-    let situation = h
-        .situations
-        .iter()
-        .find(|s| !s.structure_id.is_empty() && !s.activity_sector.is_empty());
-    let Some(situation) = situation else {
-        return Err(AccessError::CardHolder(if h.situations_need_pin {
-            "its practice situations are read after the PIN: unlock the card on the workstation"
-                .to_owned()
-        } else {
-            "no practice situation with a structure and an activity sector".to_owned()
-        }));
-    };
-    let id_type = match card::IdType::try_from(h.id_type) {
-        Ok(card::IdType::Rpps) => Some(ProfessionalIdType::Rpps),
-        Ok(card::IdType::Adeli) => Some(ProfessionalIdType::Adeli),
-        _ => Some(ProfessionalIdType::Internal),
-    };
-    // The card names the structure's id type as the CPS does (FINESS, SIRET or a number of
-    // the nomenclature); the identifier's shape decides when the label is not a name.
-    let structure_id_type = match situation.structure_id_type.to_ascii_uppercase().as_str() {
-        "SIRET" | "3" => Some(StructureIdType::Siret),
-        "FINESS" | "1" => Some(StructureIdType::Finess),
-        _ if situation.structure_id.len() == 14 => Some(StructureIdType::Siret),
-        _ => Some(StructureIdType::Finess),
-    };
-    Professional::new(&ProfessionalInput {
-        id_type,
-        id: &h.id,
-        family_name: &h.last_name,
-        given_name: &h.first_name,
-        profession: &h.profession,
-        specialty: &h.specialty,
-        structure_id_type,
-        structure_id: &situation.structure_id,
-        structure_name: &situation.structure_name,
-        activity_sector: &situation.activity_sector,
-    })
-    .map_err(|e| AccessError::CardHolder(format!("{}: {}", e.field, e.problem)))
+    passerelle_service_kit::identity::professional_of_card(h).map_err(AccessError::CardHolder)
 }
 
-/// The patient of a request, checked (`patient` is required): a key that does not match
-/// its matricule is a typing error the DMP would answer as an unknown patient, so it is
-/// refused here, naming the field.
+/// The patient of a request, checked (`patient` is required; see the service kit's
+/// [`checked_patient`](passerelle_service_kit::identity::checked_patient)).
 pub fn patient(p: Option<&ApiPatient>) -> Result<PatientIdentity, PatientError> {
-    let p = p.cloned().unwrap_or_default();
-    let identity = patient_from_api(&p)?;
-    if !identity.ins.key_valid() {
-        let oid = identity.ins.oid();
-        return Err(match Ins::typed(&p.matricule, &p.key, oid) {
-            Err(error) => PatientError::Ins {
-                field: "key",
-                error,
-            },
-            Ok(_) => PatientError::Ins {
-                field: "key",
-                error: passerelle_domain::InsError::KeyFormat(p.key.clone()),
-            },
-        });
-    }
-    Ok(identity)
+    passerelle_service_kit::identity::checked_patient(p)
 }

@@ -162,42 +162,14 @@ fn access_status(a: &AccessError) -> Status {
     }
 }
 
-fn document_status(d: &DocumentProblem, message: String) -> Status {
-    let (code, reason, field) = match d {
-        DocumentProblem::Store { error, .. } => match error {
-            passerelle_bus::documents::DocumentError::NotFound { .. }
-            | passerelle_bus::documents::DocumentError::InvalidId { .. } => {
-                (Code::NotFound, reasons::DOCUMENT_NOT_FOUND, "document_id")
-            }
-            _ => (Code::Unavailable, reasons::INTERNAL, "document_id"),
+fn document_status(d: &DocumentProblem, _message: String) -> Status {
+    d.status(
+        reasons::DMP_CONFIGURATION,
+        &passerelle_service_kit::letters::RequestFields {
+            actor: "access.actor",
+            idempotency_key: "options.idempotency_key",
         },
-        DocumentProblem::MediaType { .. } | DocumentProblem::TooLarge { .. } => (
-            Code::InvalidArgument,
-            reasons::INVALID_DOCUMENT,
-            "document_id",
-        ),
-        DocumentProblem::Id(_) => (
-            Code::InvalidArgument,
-            reasons::INVALID_REQUEST,
-            "options.idempotency_key",
-        ),
-        DocumentProblem::NoStructure => (
-            Code::InvalidArgument,
-            identity_reasons::INVALID_ACTOR,
-            "access.actor.professional.structure",
-        ),
-        DocumentProblem::Setting { .. } => (
-            Code::FailedPrecondition,
-            reasons::DMP_CONFIGURATION,
-            "document",
-        ),
-        DocumentProblem::Header(_) | DocumentProblem::Level1(_) | DocumentProblem::Vsm(_) => {
-            (Code::InvalidArgument, reasons::INVALID_DOCUMENT, "document")
-        }
-    };
-    RichError::new(code, reason, message.clone())
-        .field(field, message)
-        .into()
+    )
 }
 
 /// What a DMP or XDS code means for the caller.

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod face;
 pub mod grpc;
 pub mod identity;
+pub mod letters;
 pub mod request_id;
 pub mod service;
 pub mod settings;
