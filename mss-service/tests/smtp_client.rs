@@ -656,6 +656,30 @@ async fn no_starttls_offered_means_nothing_sent_in_clear() {
     assert!(t.extra.is_empty(), "{:?}", t.extra);
 }
 
+#[tokio::test]
+async fn plaintext_sent_ahead_of_the_tls_handshake_is_refused() {
+    // Anything after the reply to STARTTLS and before TLS could be injected by the path and
+    // would otherwise be read as the first reply inside TLS.
+    let (addr, server) = serve(
+        vec![
+            Say("220 smtp.test"),
+            ExpectLine(ehlo_line()),
+            Say("250-smtp.test\n250 STARTTLS"),
+            ExpectLine("STARTTLS".to_owned()),
+            Say("220 go ahead\n250-smtp.test\n250 AUTH EXTERNAL"),
+        ],
+        ServerOptions::default(),
+    )
+    .await;
+    let client = SmtpClient::new(&settings(addr, TlsMode::Starttls, AuthSettings::Auto)).unwrap();
+    let e = client.connect(ClientCert::Configured).await.unwrap_err();
+    assert!(
+        matches!(&e, SmtpError::Protocol { stage: Stage::StartTls, reason } if reason.contains("injected")),
+        "{e}"
+    );
+    finished(server).await;
+}
+
 /// Greeting, EHLO with `caps` (lines after the first), over implicit TLS.
 fn opening(caps: &'static str) -> Vec<Step> {
     vec![
