@@ -1,0 +1,65 @@
+//! The MSS service's own settings, beside the kit's (`[grpc]`, `[bus]`, `[log]`, `[worker]`,
+//! `[shutdown]`, `[documents]`): defaults, then the file, then `PASSERELLE__…` variables (e.g.
+//! `PASSERELLE__MSS__SMTP__HOST`).
+
+use std::time::Duration;
+
+use passerelle_domain::Platform;
+use passerelle_service_kit::audit::AuditSettings;
+use passerelle_service_kit::letters::DocumentSettings;
+use serde::{Deserialize, Serialize};
+
+use crate::directory::DirectorySettings;
+use crate::smtp::SmtpSettings;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MssSettings {
+    pub mss: MssConfig,
+    pub document: DocumentSettings,
+    pub audit: AuditSettings,
+    /// How long the workstation's card-agent may take to answer (the PIN is entered there).
+    #[serde(with = "humantime_serde")]
+    pub card_timeout: Duration,
+}
+
+impl Default for MssSettings {
+    fn default() -> Self {
+        Self {
+            mss: MssConfig::default(),
+            document: DocumentSettings::default(),
+            audit: AuditSettings::default(),
+            card_timeout: passerelle_card_client::DEFAULT_AGENT_TIMEOUT,
+        }
+    }
+}
+
+/// `[mss]`: the operator's SMTP server, the sender, the directory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MssConfig {
+    pub smtp: SmtpSettings,
+    /// The organisation's mailbox (its applicative or organisational MSSanté address): the
+    /// sender in organisation mode when the request names none. In CPS mode the sender is
+    /// the card holder's personal mailbox in the directory.
+    pub default_from: Option<String>,
+    /// `X-MSS-NIL`: the software's reference on the MSSanté convergence platform, when it has
+    /// one (e.g. `DEV935997`); not sent otherwise.
+    pub nil: Option<String>,
+    /// OID of the sending system, the XDM submission set's `sourceId`.
+    pub source_id: String,
+    /// On a test platform the test INS-NIR OID (1.2.250.1.213.1.4.10) is a qualified INS.
+    pub test_platform: bool,
+    pub directory: DirectorySettings,
+}
+
+impl MssSettings {
+    /// Where the INS is used: the test INS-NIR OID is qualified only on a test platform.
+    pub fn platform(&self) -> Platform {
+        if self.mss.test_platform {
+            Platform::Test
+        } else {
+            Platform::Production
+        }
+    }
+}
