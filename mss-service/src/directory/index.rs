@@ -1,5 +1,5 @@
 //! The imported extraction, kept on disk in one redb file (pure Rust, ACID; already a
-//! workspace dependency): `mailboxes` (address, lower case → the record as JSON), `by_rpps`
+//! workspace dependency): `mailboxes` (address, lower case → the record), `by_rpps`
 //! (RPPS → addresses), `by_family` (family name's search key → addresses) and `meta` (the
 //! last import's report).
 //!
@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use super::extraction::{self, ExtractionRecord, ImportReport, Parsed};
 use super::{
-    DirectoryProfessional, DirectorySource, ImportError, Mailbox, search_key, tidy_mailboxes,
+    DirectoryProfessional, DirectorySource, ImportError, Mailbox, MailboxType, search_key,
+    tidy_mailboxes,
 };
 
 const MAILBOXES: TableDefinition<&str, &[u8]> = TableDefinition::new("mailboxes");
@@ -277,8 +278,64 @@ fn sync_file(path: &Path) -> Result<(), IndexError> {
         .map_err(|e| io(path, e))
 }
 
+/// A stored record: a JSON array of the fields in a fixed order, led by the format's
+/// version (field names would double the index's size).
+type Stored = (
+    u8,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+const FORMAT: u8 = 1;
+
+fn encode(r: &ExtractionRecord) -> Result<Vec<u8>, IndexError> {
+    serde_json::to_vec(&(
+        FORMAT,
+        &r.address,
+        r.mailbox_type.code(),
+        &r.rpps,
+        &r.national_id,
+        &r.last_name,
+        &r.first_name,
+        &r.profession,
+        &r.service,
+        &r.structure_name,
+        &r.structure_id,
+    ))
+    .map_err(storage)
+}
+
 fn decode(bytes: &[u8]) -> Result<ExtractionRecord, IndexError> {
-    serde_json::from_slice(bytes).map_err(|e| storage(format!("a record is unreadable: {e}")))
+    let unreadable = |e: &dyn std::fmt::Display| {
+        storage(format!(
+            "a record is unreadable ({e}): import the extraction file again"
+        ))
+    };
+    let s: Stored = serde_json::from_slice(bytes).map_err(|e| unreadable(&e))?;
+    if s.0 != FORMAT {
+        return Err(unreadable(&format!("format {}", s.0)));
+    }
+    let mailbox_type =
+        MailboxType::from_code(&s.2).ok_or_else(|| unreadable(&format!("type {:?}", s.2)))?;
+    Ok(ExtractionRecord {
+        address: s.1,
+        mailbox_type,
+        rpps: s.3,
+        national_id: s.4,
+        last_name: s.5,
+        first_name: s.6,
+        profession: s.7,
+        service: s.8,
+        structure_name: s.9,
+        structure_id: s.10,
+    })
 }
 
 /// Who a record belongs to: the RPPS, else the address itself.
@@ -380,9 +437,9 @@ fn build(file: &Path, temp: &Path) -> Result<ImportReport, ImportError> {
                         report.duplicates += 1;
                         continue;
                     }
-                    let json = serde_json::to_vec(&record).map_err(storage)?;
+                    let stored = encode(&record)?;
                     mailboxes
-                        .insert(key.as_str(), json.as_slice())
+                        .insert(key.as_str(), stored.as_slice())
                         .map_err(storage)?;
                     if !record.rpps.is_empty() {
                         by_rpps
@@ -423,8 +480,12 @@ fn build(file: &Path, temp: &Path) -> Result<ImportReport, ImportError> {
         txn.commit().map_err(storage)?;
         Ok(report)
     });
+    let report = outcome??;
+    // The index is only read until the next import: pages packed full, the file's free space given back.
+    let mut db = db;
+    db.compact(redb::CompactionMode::Maximum).map_err(storage)?;
     drop(db);
-    outcome?
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -435,7 +496,7 @@ mod tests {
     fn records_group_by_rpps_and_sort_by_name() {
         let r = |address: &str, rpps: &str, last: &str, first: &str| ExtractionRecord {
             address: address.into(),
-            mailbox_type: super::super::MailboxType::Personal,
+            mailbox_type: MailboxType::Personal,
             rpps: rpps.into(),
             national_id: String::new(),
             last_name: last.into(),
