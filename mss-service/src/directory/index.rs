@@ -72,6 +72,8 @@ pub struct IndexInfo {
 struct Stamp {
     len: u64,
     modified: Option<SystemTime>,
+    /// The rename of an import gives the path a new inode.
+    inode: u64,
 }
 
 struct Inner {
@@ -121,9 +123,14 @@ impl ExtractionIndex {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(path, e)),
         };
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
         let stamp = Stamp {
             len: meta.len(),
             modified: meta.modified().ok(),
+            inode,
         };
         let mut open = self
             .inner

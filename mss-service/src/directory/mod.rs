@@ -363,6 +363,21 @@ pub fn parse_rpps(given: &str) -> Result<String, DirectoryError> {
     }
 }
 
+/// The API's name query, `FAMILY` or `FAMILY,GIVEN` (`SearchDirectoryRequest.name`), as the
+/// family name and the given name if any.
+pub fn split_name(query: &str) -> (String, Option<String>) {
+    match query.split_once(',') {
+        Some((family, given)) => {
+            let given = given.trim();
+            (
+                family.trim().to_owned(),
+                (!given.is_empty()).then(|| given.to_owned()),
+            )
+        }
+        None => (query.trim().to_owned(), None),
+    }
+}
+
 /// A name as compared: upper case, accents and ligatures folded, hyphens, apostrophes and
 /// runs of spaces as one space.
 pub fn search_key(name: &str) -> String {
@@ -447,6 +462,16 @@ mod tests {
                 Err(DirectoryError::InvalidRpps { .. })
             ));
         }
+    }
+
+    #[test]
+    fn name_queries_split_at_the_comma() {
+        assert_eq!(split_name(" FOUQUEREY "), ("FOUQUEREY".into(), None));
+        assert_eq!(
+            split_name("FOUQUEREY, Pierre"),
+            ("FOUQUEREY".into(), Some("Pierre".into()))
+        );
+        assert_eq!(split_name("FOUQUEREY,"), ("FOUQUEREY".into(), None));
     }
 
     #[test]
