@@ -8,12 +8,13 @@ use anyhow::Context;
 use clap::Parser;
 use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig};
 use passerelle_sandbox::insi::FaultInjection;
+use passerelle_sandbox::mss::directory::{DirectorySandbox, DirectorySandboxConfig};
 use passerelle_sandbox::{InsiSandbox, InsiSandboxConfig, TestPki};
 
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "Simulators of the French national e-health services (INSi, DMP) with a test PKI"
+    about = "Simulators of the French national e-health services (INSi, DMP, the Annuaire Santé directory) with a test PKI"
 )]
 struct Args {
     /// Data directory; the test PKI lives in its `pki/` folder.
@@ -44,6 +45,18 @@ struct Args {
     /// Inject faults into the DMP simulator (same syntax as --fault).
     #[arg(long)]
     dmp_fault: Option<FaultInjection>,
+    /// Listening address of the directory simulator (Annuaire Santé FHIR API).
+    #[arg(long, default_value = passerelle_sandbox::mss::directory::DEFAULT_DIRECTORY_LISTEN)]
+    mss_directory_listen: SocketAddr,
+    /// Accepted ESANTE-API-KEY of the directory simulator; repeat for several.
+    #[arg(
+        long = "mss-directory-api-key",
+        default_value = passerelle_sandbox::mss::directory::SANDBOX_API_KEY
+    )]
+    mss_directory_api_keys: Vec<String>,
+    /// Directory seed file (TOML) replacing the built-in professionals.
+    #[arg(long)]
+    mss_directory_seed: Option<PathBuf>,
     /// Largest distance, in seconds, between an assertion's (INSi CPS mode) or a VIHF's
     /// (DMP) IssueInstant and the sandbox's clock.
     #[arg(long, default_value_t = 300)]
@@ -91,14 +104,27 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("starting the DMP simulator")?;
 
+    let directory = DirectorySandbox::start(
+        DirectorySandboxConfig {
+            listen: args.mss_directory_listen,
+            api_keys: args.mss_directory_api_keys,
+            seed: args.mss_directory_seed,
+        },
+        &pki,
+    )
+    .await
+    .context("starting the directory simulator")?;
+
     println!("INSi sandbox endpoint: {}", insi.url());
     println!("INSi sandbox WSDL:     {}", insi.wsdl_url());
     println!("DMP sandbox services:  {}", dmp.url());
+    println!("Directory (FHIR) base: {}", directory.base_url());
     print!("{}", pki.describe());
 
     shutdown_signal().await?;
     insi.shutdown().await;
     dmp.shutdown().await;
+    directory.stop().await;
     Ok(())
 }
 

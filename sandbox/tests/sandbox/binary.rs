@@ -17,6 +17,8 @@ async fn binary_serves_and_stops_on_sigterm() {
             "127.0.0.1:0",
             "--dmp-listen",
             "127.0.0.1:0",
+            "--mss-directory-listen",
+            "127.0.0.1:0",
             "--latency-ms",
             "1",
         ])
