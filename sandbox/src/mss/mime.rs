@@ -49,7 +49,11 @@ pub(crate) fn split(entity: &[u8]) -> (Headers, &[u8]) {
         let text = String::from_utf8_lossy(line);
         if line[0] == b' ' || line[0] == b'\t' {
             if let Some((_, value)) = fields.last_mut() {
-                value.push(' ');
+                // A field whose value starts on the next line (`Message-ID:` then
+                // ` <…>`, as Python folds long ones) has no blank to keep.
+                if !value.is_empty() {
+                    value.push(' ');
+                }
                 value.push_str(text.trim());
             }
             continue;

@@ -820,7 +820,8 @@ impl Session {
     /// `reset`, the connection is dropped after the first line (`Err(None)`).
     async fn read_data(&mut self, st: &mut State, reset: bool) -> Result<Data, Option<ReadEnd>> {
         let max_size = self.shared.config.max_message_bytes;
-        // The limit applies to the text; a dot-stuffed line carries one more byte.
+        // The limit applies to the text (checked below); a dot-stuffed line carries one
+        // more byte, and a line break two.
         let max_line = self.shared.config.max_line_bytes + 3;
         let mut data = Data::default();
         let mut line = Vec::new();
@@ -843,6 +844,9 @@ impl Session {
                 data.bare_lf = true;
             }
             let text = line.strip_prefix(b".").unwrap_or(&line);
+            if trim_crlf(text).len() > self.shared.config.max_line_bytes {
+                data.long_line = true;
+            }
             if data.message.len() + text.len() > max_size {
                 data.too_big = true;
             } else {
@@ -986,7 +990,7 @@ impl Session {
         let (original_type, original) = if txn.ret.as_deref() == Some("FULL") {
             ("message/rfc822", message)
         } else {
-            let end = memchr::memmem::find(message, b"\r\n\r\n").map_or(message.len(), |i| i + 2);
+            let end = memchr::memmem::find(message, b"\r\n\r\n").map_or(message.len(), |i| i + 4);
             ("text/rfc822-headers", &message[..end])
         };
         let mut out = format!(
