@@ -1231,3 +1231,30 @@ async fn configuration_errors_are_reported() {
     .unwrap_err();
     assert!(matches!(err, SandboxError::Bind { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_mailbox_that_cannot_be_written_gives_a_transient_refusal() {
+    let sandbox = Sandbox::default().await;
+    // A file where the mailbox's folder should be.
+    let dir = mss::mailbox_dir(sandbox.data.path(), SECRETARIAT).unwrap();
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::write(&dir, b"in the way").unwrap();
+    let mut smtp = session(sandbox.implicit(), Identity::Org).await;
+    let replies = smtp
+        .send(
+            LPS_APP,
+            &[SECRETARIAT],
+            &message(LPS_APP, &[SECRETARIAT], "x", "y"),
+        )
+        .await;
+    assert!(replies[2].starts("451 4.3.0"), "{replies:?}");
+    std::fs::remove_file(&dir).unwrap();
+    let replies = smtp
+        .send(
+            LPS_APP,
+            &[SECRETARIAT],
+            &message(LPS_APP, &[SECRETARIAT], "x", "y"),
+        )
+        .await;
+    assert!(replies[2].starts("250 2.0.0"), "{replies:?}");
+}

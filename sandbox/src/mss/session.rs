@@ -921,7 +921,13 @@ impl Session {
         match stored {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
-                tracing::error!(%error, "MSS sandbox: storing a message failed");
+                // The path names the mailbox, and a citizen's mailbox is an INS: the cause
+                // only.
+                let cause = match &error {
+                    store::MailboxError::Io { source, .. } => source.to_string(),
+                    store::MailboxError::InvalidAddress(_) => "invalid address".to_owned(),
+                };
+                tracing::error!(%cause, "MSS sandbox: storing a message failed");
                 return Err("451 4.3.0 Error: local storage failure, try again later".into());
             }
             Err(error) => {
