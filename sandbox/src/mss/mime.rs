@@ -283,6 +283,7 @@ fn encoded_word(text: &str) -> Option<(String, usize)> {
     if payload.contains(' ') || charset.is_empty() {
         return None;
     }
+    let used = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
     // RFC 2231 §5: charset*language.
     let charset = charset
         .split('*')
@@ -310,7 +311,6 @@ fn encoded_word(text: &str) -> Option<(String, usize)> {
         }
         _ => return None,
     };
-    let used = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
     Some((decode_charset(&charset, &bytes), used))
 }
 
@@ -550,6 +550,10 @@ mod tests {
         assert_eq!(body, b"body");
         assert_eq!(decode_words("a =?iso-8859-1?q?=E9t=E9?= b"), "a été b");
         assert_eq!(decode_words("plain  text"), "plain  text");
+        assert_eq!(decode_words("=?UTF-8*fr?Q?=C3=A9t=C3=A9?= !"), "été !");
+        // Not words: left as they are, without panicking on what follows.
+        assert_eq!(decode_words("=?utf-8?X?abc?= é"), "=?utf-8?X?abc?= é");
+        assert_eq!(decode_words("=?é?Q?a?= b"), "a b");
     }
 
     #[test]
@@ -591,5 +595,44 @@ a=3Db=\r\nc\r\n--outer--\r\nepilogue\r\n";
                 },
             ]
         );
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        // Pieces of MIME syntax and multi-byte characters, shuffled by a fixed generator.
+        let pieces: [&[u8]; 16] = [
+            b"=?",
+            b"?=",
+            b"?Q?",
+            b"?B?",
+            b"\r\n",
+            b"\n",
+            b" ",
+            b"--b",
+            b"boundary=b",
+            b"Content-Type: multipart/mixed; ",
+            b"filename*0*=utf-8''%C3",
+            b"\"",
+            "é€".as_bytes(),
+            b"=C3",
+            b";",
+            b"\xff\xfe",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.extend_from_slice(pieces[(state % 16) as usize]);
+            }
+            let text = String::from_utf8_lossy(&input);
+            let _ = attachments(&input);
+            let _ = structured(&text);
+            let _ = decode_words(&text);
+            let _ = addresses(&text);
+            let _ = decoded_size(&input, "quoted-printable");
+        }
     }
 }

@@ -155,7 +155,11 @@ pub(crate) fn summarise(raw: &[u8], file: PathBuf, envelope: Option<Envelope>) -
     };
     let mut mss_headers = BTreeMap::new();
     for (name, value) in headers.iter() {
-        if name.len() > 6 && name[..6].eq_ignore_ascii_case("X-MSS-") {
+        if name.len() > 6
+            && name
+                .get(..6)
+                .is_some_and(|p| p.eq_ignore_ascii_case("X-MSS-"))
+        {
             mss_headers
                 .entry(name.to_ascii_uppercase())
                 .or_insert_with(|| value.to_owned());
