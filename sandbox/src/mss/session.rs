@@ -807,12 +807,9 @@ impl Session {
                 _ => self.accept(st, &txn, body.message).await,
             }
         };
-        match outcome {
-            Ok(text) => reply(st, &text).await?,
-            Err(text) => {
-                reply(st, &text).await?;
-            }
-        }
+        // The transaction ends either way (RFC 5321 §4.1.1.4).
+        let (Ok(text) | Err(text)) = outcome;
+        reply(st, &text).await?;
         Ok(Next::Continue)
     }
 
