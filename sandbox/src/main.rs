@@ -1,4 +1,5 @@
-//! `passerelle-sandbox`: runs the INSi and DMP simulators with the test PKI.
+//! `passerelle-sandbox`: runs the INSi, DMP and MSSanté (SMTP submission) simulators with
+//! the test PKI.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,12 +10,13 @@ use clap::Parser;
 use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig};
 use passerelle_sandbox::insi::FaultInjection;
 use passerelle_sandbox::mss::directory::{DirectorySandbox, DirectorySandboxConfig};
+use passerelle_sandbox::mss::{MssFault, MssSandbox, MssSandboxConfig, SaslMode};
 use passerelle_sandbox::{InsiSandbox, InsiSandboxConfig, TestPki};
 
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "Simulators of the French national e-health services (INSi, DMP, the Annuaire Santé directory) with a test PKI"
+    about = "Simulators of the French national e-health services (INSi, DMP, MSSanté, the Annuaire Santé directory) with a test PKI"
 )]
 struct Args {
     /// Data directory; the test PKI lives in its `pki/` folder.
@@ -57,6 +59,26 @@ struct Args {
     /// Directory seed file (TOML) replacing the built-in professionals.
     #[arg(long)]
     mss_directory_seed: Option<PathBuf>,
+    /// MSSanté SMTP submission port, STARTTLS.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_STARTTLS_LISTEN)]
+    mss_listen: SocketAddr,
+    /// MSSanté SMTP submission port, implicit TLS.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMPLICIT_TLS_LISTEN)]
+    mss_tls_listen: SocketAddr,
+    /// Inject SMTP faults: KIND, KIND@N or KIND%P with KIND one of greeting-421, rcpt-550,
+    /// rcpt-450, data-451, data-554, reset; repeat for several.
+    #[arg(long = "mss-fault")]
+    mss_faults: Vec<MssFault>,
+    /// Delay before the SMTP reply to the end of DATA, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    mss_latency_ms: u64,
+    /// AUTH EXTERNAL for a client certificate: offer (the certificate alone is enough too),
+    /// off (not offered, as Postfix), require (the certificate alone is not enough).
+    #[arg(long, default_value = "offer")]
+    mss_sasl: SaslMode,
+    /// Largest message the SMTP submission accepts, in bytes.
+    #[arg(long, default_value_t = passerelle_sandbox::mss::DEFAULT_MSS_MAX_MESSAGE_BYTES)]
+    mss_max_message_bytes: usize,
     /// Largest distance, in seconds, between an assertion's (INSi CPS mode) or a VIHF's
     /// (DMP) IssueInstant and the sandbox's clock.
     #[arg(long, default_value_t = 300)]
@@ -80,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
         listen: args.insi_listen,
         latency: Duration::from_millis(args.latency_ms),
         accepted_idams: args.accepted_idams,
-        identities_file: args.insi_identities,
+        identities_file: args.insi_identities.clone(),
         fault_injection: args.fault,
         assertion_max_skew: Duration::from_secs(args.assertion_skew_secs),
         ..InsiSandboxConfig::default()
@@ -96,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
             latency: Duration::from_millis(args.latency_ms),
             fault_injection: args.dmp_fault,
             vihf_max_skew: Duration::from_secs(args.assertion_skew_secs),
-            patients_file: args.dmp_patients,
+            patients_file: args.dmp_patients.clone(),
             ..DmpSandboxConfig::default()
         },
         &pki,
@@ -115,16 +137,40 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("starting the directory simulator")?;
 
+    let mss = MssSandbox::start(
+        MssSandboxConfig {
+            starttls_listen: args.mss_listen,
+            implicit_tls_listen: args.mss_tls_listen,
+            data_dir: args.data_dir.clone(),
+            latency: Duration::from_millis(args.mss_latency_ms),
+            faults: args.mss_faults,
+            sasl: args.mss_sasl,
+            max_message_bytes: args.mss_max_message_bytes,
+            identities_file: args.insi_identities,
+            patients_file: args.dmp_patients,
+            ..MssSandboxConfig::default()
+        },
+        &pki,
+    )
+    .await
+    .context("starting the MSSanté simulator")?;
+
     println!("INSi sandbox endpoint: {}", insi.url());
     println!("INSi sandbox WSDL:     {}", insi.wsdl_url());
     println!("DMP sandbox services:  {}", dmp.url());
     println!("Directory (FHIR) base: {}", directory.base_url());
+    println!(
+        "MSS sandbox SMTP:      {} (STARTTLS), {} (implicit TLS)",
+        mss.starttls_addr(),
+        mss.implicit_tls_addr()
+    );
     print!("{}", pki.describe());
 
     shutdown_signal().await?;
     insi.shutdown().await;
     dmp.shutdown().await;
     directory.stop().await;
+    mss.shutdown().await;
     Ok(())
 }
 

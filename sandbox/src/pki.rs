@@ -36,6 +36,10 @@ pub const ORG_NAME: &str = "CENTRE DE SANTE PASSERELLE SANDBOX";
 pub const ORG_STRUCTURE_ID: &str = "999000003";
 /// Card identifier (CN) of the test CPS.
 pub const CPS_CARD_ID: &str = "00B9900001";
+/// CN of the certificate of the organisation's applicative MSSanté mailbox (`mss-app.crt`):
+/// the mailbox's address (our choice; the IGC-Santé's naming of such certificates was not
+/// found).
+pub const MSS_APP_CN: &str = "lps@passerelle-sandbox.mssante.fr";
 /// CN of the CPS intermediate CA, named like the IGC-Santé test CA that issues CPS
 /// certificates (`TEST AC IGC-SANTE FORT PERSONNES`).
 pub const CPS_CA_CN: &str = "TEST AC IGC-SANTE FORT PERSONNES";
@@ -108,6 +112,14 @@ pub struct TestPki {
     /// Server certificate for `localhost`, `sandbox` (docker-compose), `127.0.0.1` and `::1`.
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
+    /// Software certificate of the organisation's applicative MSSanté mailbox
+    /// ([`MSS_APP_CN`], clientAuth and emailProtection): the MSS sandbox lets it send as
+    /// that mailbox only.
+    pub mss_app_cert: PathBuf,
+    pub mss_app_key: PathBuf,
+    /// The applicative mailbox's certificate, key and root CA as PKCS#12
+    /// ([`ORG_P12_PASSWORD`]).
+    pub mss_app_p12: PathBuf,
 }
 
 /// A certificate (DER and PEM) with its key.
@@ -138,6 +150,9 @@ impl TestPki {
             cps_sign_key: p("cps-sign.key"),
             server_cert: p("server.crt"),
             server_key: p("server.key"),
+            mss_app_cert: p("mss-app.crt"),
+            mss_app_key: p("mss-app.key"),
+            mss_app_p12: p("mss-app.p12"),
         }
     }
 
@@ -206,6 +221,19 @@ impl TestPki {
         pki.ensure_leaf(&pki.server_cert, &pki.server_key, &root, root_new, || {
             generate_server(&root_issuer)
         })?;
+        let mss_app_new =
+            pki.ensure_leaf(&pki.mss_app_cert, &pki.mss_app_key, &root, root_new, || {
+                generate_mss_app(&root_issuer)
+            })?;
+        if mss_app_new || !pki.p12_matches(&pki.mss_app_p12, &pki.mss_app_cert) {
+            pki.write_p12(
+                &pki.mss_app_p12,
+                &pki.mss_app_cert,
+                &pki.mss_app_key,
+                &root.cert_der,
+                "mss-app",
+            )?;
+        }
         if org_new || !pki.p12_matches(&pki.org_p12, &pki.org_cert) {
             pki.write_p12(
                 &pki.org_p12,
@@ -337,6 +365,21 @@ impl TestPki {
                 format!(" (card {CPS_CARD_ID}, RSA-2048, nonRepudiation)"),
             ),
             ("CPS signature key", &self.cps_sign_key, String::new()),
+            (
+                "MSS applicative mailbox cert",
+                &self.mss_app_cert,
+                format!(" ({MSS_APP_CN})"),
+            ),
+            (
+                "MSS applicative mailbox key",
+                &self.mss_app_key,
+                String::new(),
+            ),
+            (
+                "MSS applicative PKCS#12",
+                &self.mss_app_p12,
+                format!(" (password: {ORG_P12_PASSWORD})"),
+            ),
             (
                 "server certificate",
                 &self.server_cert,
@@ -547,6 +590,24 @@ fn generate_cps(cps_ca: &Issuer<'_, KeyPair>, usage: CpsKey) -> Result<Pair, Pki
         }
     }
     let cert = params.signed_by(&key, cps_ca)?;
+    Ok(Pair {
+        cert_der: cert.der().to_vec(),
+        cert_pem: cert.pem(),
+        key,
+    })
+}
+
+/// The applicative mailbox's software certificate: the organisation's subject with the
+/// mailbox address as CN and as an rfc822Name, for TLS client authentication.
+fn generate_mss_app(root: &Issuer<'_, KeyPair>) -> Result<Pair, PkiError> {
+    let key = new_key()?;
+    let mut params = client_params(MSS_APP_CN);
+    params.subject_alt_names = vec![SanType::Rfc822Name(MSS_APP_CN.try_into()?)];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ClientAuth,
+        ExtendedKeyUsagePurpose::EmailProtection,
+    ];
+    let cert = params.signed_by(&key, root)?;
     Ok(Pair {
         cert_der: cert.der().to_vec(),
         cert_pem: cert.pem(),

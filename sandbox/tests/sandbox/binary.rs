@@ -19,6 +19,10 @@ async fn binary_serves_and_stops_on_sigterm() {
             "127.0.0.1:0",
             "--mss-directory-listen",
             "127.0.0.1:0",
+            "--mss-listen",
+            "127.0.0.1:0",
+            "--mss-tls-listen",
+            "127.0.0.1:0",
             "--latency-ms",
             "1",
         ])
@@ -50,6 +54,10 @@ async fn binary_serves_and_stops_on_sigterm() {
     assert!(printed.contains("?wsdl"), "{printed}");
     assert!(printed.contains("org.p12"), "{printed}");
     assert!(printed.contains("org-sign.p12"), "{printed}");
+    assert!(
+        printed.contains("MSS sandbox SMTP:      127.0.0.1:") && printed.contains("(implicit TLS)"),
+        "{printed}"
+    );
     assert!(
         printed.contains("DMP sandbox services:  https://127.0.0.1:")
             && printed.contains("/si-dmp-server/v2/services"),
