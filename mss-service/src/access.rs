@@ -28,9 +28,7 @@ pub enum AccessError {
     MissingProfessional,
     #[error("{}: {}", .0.field, .0.problem)]
     Professional(ProfessionalError),
-    #[error(
-        "actor.cps.workstation_id {0:?} is not a workstation id (letters, digits, '-', '_')"
-    )]
+    #[error("actor.cps.workstation_id {0:?} is not a workstation id (letters, digits, '-', '_')")]
     BadWorkstation(String),
     #[error("the CPS card: {0}")]
     Card(#[from] CardError),

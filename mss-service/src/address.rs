@@ -352,6 +352,13 @@ pub fn is_patient_address(address: &MssAddress) -> bool {
     address.is_patient()
 }
 
+/// Whether an address as text (e.g. a server's account of a recipient) is a patient's mailbox.
+pub fn is_patient_text(address: &str) -> bool {
+    address
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(PATIENT_DOMAIN))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

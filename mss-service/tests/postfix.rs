@@ -456,6 +456,7 @@ async fn postfix_takes_a_letter_over_starttls_on_the_organisation_certificate_al
         recipients: vec![FOUQUEREY.to_owned()],
         eight_bit: true,
         dsn: None,
+        all_or_nothing: false,
     };
     let delivery = session.send(&envelope, &chunks).await.unwrap();
     session.quit().await;
@@ -490,6 +491,7 @@ async fn postfix_in_wrapper_mode_takes_a_letter_over_implicit_tls() {
         recipients: vec![FOUQUEREY.to_owned(), SECRETARIAT.to_owned()],
         eight_bit: true,
         dsn: None,
+        all_or_nothing: false,
     };
     let delivery = client
         .send(ClientCert::Configured, &envelope, &chunks)
@@ -537,6 +539,7 @@ async fn postfix_refuses_to_relay_for_a_certificate_it_does_not_know() {
         recipients: vec![FOUQUEREY.to_owned()],
         eight_bit: true,
         dsn: None,
+        all_or_nothing: false,
     };
     let e = client
         .send(ClientCert::Configured, &envelope, &chunks)

@@ -770,6 +770,46 @@ async fn every_recipient_refused_means_no_data() {
     assert!(t.data.is_empty() && !t.lines.iter().any(|l| l == "DATA"));
 }
 
+/// A message meant for a group goes to all of it or to no one: one refusal resets the
+/// transaction before DATA.
+#[tokio::test]
+async fn all_or_nothing_a_refused_recipient_means_nobody_receives() {
+    let mut script = opening("250-smtp.test\n250 ENHANCEDSTATUSCODES");
+    script.extend([
+        Expect("MAIL FROM:"),
+        Say("250 2.1.0 Ok"),
+        ExpectLine(format!("RCPT TO:<{FOUQUEREY}>")),
+        Say("250 2.1.5 Ok"),
+        ExpectLine(format!("RCPT TO:<{SECRETARIAT}>")),
+        Say("550 5.1.1 User unknown"),
+        ExpectLine("RSET".to_owned()),
+        Say("250 2.0.0 Ok"),
+        ExpectLine("QUIT".to_owned()),
+        Say("221 Bye"),
+    ]);
+    let (addr, server) = serve(script, ServerOptions::default()).await;
+    let client = SmtpClient::new(&settings(addr, TlsMode::Implicit, AuthSettings::Auto)).unwrap();
+    let e = client
+        .send(
+            ClientCert::Configured,
+            &Envelope {
+                all_or_nothing: true,
+                ..envelope(&[FOUQUEREY, SECRETARIAT])
+            },
+            &letter(),
+        )
+        .await
+        .unwrap_err();
+    let SmtpError::RecipientsRefused { refused } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].address, SECRETARIAT);
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    let t = finished(server).await;
+    assert!(t.data.is_empty() && !t.lines.iter().any(|l| l == "DATA"));
+}
+
 #[tokio::test]
 async fn transient_and_permanent_replies_on_one_session() {
     let mut script = opening("250-smtp.test\n250 ENHANCEDSTATUSCODES");

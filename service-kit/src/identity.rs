@@ -204,6 +204,72 @@ pub fn status_to_api(status: IdentityStatus) -> api::IdentityStatus {
     }
 }
 
+/// The professional a CPS names: its holder, in the first practice situation that has a
+/// structure and an activity sector (what the national services take from the card). The
+/// error says why the holder cannot act.
+pub fn professional_of_card(h: &card::CpsHolder) -> Result<Professional, String> {
+    let situation = h
+        .situations
+        .iter()
+        .find(|s| !s.structure_id.is_empty() && !s.activity_sector.is_empty());
+    let Some(situation) = situation else {
+        return Err(if h.situations_need_pin {
+            "its practice situations are read after the PIN: unlock the card on the workstation"
+                .to_owned()
+        } else {
+            "no practice situation with a structure and an activity sector".to_owned()
+        });
+    };
+    let id_type = match card::IdType::try_from(h.id_type) {
+        Ok(card::IdType::Rpps) => Some(ProfessionalIdType::Rpps),
+        Ok(card::IdType::Adeli) => Some(ProfessionalIdType::Adeli),
+        _ => Some(ProfessionalIdType::Internal),
+    };
+    // The card names the structure's id type as the CPS does (FINESS, SIRET or a number of
+    // the nomenclature); the identifier's shape decides when the label is not a name.
+    let structure_id_type = match situation.structure_id_type.to_ascii_uppercase().as_str() {
+        "SIRET" | "3" => Some(StructureIdType::Siret),
+        "FINESS" | "1" => Some(StructureIdType::Finess),
+        _ if situation.structure_id.len() == 14 => Some(StructureIdType::Siret),
+        _ => Some(StructureIdType::Finess),
+    };
+    Professional::new(&ProfessionalInput {
+        id_type,
+        id: &h.id,
+        family_name: &h.last_name,
+        given_name: &h.first_name,
+        profession: &h.profession,
+        specialty: &h.specialty,
+        structure_id_type,
+        structure_id: &situation.structure_id,
+        structure_name: &situation.structure_name,
+        activity_sector: &situation.activity_sector,
+    })
+    .map_err(|e| format!("{}: {}", e.field, e.problem))
+}
+
+/// The patient of a request, checked (`patient` is required): a key that does not match
+/// its matricule is a typing error a national service would answer as an unknown patient,
+/// so it is refused here, naming the field.
+pub fn checked_patient(p: Option<&api::PatientIdentity>) -> Result<PatientIdentity, PatientError> {
+    let p = p.cloned().unwrap_or_default();
+    let identity = patient_from_api(&p)?;
+    if !identity.ins.key_valid() {
+        let oid = identity.ins.oid();
+        return Err(match Ins::typed(&p.matricule, &p.key, oid) {
+            Err(error) => PatientError::Ins {
+                field: "key",
+                error,
+            },
+            Ok(_) => PatientError::Ins {
+                field: "key",
+                error: passerelle_domain::InsError::KeyFormat(p.key.clone()),
+            },
+        });
+    }
+    Ok(identity)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,70 +412,4 @@ mod tests {
             assert_eq!(e.to_status().code(), Code::InvalidArgument);
         }
     }
-}
-
-/// The professional a CPS names: its holder, in the first practice situation that has a
-/// structure and an activity sector (what the national services take from the card). The
-/// error says why the holder cannot act.
-pub fn professional_of_card(h: &card::CpsHolder) -> Result<Professional, String> {
-    let situation = h
-        .situations
-        .iter()
-        .find(|s| !s.structure_id.is_empty() && !s.activity_sector.is_empty());
-    let Some(situation) = situation else {
-        return Err(if h.situations_need_pin {
-            "its practice situations are read after the PIN: unlock the card on the workstation"
-                .to_owned()
-        } else {
-            "no practice situation with a structure and an activity sector".to_owned()
-        });
-    };
-    let id_type = match card::IdType::try_from(h.id_type) {
-        Ok(card::IdType::Rpps) => Some(ProfessionalIdType::Rpps),
-        Ok(card::IdType::Adeli) => Some(ProfessionalIdType::Adeli),
-        _ => Some(ProfessionalIdType::Internal),
-    };
-    // The card names the structure's id type as the CPS does (FINESS, SIRET or a number of
-    // the nomenclature); the identifier's shape decides when the label is not a name.
-    let structure_id_type = match situation.structure_id_type.to_ascii_uppercase().as_str() {
-        "SIRET" | "3" => Some(StructureIdType::Siret),
-        "FINESS" | "1" => Some(StructureIdType::Finess),
-        _ if situation.structure_id.len() == 14 => Some(StructureIdType::Siret),
-        _ => Some(StructureIdType::Finess),
-    };
-    Professional::new(&ProfessionalInput {
-        id_type,
-        id: &h.id,
-        family_name: &h.last_name,
-        given_name: &h.first_name,
-        profession: &h.profession,
-        specialty: &h.specialty,
-        structure_id_type,
-        structure_id: &situation.structure_id,
-        structure_name: &situation.structure_name,
-        activity_sector: &situation.activity_sector,
-    })
-    .map_err(|e| format!("{}: {}", e.field, e.problem))
-}
-
-/// The patient of a request, checked (`patient` is required): a key that does not match
-/// its matricule is a typing error a national service would answer as an unknown patient,
-/// so it is refused here, naming the field.
-pub fn checked_patient(p: Option<&api::PatientIdentity>) -> Result<PatientIdentity, PatientError> {
-    let p = p.cloned().unwrap_or_default();
-    let identity = patient_from_api(&p)?;
-    if !identity.ins.key_valid() {
-        let oid = identity.ins.oid();
-        return Err(match Ins::typed(&p.matricule, &p.key, oid) {
-            Err(error) => PatientError::Ins {
-                field: "key",
-                error,
-            },
-            Ok(_) => PatientError::Ins {
-                field: "key",
-                error: passerelle_domain::InsError::KeyFormat(p.key.clone()),
-            },
-        });
-    }
-    Ok(identity)
 }

@@ -109,18 +109,30 @@ impl DocumentProblem {
                 DocumentError::NotFound { .. } | DocumentError::InvalidId { .. } => {
                     (StatusCode::NotFound, DOCUMENT_NOT_FOUND, "document_id")
                 }
-                _ => (StatusCode::Unavailable, DOCUMENT_STORE_UNAVAILABLE, "document_id"),
+                _ => (
+                    StatusCode::Unavailable,
+                    DOCUMENT_STORE_UNAVAILABLE,
+                    "document_id",
+                ),
             },
             Self::MediaType { .. } | Self::TooLarge { .. } => {
                 (StatusCode::InvalidArgument, INVALID_DOCUMENT, "document_id")
             }
-            Self::Id(_) => (StatusCode::InvalidArgument, INVALID_REQUEST, fields.idempotency_key),
+            Self::Id(_) => (
+                StatusCode::InvalidArgument,
+                INVALID_REQUEST,
+                fields.idempotency_key,
+            ),
             Self::NoStructure => (
                 StatusCode::InvalidArgument,
                 identity_reasons::INVALID_ACTOR,
                 structure.as_str(),
             ),
-            Self::Setting { .. } => (StatusCode::FailedPrecondition, configuration_reason, "document"),
+            Self::Setting { .. } => (
+                StatusCode::FailedPrecondition,
+                configuration_reason,
+                "document",
+            ),
             Self::Header(_) | Self::Level1(_) | Self::Vsm(_) => {
                 (StatusCode::InvalidArgument, INVALID_DOCUMENT, "document")
             }
@@ -275,4 +287,3 @@ pub fn letter_cda(
 pub fn vsm_cda(header: &DocumentHeader, input: &[u8]) -> Result<Cda, DocumentProblem> {
     Ok(letter::vsm_cda(header, input)?)
 }
-

@@ -172,6 +172,14 @@ pub enum SmtpError {
     /// No recipient accepted: nothing was sent.
     #[error("the server refused every recipient ({}): {}", .refused.len(), first_refusal(.refused))]
     AllRecipientsRefused { refused: Vec<RecipientReply> },
+    /// Some recipients refused and the envelope asked for all or none: the transaction was
+    /// reset, nothing was sent to anyone.
+    #[error(
+        "the server refused {} of the recipients ({}): nothing was sent; correct or remove them and send again",
+        .refused.len(),
+        first_refusal(.refused)
+    )]
+    RecipientsRefused { refused: Vec<RecipientReply> },
     /// Too large for the server or our own ceiling: make it smaller (checked before sending
     /// when the limit is known).
     #[error("the message ({size} bytes) is too large: {}", limit_text(.limit))]
@@ -211,7 +219,7 @@ impl SmtpError {
             | Self::Connect { .. }
             | Self::Timeout { .. }
             | Self::ConnectionLost { .. } => true,
-            Self::AllRecipientsRefused { refused } => {
+            Self::AllRecipientsRefused { refused } | Self::RecipientsRefused { refused } => {
                 refused.iter().all(|r| r.reply.is_transient())
             }
             Self::Card(e) => matches!(e, CardError::Transient { .. }),
@@ -227,7 +235,9 @@ impl SmtpError {
             | Self::Transient { reply, .. }
             | Self::Permanent { reply, .. } => Some(reply),
             Self::MessageTooLarge { reply, .. } => reply.as_ref(),
-            Self::AllRecipientsRefused { refused } => refused.first().map(|r| &r.reply),
+            Self::AllRecipientsRefused { refused } | Self::RecipientsRefused { refused } => {
+                refused.first().map(|r| &r.reply)
+            }
             _ => None,
         }
     }

@@ -94,6 +94,9 @@ pub struct Envelope {
     pub eight_bit: bool,
     /// Delivery status notifications to ask for, when the server offers DSN.
     pub dsn: Option<Dsn>,
+    /// Every recipient or none: when the server refuses one, the transaction is reset before
+    /// `DATA` (no one receives a message meant for a group).
+    pub all_or_nothing: bool,
 }
 
 /// DSN parameters (RFC 3461).
@@ -695,6 +698,9 @@ impl Session {
                 _ if reply.is_transient() || reply.is_permanent() => refused.push(entry(reply)),
                 _ => return Err(unexpected(Stage::RcptTo, reply)),
             }
+        }
+        if envelope.all_or_nothing && !refused.is_empty() && !accepted.is_empty() {
+            return Err(SmtpError::RecipientsRefused { refused });
         }
         if accepted.is_empty() {
             return Err(SmtpError::AllRecipientsRefused { refused });
