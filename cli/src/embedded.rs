@@ -14,12 +14,17 @@ use dmp_service::config::SignatureKey;
 use dmp_service::{DmpSettings, RunningDmpService};
 use ins_service::insi::{ClientIdentity, ClientTls, InsiClientConfig, LpsContext};
 use ins_service::{InsSettings, RunningInsService};
+use mss_service::{MssSettings, RunningMssService};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig, RunningDmpSandbox};
 use passerelle_sandbox::insi::SANDBOX_IDAM;
 use passerelle_sandbox::insi::{
     FaultInjection, InsiSandbox, InsiSandboxConfig, RunningInsiSandbox,
 };
+use passerelle_sandbox::mss::directory::{
+    DirectorySandbox, DirectorySandboxConfig, RunningDirectorySandbox, SANDBOX_API_KEY,
+};
+use passerelle_sandbox::mss::{MssFault, MssSandbox, MssSandboxConfig, RunningMssSandbox};
 use passerelle_sandbox::pki::{CPS_CARD_ID, TestPki};
 use passerelle_service_kit::Roles;
 use passerelle_service_kit::Shutdown;
@@ -28,6 +33,7 @@ use passerelle_service_kit::settings::KitSettings;
 /// Default gRPC ports, one per service.
 pub const INS_PORT: u16 = 50051;
 pub const DMP_PORT: u16 = dmp_service::GRPC_PORT;
+pub const MSS_PORT: u16 = mss_service::GRPC_PORT;
 pub const CARD_PORT: u16 = card_agent::config::DEFAULT_GRPC_PORT;
 /// Workstation id of the embedded card-agent.
 pub const CARD_WORKSTATION: &str = "local";
@@ -45,6 +51,15 @@ pub struct EmbeddedOptions {
     pub dmp_sandbox_listen: SocketAddr,
     pub dmp_latency: Duration,
     pub dmp_fault: Option<FaultInjection>,
+    pub mss_listen: SocketAddr,
+    /// The MSSanté sandbox's SMTP submission (STARTTLS) address.
+    pub mss_smtp_listen: SocketAddr,
+    /// The MSSanté sandbox's SMTP submission with implicit TLS.
+    pub mss_smtp_tls_listen: SocketAddr,
+    /// The directory sandbox (Annuaire Santé FHIR API).
+    pub directory_listen: SocketAddr,
+    pub mss_latency: Duration,
+    pub mss_faults: Vec<MssFault>,
 }
 
 /// The software identity the embedded DMP client declares (VIHF `LPS_*`, HL7v3 sender).
@@ -59,6 +74,9 @@ pub struct Embedded {
     pub ins: RunningInsService,
     pub dmp_sandbox: RunningDmpSandbox,
     pub dmp: RunningDmpService,
+    pub mss_sandbox: RunningMssSandbox,
+    pub directory: RunningDirectorySandbox,
+    pub mss: RunningMssService,
     pub card: RunningCardAgent,
     shutdown: Shutdown,
 }
@@ -171,6 +189,45 @@ impl Embedded {
         .await
         .context("starting the DMP service")?;
 
+        let mss_sandbox = MssSandbox::start(
+            MssSandboxConfig {
+                starttls_listen: opts.mss_smtp_listen,
+                implicit_tls_listen: opts.mss_smtp_tls_listen,
+                data_dir: opts.data_dir.join("mss-sandbox"),
+                latency: opts.mss_latency,
+                faults: opts.mss_faults.clone(),
+                ..MssSandboxConfig::default()
+            },
+            &pki,
+        )
+        .await
+        .context("starting the MSSanté sandbox")?;
+        let directory = DirectorySandbox::start(
+            DirectorySandboxConfig {
+                listen: opts.directory_listen,
+                ..DirectorySandboxConfig::default()
+            },
+            &pki,
+        )
+        .await
+        .context("starting the directory sandbox")?;
+        let mss_kit = KitSettings {
+            grpc: passerelle_service_kit::settings::GrpcSettings {
+                listen: opts.mss_listen,
+                ..KitSettings::with_grpc_port(MSS_PORT).grpc
+            },
+            ..KitSettings::with_grpc_port(MSS_PORT)
+        };
+        let mss = mss_service::start(
+            &mss_kit,
+            &mss_settings(&pki, &mss_sandbox, &directory),
+            bus.clone(),
+            Roles::default(),
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the MSS service")?;
+
         // The card-agent of this workstation, on the sandbox's test CPS (PIN 1234).
         let mut card_cfg = CardAgentConfig {
             workstation: CARD_WORKSTATION.to_owned(),
@@ -205,6 +262,9 @@ impl Embedded {
             ins,
             dmp_sandbox,
             dmp,
+            mss_sandbox,
+            directory,
+            mss,
             card,
             shutdown,
         })
@@ -215,9 +275,12 @@ impl Embedded {
         self.shutdown.trigger();
         self.ins.wait().await.context("stopping the INS service")?;
         self.dmp.wait().await.context("stopping the DMP service")?;
+        self.mss.wait().await.context("stopping the MSS service")?;
         self.card.wait().await.context("stopping the card-agent")?;
         self.insi.shutdown().await;
         self.dmp_sandbox.shutdown().await;
+        self.mss_sandbox.shutdown().await;
+        self.directory.stop().await;
         Ok(())
     }
 
@@ -227,6 +290,10 @@ impl Embedded {
 
     pub fn dmp_endpoint(&self) -> String {
         self.dmp.endpoint().unwrap_or_default()
+    }
+
+    pub fn mss_endpoint(&self) -> String {
+        self.mss.endpoint().unwrap_or_default()
     }
 
     pub fn ins_endpoint(&self) -> String {
@@ -264,4 +331,38 @@ fn dmp_settings(pki: &TestPki, endpoint: &str) -> DmpSettings {
         }),
         ..DmpSettings::default()
     }
+}
+
+/// mss-service on the sandbox: SMTP submission with STARTTLS, authenticated by the
+/// organisation's certificate (CPS mode: the card's authentication key), the organisation's
+/// applicative mailbox as default sender, the directory sandbox as the Annuaire Santé.
+fn mss_settings(
+    pki: &TestPki,
+    smtp: &RunningMssSandbox,
+    directory: &RunningDirectorySandbox,
+) -> MssSettings {
+    use mss_service::smtp::{ClientIdentity as SmtpIdentity, SmtpSettings, SmtpTls, TlsMode};
+    let smtp_addr = smtp.starttls_addr();
+    let mut settings = MssSettings::default();
+    settings.mss.smtp = SmtpSettings {
+        host: smtp_addr.ip().to_string(),
+        port: Some(smtp_addr.port()),
+        mode: TlsMode::Starttls,
+        tls: SmtpTls {
+            identity: Some(SmtpIdentity::Pem {
+                cert: pki.org_cert.clone(),
+                key: pki.org_key.clone(),
+            }),
+            trusted_ca: vec![pki.ca_cert.clone()],
+            ..SmtpTls::default()
+        },
+        ..SmtpSettings::default()
+    };
+    settings.mss.default_from = Some(passerelle_sandbox::mss::LPS_APP.to_owned());
+    settings.mss.source_id = LPS_ID.to_owned();
+    settings.mss.test_platform = true;
+    settings.mss.directory.fhir.base_url = directory.base_url();
+    settings.mss.directory.fhir.api_key = SANDBOX_API_KEY.to_owned();
+    settings.mss.directory.fhir.trusted_ca = vec![pki.ca_cert.clone()];
+    settings
 }

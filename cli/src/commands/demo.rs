@@ -73,6 +73,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         dmp_sandbox_listen: any_port,
         dmp_latency: Duration::ZERO,
         dmp_fault: None,
+        mss_listen: any_port,
+        mss_smtp_listen: any_port,
+        mss_smtp_tls_listen: any_port,
+        directory_listen: any_port,
+        mss_latency: Duration::ZERO,
+        mss_faults: Vec::new(),
     };
 
     step(1, "start the sandbox and the services");
@@ -267,15 +273,142 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     dmp_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
+    mss_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
 
-    step(15, "stop");
+    step(18, "stop");
     system.stop().await?;
     println!(
         "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox), \
-         retrieved again in CPS mode with the professional's card, and her VSM and a letter hidden \
-         from her were deposited in her DMP (sandbox) and listed back."
+         retrieved again in CPS mode with the professional's card, her VSM and a letter hidden \
+         from her were deposited in her DMP (sandbox) and listed back, and a letter was sent by \
+         MSSanté to her médecin traitant, found in the directory, and to her own mailbox."
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Steps 15–17: « Partager » by MSSanté in CPS mode — the médecin traitant's address from the
+/// directory, the letter to him and to the patient's own mailbox, and what both mailboxes
+/// hold (sandbox view).
+async fn mss_steps(
+    system: &Embedded,
+    id: &passerelle_proto::ins::v1::Ins,
+    traits: &IdentityTraits,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use passerelle_proto::common::v1::{IdentityStatus as CommonStatus, PatientIdentity};
+    use passerelle_proto::mss::v1::{
+        self as mss, Body, Document, SearchDirectoryRequest, SendRequest,
+        mss_service_client::MssServiceClient, search_directory_request,
+    };
+
+    use crate::commands::mss::print;
+
+    let fail = |s: tonic::Status| anyhow::anyhow!("{}", output::status_message(&s));
+    let endpoint = system.mss_endpoint();
+    let mut client = MssServiceClient::connect(endpoint.clone()).await?;
+
+    step(
+        15,
+        "« Obtenir l'email »: the médecin traitant's MSSanté address in the directory",
+    );
+    let found = client
+        .search_directory(SearchDirectoryRequest {
+            by: Some(search_directory_request::By::Name("FOUQUEREY".to_owned())),
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    print!("{}", print::directory_table(&found));
+    let doctor = found
+        .professionals
+        .iter()
+        .flat_map(|p| &p.addresses)
+        .find(|a| a.r#type == mss::MailboxType::Personal as i32)
+        .map(|a| a.address.clone())
+        .context("Dr FOUQUEREY has no personal mailbox in the directory")?;
+
+    step(
+        16,
+        "« Partager » by MSSanté: the letter to Dr FOUQUEREY and to the patient's own mailbox (CPS mode)",
+    );
+    let letter_file = dir.join("demo-mss-letter.txt");
+    std::fs::write(
+        &letter_file,
+        "Cher confrère,\nVeuillez trouver ci-joint le compte rendu de consultation de notre patiente.\n",
+    )
+    .with_context(|| format!("writing {}", letter_file.display()))?;
+    let letter_id = crate::documents::upload(&endpoint, &letter_file, "text/plain").await?;
+    let sent = client
+        .send(SendRequest {
+            actor: cps_actor(),
+            patient: Some(PatientIdentity {
+                matricule: id.matricule.clone(),
+                key: id.key.clone(),
+                oid: id.oid.clone(),
+                birth_name: traits.birth_name.clone(),
+                used_name: String::new(),
+                first_names: traits.first_names.clone(),
+                sex: traits.sex,
+                birth_date: traits.birth_date.clone(),
+                birth_place: String::new(),
+                status: CommonStatus::Qualifiee as i32,
+            }),
+            from: String::new(),
+            to: vec![doctor.clone()],
+            cc: Vec::new(),
+            to_patient: true,
+            subject: "Courrier standard".to_owned(),
+            body: Some(Body {
+                text: "Bonjour,\nVeuillez trouver ci-joint le compte rendu de consultation.\n"
+                    .to_owned(),
+                html: String::new(),
+            }),
+            patient_body: None,
+            document: Some(Document {
+                document_id: letter_id,
+                vsm: false,
+                title: "Compte rendu de consultation".to_owned(),
+                type_code: "11488-4".to_owned(),
+                ..Document::default()
+            }),
+            patient_may_not_reply: true,
+            secret_connection: false,
+            also_in_dmp: false,
+            acknowledgement: false,
+            idempotency_key: String::new(),
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    print!("{}", print::send_table(&sent));
+
+    step(
+        17,
+        "what the two mailboxes hold (sandbox view: the doctor's, and the patient's in « Mon espace santé »)",
+    );
+    let data_dir = system.mss_sandbox.data_dir();
+    let patient_box = format!("{}{}@patient.mssante.fr", id.matricule, id.key);
+    for (who, address) in [
+        ("Dr FOUQUEREY", doctor.as_str()),
+        ("the patient", patient_box.as_str()),
+    ] {
+        let messages = passerelle_sandbox::mss::read_mailbox(data_dir, address)
+            .with_context(|| format!("reading the mailbox of {who}"))?;
+        let Some(m) = messages
+            .iter()
+            .find(|m| sent.messages.iter().any(|s| s.message_id == m.message_id))
+        else {
+            anyhow::bail!("the message did not reach the mailbox of {who}");
+        };
+        let files: Vec<&str> = m.attachments.iter().map(|a| a.file_name.as_str()).collect();
+        println!(
+            "{who}: « {} » from {}, attachments: {}",
+            m.subject,
+            m.from,
+            files.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn data_dir_of(opts: &EmbeddedOptions) -> &std::path::Path {

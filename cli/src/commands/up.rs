@@ -9,7 +9,11 @@ use clap::Args;
 use passerelle_sandbox::insi::FaultInjection;
 use passerelle_service_kit::{Shutdown, telemetry};
 
-use crate::embedded::{CARD_PORT, CARD_WORKSTATION, DMP_PORT, Embedded, EmbeddedOptions, INS_PORT};
+use passerelle_sandbox::mss::MssFault;
+
+use crate::embedded::{
+    CARD_PORT, CARD_WORKSTATION, DMP_PORT, Embedded, EmbeddedOptions, INS_PORT, MSS_PORT,
+};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -34,6 +38,25 @@ pub struct UpArgs {
     /// Make the DMP sandbox fail (same syntax as --insi-fault).
     #[arg(long)]
     pub dmp_fault: Option<FaultInjection>,
+    /// gRPC address of the MSS service.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], MSS_PORT)))]
+    pub mss_listen: SocketAddr,
+    /// SMTP submission (STARTTLS) address of the MSSanté sandbox.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_STARTTLS_LISTEN)]
+    pub mss_sandbox_listen: SocketAddr,
+    /// SMTP submission (implicit TLS) address of the MSSanté sandbox.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMPLICIT_TLS_LISTEN)]
+    pub mss_sandbox_tls_listen: SocketAddr,
+    /// HTTPS address of the directory sandbox (Annuaire Santé FHIR API).
+    #[arg(long, default_value = passerelle_sandbox::mss::directory::DEFAULT_DIRECTORY_LISTEN)]
+    pub directory_listen: SocketAddr,
+    /// Delay the MSSanté sandbox adds before answering a message, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub mss_latency_ms: u64,
+    /// Make the MSSanté sandbox fail: KIND, KIND@N or KIND%P with KIND one of greeting-421,
+    /// rcpt-550, rcpt-450, data-451, data-554, reset; repeat for several.
+    #[arg(long = "mss-fault")]
+    pub mss_faults: Vec<MssFault>,
     /// Local gRPC address of the card-agent (loopback only).
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], CARD_PORT)))]
     pub card_listen: SocketAddr,
@@ -79,12 +102,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         dmp_sandbox_listen: args.dmp_sandbox_listen,
         dmp_latency: Duration::from_millis(args.dmp_latency_ms),
         dmp_fault: args.dmp_fault,
+        mss_listen: args.mss_listen,
+        mss_smtp_listen: args.mss_sandbox_listen,
+        mss_smtp_tls_listen: args.mss_sandbox_tls_listen,
+        directory_listen: args.directory_listen,
+        mss_latency: Duration::from_millis(args.mss_latency_ms),
+        mss_faults: args.mss_faults,
     };
     let vitale_file = args.vitale_file.clone();
     let system = Embedded::start_with_vitale(&opts, args.vitale_file, shutdown.clone()).await?;
     println!("Passerelle is up (bus: {})", system.bus.describe());
     println!("  ins-service   gRPC {}", system.ins_endpoint());
     println!("  dmp-service   gRPC {}", system.dmp_endpoint());
+    println!("  mss-service   gRPC {}", system.mss_endpoint());
     println!(
         "  card-agent    gRPC {} (workstation {CARD_WORKSTATION}, test CPS, PIN 1234)",
         system.card_endpoint()
@@ -99,6 +129,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  INSi sandbox  {}", system.insi.url());
     println!("                WSDL {}", system.insi.wsdl_url());
     println!("  DMP sandbox   {}", system.dmp_sandbox.url());
+    println!(
+        "  MSS sandbox   SMTP {} (STARTTLS), {} (implicit TLS); mailboxes in {}",
+        system.mss_sandbox.starttls_addr(),
+        system.mss_sandbox.implicit_tls_addr(),
+        system.mss_sandbox.data_dir().display()
+    );
+    println!("  Directory     {}", system.directory.base_url());
     println!("Test PKI:");
     println!("{}", system.pki.describe());
     println!("Press Ctrl-C to stop.");

@@ -41,6 +41,7 @@ use tokio_rustls::client::TlsStream;
 
 pub use config::{AuthSettings, SmtpSettings, SmtpTls, Timeouts, TlsMode, TlsVersion};
 pub use error::{AddressRole, RecipientReply, SizeLimit, SmtpError, Stage, TlsFailure};
+pub use passerelle_mtls::ClientIdentity;
 pub use reply::{Capabilities, EnhancedCode, Reply, mask_patient_addresses};
 
 use conn::Conn;
