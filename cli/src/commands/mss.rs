@@ -171,7 +171,7 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "who", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("who").required(true).multiple(false)))]
 pub struct DirectoryArgs {
     /// The professional's RPPS number.
     #[arg(long, group = "who")]

@@ -66,6 +66,8 @@ pub struct Up {
     pub dmp: String,
     /// The DMP sandbox's services URL.
     pub dmp_sandbox: String,
+    /// The mss-service gRPC endpoint.
+    pub mss: String,
     /// Everything `up` printed up to "Press Ctrl-C".
     pub banner: String,
 }
@@ -106,6 +108,14 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
             "127.0.0.1:0",
             "--dmp-sandbox-listen",
             "127.0.0.1:0",
+            "--mss-listen",
+            "127.0.0.1:0",
+            "--mss-sandbox-listen",
+            "127.0.0.1:0",
+            "--mss-sandbox-tls-listen",
+            "127.0.0.1:0",
+            "--directory-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -118,7 +128,7 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
     let mut lines = BufReader::new(out).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = String::new();
-    let (mut ins, mut card, mut dmp, mut dmp_sandbox) = (None, None, None, None);
+    let (mut ins, mut card, mut dmp, mut dmp_sandbox, mut mss) = (None, None, None, None, None);
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         seen.push_str(&line);
@@ -132,6 +142,9 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
         }
         if let Some(rest) = line.trim().strip_prefix("dmp-service   gRPC ") {
             dmp = first_word(rest);
+        }
+        if let Some(rest) = line.trim().strip_prefix("mss-service   gRPC ") {
+            mss = first_word(rest);
         }
         if let Some(rest) = line.trim().strip_prefix("DMP sandbox   ") {
             dmp_sandbox = first_word(rest);
@@ -148,6 +161,7 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
         card: card.unwrap_or_else(|| panic!("no card-agent endpoint printed:\n{seen}")),
         dmp: dmp.unwrap_or_else(|| panic!("no dmp-service endpoint printed:\n{seen}")),
         dmp_sandbox: dmp_sandbox.unwrap_or_else(|| panic!("no DMP sandbox URL printed:\n{seen}")),
+        mss: mss.unwrap_or_else(|| panic!("no mss-service endpoint printed:\n{seen}")),
         banner: seen,
     };
     assert!(
