@@ -801,15 +801,9 @@ fn confidentiality(c: i32) -> Confidentiality {
 }
 
 fn hidden_from(o: &api::DepositOptions) -> Vec<HiddenFrom> {
-    let mut hidden = Vec::new();
-    if o.hide_from_professionals {
-        hidden.push(HiddenFrom::Professionals);
-    }
-    if o.hide_from_patient {
-        hidden.push(HiddenFrom::Patient);
-    }
-    if o.hide_from_legal_representatives {
-        hidden.push(HiddenFrom::LegalRepresentatives);
-    }
-    hidden
+    document::hidden_from(
+        o.hide_from_professionals,
+        o.hide_from_patient,
+        o.hide_from_legal_representatives,
+    )
 }

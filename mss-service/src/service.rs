@@ -457,15 +457,9 @@ fn confidentiality(c: i32) -> Confidentiality {
 }
 
 fn hidden_from(d: &api::Document) -> Vec<HiddenFrom> {
-    let mut hidden = Vec::new();
-    if d.hide_from_professionals {
-        hidden.push(HiddenFrom::Professionals);
-    }
-    if d.hide_from_patient {
-        hidden.push(HiddenFrom::Patient);
-    }
-    if d.hide_from_legal_representatives {
-        hidden.push(HiddenFrom::LegalRepresentatives);
-    }
-    hidden
+    letters::hidden_from(
+        d.hide_from_professionals,
+        d.hide_from_patient,
+        d.hide_from_legal_representatives,
+    )
 }

@@ -287,3 +287,19 @@ pub fn letter_cda(
 pub fn vsm_cda(header: &DocumentHeader, input: &[u8]) -> Result<Cda, DocumentProblem> {
     Ok(letter::vsm_cda(header, input)?)
 }
+
+/// Who a document is hidden from, as a request's three flags say it.
+pub fn hidden_from(
+    professionals: bool,
+    patient: bool,
+    legal_representatives: bool,
+) -> Vec<HiddenFrom> {
+    [
+        (professionals, HiddenFrom::Professionals),
+        (patient, HiddenFrom::Patient),
+        (legal_representatives, HiddenFrom::LegalRepresentatives),
+    ]
+    .into_iter()
+    .filter_map(|(hidden, who)| hidden.then_some(who))
+    .collect()
+}
