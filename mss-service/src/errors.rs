@@ -218,6 +218,10 @@ fn smtp_status(s: &SmtpError, message: String) -> Status {
         E::AuthUnavailable { .. } | E::AuthRefused { .. } => {
             (Code::Unauthenticated, reasons::SMTP_AUTH_FAILED)
         }
+        // Every refusal temporary (`450 4.2.1` mailbox busy): the same send later goes.
+        E::AllRecipientsRefused { .. } | E::RecipientsRefused { .. } if s.is_retryable() => {
+            (Code::Unavailable, reasons::SMTP_UNAVAILABLE)
+        }
         E::SenderRefused { .. }
         | E::AllRecipientsRefused { .. }
         | E::RecipientsRefused { .. }
