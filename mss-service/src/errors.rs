@@ -140,6 +140,7 @@ fn status(e: &MssServiceError) -> Status {
             &RequestFields {
                 actor: "actor",
                 idempotency_key: "idempotency_key",
+                document_id: "document.document_id",
             },
         ),
         MssServiceError::Message(m) => match m {
