@@ -168,6 +168,7 @@ fn document_status(d: &DocumentProblem, _message: String) -> Status {
         &passerelle_service_kit::letters::RequestFields {
             actor: "access.actor",
             idempotency_key: "options.idempotency_key",
+            document_id: "document_id",
         },
     )
 }

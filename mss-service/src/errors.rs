@@ -140,6 +140,7 @@ fn status(e: &MssServiceError) -> Status {
             &RequestFields {
                 actor: "actor",
                 idempotency_key: "idempotency_key",
+                document_id: "document.document_id",
             },
         ),
         MssServiceError::Message(m) => match m {
@@ -217,6 +218,10 @@ fn smtp_status(s: &SmtpError, message: String) -> Status {
     let (code, reason) = match s {
         E::AuthUnavailable { .. } | E::AuthRefused { .. } => {
             (Code::Unauthenticated, reasons::SMTP_AUTH_FAILED)
+        }
+        // Every refusal temporary (`450 4.2.1` mailbox busy): the same send later goes.
+        E::AllRecipientsRefused { .. } | E::RecipientsRefused { .. } if s.is_retryable() => {
+            (Code::Unavailable, reasons::SMTP_UNAVAILABLE)
         }
         E::SenderRefused { .. }
         | E::AllRecipientsRefused { .. }

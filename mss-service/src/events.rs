@@ -30,7 +30,12 @@ pub fn message_sent(
         request_id: request_id.to_string(),
         actor: Some(actor.clone()),
         message_id: message.message_id.clone(),
-        audience: message.audience.as_str().to_owned(),
+        // As the event's contract writes it (`Audience::as_str` is the Message-ID's `ps`).
+        audience: match message.audience {
+            Audience::Professionals => "professionals",
+            Audience::Patient => "patient",
+        }
+        .to_owned(),
         from: message.from.as_str().to_owned(),
         // A patient's mailbox is their INS: never listed, `to_patient` and `patient` say it.
         recipients: delivery

@@ -95,6 +95,8 @@ pub struct RequestFields {
     pub actor: &'static str,
     /// e.g. `options.idempotency_key`.
     pub idempotency_key: &'static str,
+    /// The stored document's id, e.g. `document_id` or `document.document_id`.
+    pub document_id: &'static str,
 }
 
 impl DocumentProblem {
@@ -107,17 +109,19 @@ impl DocumentProblem {
         let (code, reason, field) = match self {
             Self::Store { error, .. } => match error {
                 DocumentError::NotFound { .. } | DocumentError::InvalidId { .. } => {
-                    (StatusCode::NotFound, DOCUMENT_NOT_FOUND, "document_id")
+                    (StatusCode::NotFound, DOCUMENT_NOT_FOUND, fields.document_id)
                 }
                 _ => (
                     StatusCode::Unavailable,
                     DOCUMENT_STORE_UNAVAILABLE,
-                    "document_id",
+                    fields.document_id,
                 ),
             },
-            Self::MediaType { .. } | Self::TooLarge { .. } => {
-                (StatusCode::InvalidArgument, INVALID_DOCUMENT, "document_id")
-            }
+            Self::MediaType { .. } | Self::TooLarge { .. } => (
+                StatusCode::InvalidArgument,
+                INVALID_DOCUMENT,
+                fields.document_id,
+            ),
             Self::Id(_) => (
                 StatusCode::InvalidArgument,
                 INVALID_REQUEST,
