@@ -128,7 +128,7 @@ pub const MSS_QUEUE_GROUP: &str = "mss-service";
 /// Payload `passerelle.events.v1.MssMessageSent`.
 pub const EVENTS_MSS_MESSAGE_SENT: &str = "passerelle.events.v1.mss.message_sent";
 
-/// Audit event of every SMTP session, published durably.
+/// Audit event of every message handed to the SMTP server (and of a session that failed to open), published durably.
 /// Payload `passerelle.events.v1.MssCallAudited`.
 pub const EVENTS_AUDIT_MSS: &str = "passerelle.events.v1.audit.mss";
 

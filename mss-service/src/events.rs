@@ -1,5 +1,5 @@
 //! What mss-service publishes: `MssMessageSent` once the server took a message (what a
-//! hospital system acts on), and an audit record per SMTP session — a keyed hash of the INS,
+//! hospital system acts on), and an audit record per message handed to the SMTP server (or session that failed to open) — a keyed hash of the INS,
 //! never the INS, a patient's address, a subject nor content.
 
 use std::time::Duration;

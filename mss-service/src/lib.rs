@@ -10,7 +10,7 @@
 //! - [`directory`]: the national directory (Annuaire Santé FHIR API, extraction file);
 //! - [`access`]: who sends (the professional, the card or the organisation's certificate);
 //! - [`service`]: the logic, independent of transport, with its typed [`errors`];
-//! - [`events`]: `MssMessageSent` and the audit record of each SMTP session;
+//! - [`events`]: `MssMessageSent` and the audit record of each message sent (or failed session);
 //! - [`worker`]: which subject each operation answers; [`grpc`]: the gRPC face;
 //! - [`config`]: the service's own settings; [`start`] assembles them with the service kit.
 
