@@ -88,6 +88,16 @@ impl MssCore {
             )
         })?;
         let prepared = self.prepare(id, &req).await?;
+        // Marks the end of the work before SMTP (benches/send.rs splits a send's time by it).
+        tracing::debug!(
+            messages = prepared.messages.len(),
+            bytes = prepared
+                .messages
+                .iter()
+                .map(OutboundMessage::len)
+                .sum::<usize>(),
+            "MSS messages built"
+        );
         let card_identity = prepared.sender.card.as_ref().map(|c| c.tls_identity());
         let cert = match &card_identity {
             Some(identity) => ClientCert::Card(identity),

@@ -114,6 +114,10 @@ pub(crate) async fn serve(
         };
         match accepted {
             Ok((tcp, peer)) => {
+                // Replies go out at once: with Nagle, a reply written while the client has
+                // not yet acknowledged our previous segment (TLS 1.3 session tickets, sent
+                // just before the answer to the first EHLO) waits for its delayed ACK, 40 ms.
+                let _ = tcp.set_nodelay(true);
                 let session = Session::new(shared.clone(), peer, stop.clone());
                 sessions.spawn(connection(session, tcp, port));
             }
