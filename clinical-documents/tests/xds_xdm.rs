@@ -68,6 +68,14 @@ fn xdm_package_passes_check_xdm() {
         let path = dir.path().join("IHE_XDM.zip");
         std::fs::write(&path, &zip).unwrap();
         common::check("check-xdm.sh", &path);
+        // A PDF's CDA (base64 of compressed bytes) is stored, a text's deflated.
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        let document = archive.by_name("IHE_XDM/SUBSET01/DOC0001.XML").unwrap();
+        let expected = match format {
+            DocumentFormat::CdaPdf => zip::CompressionMethod::Stored,
+            _ => zip::CompressionMethod::Deflated,
+        };
+        assert_eq!(document.compression(), expected, "{format:?}");
     }
 }
 
