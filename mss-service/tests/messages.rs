@@ -745,9 +745,10 @@ fn a_sender_must_be_a_professional_mailbox_and_nil_a_reference() {
     assert_eq!(p.header("Disposition-Notification-To"), None);
 }
 
-/// Memory: the attachments of a letter of P bytes are built with less than 3 P more than the
-/// PDF itself (CDA 1.33 P, zip ≈ P, the encoded zip and PDF 1.37 P each, never all at once),
-/// and the two audiences' messages add only their own small parts.
+/// Memory: the attachments of a letter of P bytes are built with less than 3.5 P more than the
+/// PDF itself (CDA 1.33 P, the zip 1.33 P — a PDF's CDA is stored —, the encoded zip 1.8 P and
+/// PDF 1.37 P, never all at once), and the two audiences' messages add only their own small
+/// parts.
 #[test]
 fn a_large_letter_is_not_copied_per_audience() {
     let _serial = serial();
@@ -775,9 +776,9 @@ fn a_large_letter_is_not_copied_per_audience() {
         peak as f64 / p as f64,
         built as f64 / p as f64
     );
-    assert!(peak < 3 * p + (1 << 20), "peak {peak} for {p}");
-    // What stays: the encoded zip and PDF (about 1.37 P each), once.
-    assert!(built < 3 * p, "{built}");
+    assert!(peak < 7 * p / 2 + (1 << 20), "peak {peak} for {p}");
+    // What stays: the encoded zip (about 1.8 P) and PDF (1.37 P), once.
+    assert!(built < 33 * p / 10, "{built}");
     assert!(
         after - built < 256 * 1024,
         "messages took {}",
