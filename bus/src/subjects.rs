@@ -121,6 +121,10 @@ pub const MSS_PREVIEW: &str = "passerelle.mss.v1.preview";
 /// Payload `passerelle.mss.v1.SearchDirectoryRequest` → `SearchDirectoryResponse`.
 pub const MSS_DIRECTORY_SEARCH: &str = "passerelle.mss.v1.directory.search";
 
+/// MSSanté: import the directory's extraction file (by reference) into the service's index.
+/// Payload `passerelle.mss.v1.ImportDirectoryRequest` → `ImportDirectoryResponse`.
+pub const MSS_DIRECTORY_IMPORT: &str = "passerelle.mss.v1.directory.import";
+
 /// Queue group of the mss-service instances: they share the `passerelle.mss.v1.*` requests.
 pub const MSS_QUEUE_GROUP: &str = "mss-service";
 

@@ -220,7 +220,7 @@ impl Embedded {
         };
         let mss = mss_service::start(
             &mss_kit,
-            &mss_settings(&pki, &mss_sandbox, &directory),
+            &mss_settings(&pki, &mss_sandbox, &directory, &opts.data_dir),
             bus.clone(),
             Roles::default(),
             shutdown.clone(),
@@ -335,11 +335,14 @@ fn dmp_settings(pki: &TestPki, endpoint: &str) -> DmpSettings {
 
 /// mss-service on the sandbox: SMTP submission with STARTTLS, authenticated by the
 /// organisation's certificate (CPS mode: the card's authentication key), the organisation's
-/// applicative mailbox as default sender, the directory sandbox as the Annuaire Santé.
+/// applicative mailbox as default sender, the directory sandbox as the Annuaire Santé, and
+/// an extraction index in the data directory for `passerelle mss import-directory` (the API
+/// first, the imported file for whom the API does not know).
 fn mss_settings(
     pki: &TestPki,
     smtp: &RunningMssSandbox,
     directory: &RunningDirectorySandbox,
+    data_dir: &std::path::Path,
 ) -> MssSettings {
     use mss_service::smtp::{ClientIdentity as SmtpIdentity, SmtpSettings, SmtpTls, TlsMode};
     let smtp_addr = smtp.starttls_addr();
@@ -364,5 +367,6 @@ fn mss_settings(
     settings.mss.directory.fhir.base_url = directory.base_url();
     settings.mss.directory.fhir.api_key = SANDBOX_API_KEY.to_owned();
     settings.mss.directory.fhir.trusted_ca = vec![pki.ca_cert.clone()];
+    settings.mss.directory.extraction.index_path = Some(data_dir.join("mss-directory.redb"));
     settings
 }

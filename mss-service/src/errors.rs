@@ -10,7 +10,7 @@ use tonic::{Code, Status};
 
 use crate::access::AccessError;
 use crate::address::AddressError;
-use crate::directory::{DirectoryError, FhirError};
+use crate::directory::{DirectoryError, FhirError, ImportError, IndexError};
 use crate::message::MessageError;
 use crate::rules::Refusal;
 use crate::smtp::SmtpError;
@@ -83,6 +83,19 @@ pub enum MssServiceError {
     Xdm(#[from] passerelle_clinical_documents::xdm::XdmError),
     #[error("the directory: {0}")]
     Directory(#[from] DirectoryError),
+    /// Recipients typed by the user that the directory does not publish (`check_recipients`),
+    /// named by their fields (`to[1]`): an address is never repeated in an error.
+    #[error(
+        "{} {}: check the spelling, or pick the address from `passerelle mss directory --name NAME` (a mailbox on the red list is not published: send without the directory check)",
+        .fields.join(", "),
+        if .fields.len() == 1 { "is not an MSSanté mailbox in the directory" } else { "are not MSSanté mailboxes in the directory" }
+    )]
+    NotInDirectory { fields: Vec<String> },
+    /// The directory could not check the recipients.
+    #[error("the recipients could not be checked in the directory: {0}")]
+    RecipientCheck(DirectoryError),
+    #[error("the directory's import: {0}")]
+    Import(#[from] ImportError),
     #[error("{0}")]
     Configuration(String),
     #[error("{0}")]
@@ -198,6 +211,47 @@ fn status(e: &MssServiceError) -> Status {
         .field("document", message)
         .into(),
         MssServiceError::Directory(d) => directory_status(d, message),
+        MssServiceError::NotInDirectory { fields } => {
+            let mut rich = RichError::new(
+                Code::InvalidArgument,
+                reasons::INVALID_ADDRESS,
+                message.clone(),
+            )
+            .metadata("fields", fields.join(","));
+            if let Some(first) = fields.first() {
+                rich = rich.field(first.clone(), message);
+            }
+            rich.into()
+        }
+        MssServiceError::RecipientCheck(d) => {
+            let (code, reason) = match d {
+                DirectoryError::NotConfigured | DirectoryError::NotImported { .. } => {
+                    (Code::FailedPrecondition, reasons::MSS_CONFIGURATION)
+                }
+                _ => (Code::Unavailable, reasons::DIRECTORY_UNAVAILABLE),
+            };
+            RichError::new(code, reason, message).into()
+        }
+        MssServiceError::Import(i) => match i {
+            ImportError::NotConfigured | ImportError::Index(IndexError::Io { .. }) => {
+                RichError::new(
+                    Code::FailedPrecondition,
+                    reasons::MSS_CONFIGURATION,
+                    message,
+                )
+                .into()
+            }
+            ImportError::Extraction(_) | ImportError::NothingImported { .. } => RichError::new(
+                Code::InvalidArgument,
+                reasons::INVALID_DOCUMENT,
+                message.clone(),
+            )
+            .field("document_id", message)
+            .into(),
+            ImportError::Index(IndexError::Storage { .. }) => {
+                RichError::new(Code::Internal, reasons::INTERNAL, message).into()
+            }
+        },
         MssServiceError::Configuration(_) => RichError::new(
             Code::FailedPrecondition,
             reasons::MSS_CONFIGURATION,
@@ -260,6 +314,11 @@ fn directory_status(d: &DirectoryError, message: String) -> Status {
             Code::InvalidArgument,
             reasons::INVALID_REQUEST,
             Some("name"),
+        ),
+        DirectoryError::InvalidAddress { .. } => (
+            Code::InvalidArgument,
+            reasons::INVALID_ADDRESS,
+            Some("address"),
         ),
         DirectoryError::TooManyResults { .. } => (
             Code::InvalidArgument,

@@ -32,4 +32,11 @@ impl MssService for MssGrpc {
     ) -> Result<Response<api::SearchDirectoryResponse>, Status> {
         self.0.forward(subjects::MSS_DIRECTORY_SEARCH, req).await
     }
+
+    async fn import_directory(
+        &self,
+        req: Request<api::ImportDirectoryRequest>,
+    ) -> Result<Response<api::ImportDirectoryResponse>, Status> {
+        self.0.forward(subjects::MSS_DIRECTORY_IMPORT, req).await
+    }
 }

@@ -3,10 +3,13 @@
 //! audience, the document as a CDA in an IHE_XDM.zip) and the SMTP session that sends them.
 //! `Preview` runs the same steps and stops before the session.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use passerelle_bus::SharedBus;
 use passerelle_bus::documents::SharedDocumentStore;
 use passerelle_clinical_documents::header::{Confidentiality, DocumentHeader, HiddenFrom};
@@ -18,11 +21,12 @@ use passerelle_service_kit::audit::{DurablePublisher, InsHasher};
 use passerelle_service_kit::identity::checked_patient;
 use passerelle_service_kit::letters::{self, DocumentProblem, DocumentRequest};
 use time::OffsetDateTime;
+use tokio::io::AsyncWriteExt;
 
 use crate::access::{Resolver, Sender};
 use crate::address::MssAddress;
 use crate::config::MssSettings;
-use crate::directory::{Directory, MailboxType, split_name};
+use crate::directory::{Directory, ImportError, IndexError, MailboxType, split_name};
 use crate::errors::{MssServiceError, Result};
 use crate::events;
 use crate::message::{
@@ -30,6 +34,9 @@ use crate::message::{
 };
 use crate::rules::{self, Decision, Flags, PatientIns, SendCase};
 use crate::smtp::{ClientCert, Envelope, SmtpClient};
+
+/// Rejected lines an import answers (all are counted).
+const REJECTED_LINES_ANSWERED: usize = 100;
 
 /// The MSS service: cheap to clone, shared by the handlers.
 #[derive(Clone)]
@@ -195,16 +202,140 @@ impl MssCore {
                 let (family, given) = split_name(&name);
                 self.0.directory.by_name(&family, given.as_deref()).await?
             }
+            Some(api::search_directory_request::By::Address(address)) => {
+                self.0.directory.by_address(address.trim()).await?
+            }
             None => {
                 return Err(MssServiceError::InvalidRequest {
                     field: "by",
-                    message: "give rpps or name".to_owned(),
+                    message: "give rpps, name or address".to_owned(),
                 });
             }
         };
         Ok(api::SearchDirectoryResponse {
             professionals: found.into_iter().map(Into::into).collect(),
         })
+    }
+
+    /// Imports the extraction file uploaded to the document store: copied beside the index
+    /// (same disk, under its uploaded name), imported, then removed.
+    pub async fn import_directory(
+        &self,
+        _id: &RequestId,
+        req: api::ImportDirectoryRequest,
+    ) -> Result<api::ImportDirectoryResponse> {
+        let document_id = req.document_id.trim();
+        if document_id.is_empty() {
+            return Err(MssServiceError::InvalidRequest {
+                field: "document_id",
+                message: "give the extraction file uploaded to the document store".to_owned(),
+            });
+        }
+        let index_path = self
+            .0
+            .directory
+            .extraction_path()
+            .ok_or(ImportError::NotConfigured)?;
+        let dir = index_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let io = |e: std::io::Error| {
+            ImportError::Index(IndexError::Io {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })
+        };
+        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        let upload_dir = tempfile::Builder::new()
+            .prefix(".extraction-upload-")
+            .tempdir_in(&dir)
+            .map_err(io)?;
+        let store_error = |error| DocumentProblem::Store {
+            id: document_id.to_owned(),
+            error,
+        };
+        let (reference, mut chunks) = self
+            .0
+            .documents
+            .get(document_id)
+            .await
+            .map_err(store_error)?;
+        // The name as uploaded (the report names the file read), never a path.
+        let name = reference
+            .file_name
+            .as_deref()
+            .and_then(|n| Path::new(n).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .unwrap_or_else(|| "extraction".to_owned());
+        let file_path = upload_dir.path().join(name);
+        {
+            let mut file = tokio::fs::File::create(&file_path).await.map_err(io)?;
+            while let Some(chunk) = chunks.next().await {
+                file.write_all(&chunk.map_err(store_error)?)
+                    .await
+                    .map_err(io)?;
+            }
+            file.flush().await.map_err(io)?;
+        }
+        let report = self.0.directory.import_extraction(&file_path).await?;
+        drop(upload_dir);
+        Ok(api::ImportDirectoryResponse {
+            source: report.source,
+            lines: report.lines as u64,
+            mailboxes: report.mailboxes as u64,
+            duplicates: report.duplicates as u64,
+            rejected: report.rejected as u64,
+            rejected_lines: report
+                .rejected_lines
+                .into_iter()
+                .take(REJECTED_LINES_ANSWERED)
+                .map(|r| api::RejectedLine {
+                    line: r.line as u64,
+                    reason: r.reason,
+                })
+                .collect(),
+            latin1_lines: report.latin1_lines as u64,
+        })
+    }
+
+    /// Every professional recipient is a mailbox the directory publishes; the patient's
+    /// mailbox is never looked up. All unknown ones are named, by field.
+    async fn check_in_directory(&self, to: &[MssAddress], cc: &[MssAddress]) -> Result<()> {
+        let mut known: HashMap<String, bool> = HashMap::new();
+        let mut unknown = Vec::new();
+        for (field, list) in [("to", to), ("cc", cc)] {
+            for (i, address) in list.iter().enumerate() {
+                if address.is_patient() {
+                    continue;
+                }
+                let key = address.as_str().to_ascii_lowercase();
+                let listed = match known.get(&key) {
+                    Some(listed) => *listed,
+                    None => {
+                        let listed = !self
+                            .0
+                            .directory
+                            .by_address(address.as_str())
+                            .await
+                            .map_err(MssServiceError::RecipientCheck)?
+                            .is_empty();
+                        known.insert(key, listed);
+                        listed
+                    }
+                };
+                if !listed {
+                    unknown.push(format!("{field}[{i}]"));
+                }
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(MssServiceError::NotInDirectory { fields: unknown })
+        }
     }
 
     fn audit(
@@ -279,6 +410,9 @@ impl MssCore {
             document: flags,
         })
         .map_err(MssServiceError::Refused)?;
+        if req.check_recipients {
+            self.check_in_directory(&to, &cc).await?;
+        }
 
         let sender = self.0.resolver.sender(req.actor.as_ref(), id).await?;
         let from = self.from(req, &sender).await?;

@@ -26,5 +26,10 @@ pub fn handlers(core: MssCore) -> Handlers {
             "mss.directory.search",
             op!(core, search_directory),
         )
+        .on(
+            subjects::MSS_DIRECTORY_IMPORT,
+            "mss.directory.import",
+            op!(core, import_directory),
+        )
         .on_stopped(async move { core.flush().await })
 }

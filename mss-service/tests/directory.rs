@@ -1,5 +1,6 @@
 //! The directory: our FHIR client against the directory sandbox and against the ANS's official
-//! example resources, the extraction file's import and its index, the fallback between them,
+//! example resources, the extraction file's import and its index, which source answers, the
+//! owner of an address, the service's check of typed recipients and its import of the file,
 //! and `curl` as an independent client of the sandbox.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +13,7 @@ use mss_service::directory::fhir::{self, FhirSettings};
 use mss_service::directory::{
     Directory, DirectoryError, DirectoryProfessional, DirectorySettings, DirectorySource,
     ExtractionIndex, ExtractionSettings, FhirClient, FhirError, ImportError, MailboxType,
+    Preference,
 };
 use passerelle_sandbox::mss::directory::{
     DirectorySandbox, DirectorySandboxConfig, RunningDirectorySandbox, SANDBOX_API_KEY,
@@ -49,6 +51,7 @@ fn fhir_directory(settings: FhirSettings) -> Directory {
     Directory::new(&DirectorySettings {
         fhir: settings,
         extraction: ExtractionSettings::default(),
+        ..DirectorySettings::default()
     })
     .unwrap()
 }
@@ -721,6 +724,710 @@ async fn the_extraction_answers_when_the_api_is_unavailable_not_when_it_refuses_
         Err(DirectoryError::Fhir(FhirError::Unauthorized { .. }))
     ));
     sandbox.stop().await;
+}
+
+// --- The owner of an address ---
+
+#[tokio::test]
+async fn by_address_on_both_carriers_and_an_organisation() {
+    let sandbox = sandbox().await;
+    let directory = fhir_directory(settings(&sandbox.base_url(), SANDBOX_API_KEY));
+
+    // On the Practitioner.
+    let holder = directory
+        .by_address("jeanne.medecin@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(holder.len(), 1, "{holder:?}");
+    assert_eq!(
+        (holder[0].rpps.as_str(), holder[0].source),
+        ("10001234565", DirectorySource::Fhir)
+    );
+
+    // On his PractitionerRole; typed with capitals.
+    let fouquerey = directory
+        .by_address(" Jean.Fouquerey@Passerelle-Sandbox.MSSante.fr ")
+        .await
+        .unwrap();
+    assert_eq!(fouquerey.len(), 1, "{fouquerey:?}");
+    assert_eq!(
+        (
+            fouquerey[0].rpps.as_str(),
+            fouquerey[0].last_name.as_str(),
+            fouquerey[0].first_name.as_str()
+        ),
+        ("99900063480", "FOUQUEREY", "Jean")
+    );
+
+    // On one of her activities: she comes with all her published mailboxes, as by RPPS.
+    let lefevre = directory
+        .by_address("h.lefevre.cds@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(lefevre.len(), 1);
+    assert_eq!(
+        mailboxes(&lefevre[0]),
+        mailboxes(&directory.by_rpps("99900123450").await.unwrap()[0])
+    );
+    assert_eq!(lefevre[0].addresses.len(), 3);
+
+    // The health centre's applicative mailbox: the organisation, with its mailboxes.
+    let centre = directory
+        .by_address("lps@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(centre.len(), 1, "{centre:?}");
+    let centre = &centre[0];
+    assert_eq!(
+        (
+            centre.rpps.as_str(),
+            centre.national_id.as_str(),
+            centre.last_name.as_str(),
+            centre.first_name.as_str()
+        ),
+        ("", "1999000003", "CENTRE DE SANTE PASSERELLE SANDBOX", "")
+    );
+    assert_eq!(
+        mailboxes(centre),
+        [
+            row(
+                "secretariat@passerelle-sandbox.mssante.fr",
+                "ORG",
+                "Secrétariat médical"
+            ),
+            row(
+                "lps@passerelle-sandbox.mssante.fr",
+                "APP",
+                "Logiciel du centre (Passerelle)"
+            )
+        ]
+    );
+    let secretariat = directory
+        .by_address("secretariat@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(
+        secretariat[0].last_name,
+        "CENTRE DE SANTE PASSERELLE SANDBOX"
+    );
+
+    // Not published: unknown, the start of a real address (the server's string search
+    // matches it; the address is compared whole), red-listed, a closed activity's, a plain
+    // e-mail.
+    for address in [
+        "nobody@passerelle-sandbox.mssante.fr",
+        "jeanne.medecin@passerelle-sandbox.mssante",
+        "jean.fouquerey@passerelle-sandbox.mssante",
+        "lps@passerelle-sandbox.mssante",
+        "h.lefevre.prive@passerelle-sandbox.mssante.fr",
+        "h.lefevre.ancien@passerelle-sandbox.mssante.fr",
+        "helene.lefevre@example.org",
+    ] {
+        assert!(
+            directory.by_address(address).await.unwrap().is_empty(),
+            "{address}"
+        );
+    }
+    assert!(matches!(
+        directory
+            .by_address("fouquerey.passerelle-sandbox.mssante.fr")
+            .await,
+        Err(DirectoryError::InvalidAddress { .. })
+    ));
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn by_address_in_the_extraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("extraction.txt");
+    std::fs::write(&file, extraction_text()).unwrap();
+    let directory = extraction_directory(&dir.path().join("directory.redb"));
+    assert!(matches!(
+        directory
+            .by_address("jean.fouquerey@passerelle-sandbox.mssante.fr")
+            .await,
+        Err(DirectoryError::NotImported { .. })
+    ));
+    directory.import_extraction(&file).await.unwrap();
+
+    let jean = directory
+        .by_address("JEAN.FOUQUEREY@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(jean.len(), 1);
+    assert_eq!(
+        (
+            jean[0].rpps.as_str(),
+            jean[0].first_name.as_str(),
+            jean[0].source
+        ),
+        ("99900063480", "Jean", DirectorySource::Extraction)
+    );
+    // An organisation's mailbox: named by its structure, as the API names an Organization.
+    let centre = directory
+        .by_address("secretariat@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(centre.len(), 1);
+    assert_eq!(
+        (
+            centre[0].rpps.as_str(),
+            centre[0].national_id.as_str(),
+            centre[0].last_name.as_str()
+        ),
+        ("", "1999000003", "CENTRE DE SANTE PASSERELLE SANDBOX")
+    );
+    assert_eq!(
+        mailboxes(&centre[0]),
+        [row(
+            "secretariat@passerelle-sandbox.mssante.fr",
+            "ORG",
+            "Secrétariat médical"
+        )]
+    );
+    assert!(
+        directory
+            .by_address("lps@passerelle-sandbox.mssante.fr")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// --- Both sources: the preferred one answers, the other fills in ---
+
+/// Dr Jean FOUQUEREY as the file describes him, and Dr Émile ZOLA, in the file only.
+fn file_with_a_newcomer() -> String {
+    [
+        HEADER.to_owned(),
+        line(
+            "PER",
+            "jean.fouquerey@passerelle-sandbox.mssante.fr",
+            "99900063480",
+            "",
+            "FOUQUEREY",
+            "Jean",
+            "Médecin",
+            "CABINET (FICHIER)",
+        ),
+        line(
+            "PER",
+            "emile.zola@passerelle-sandbox.mssante.fr",
+            "99900099990",
+            "",
+            "ZOLA",
+            "Émile",
+            "Médecin",
+            "",
+        ),
+    ]
+    .join("\n")
+        + "\n"
+}
+
+#[tokio::test]
+async fn with_both_sources_the_preferred_one_answers_and_the_other_fills_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("extraction.txt");
+    std::fs::write(&file, file_with_a_newcomer()).unwrap();
+    let index = ExtractionIndex::new(&dir.path().join("directory.redb"), 50);
+    index.import(&file).await.unwrap();
+    let sandbox = sandbox().await;
+    let api = || FhirClient::new(&settings(&sandbox.base_url(), SANDBOX_API_KEY)).unwrap();
+    let sources = |found: &[DirectoryProfessional]| -> Vec<DirectorySource> {
+        found.iter().map(|p| p.source).collect()
+    };
+
+    // The API first (the default): it answers whom it knows; the file only whom it does not.
+    let api_first = Directory::from_sources(Some(api()), Some(index.clone()));
+    let both = api_first.by_name("FOUQUEREY", None).await.unwrap();
+    assert_eq!(
+        sources(&both),
+        [DirectorySource::Fhir, DirectorySource::Fhir]
+    );
+    let zola = api_first.by_name("zola", None).await.unwrap();
+    assert_eq!(sources(&zola), [DirectorySource::Extraction]);
+    assert_eq!(zola[0].rpps, "99900099990");
+    let zola = api_first
+        .by_address("emile.zola@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(sources(&zola), [DirectorySource::Extraction]);
+    assert!(api_first.by_name("NOBODY", None).await.unwrap().is_empty());
+
+    // The file first: it answers whom it holds, the API the others.
+    let file_first = Directory::from_sources(Some(api()), Some(index.clone()))
+        .preferring(Preference::Extraction);
+    let jean = file_first.by_rpps("99900063480").await.unwrap();
+    assert_eq!(sources(&jean), [DirectorySource::Extraction]);
+    assert_eq!(jean[0].addresses[0].description, "CABINET (FICHIER)");
+    let holder = file_first.by_rpps("10001234565").await.unwrap();
+    assert_eq!(sources(&holder), [DirectorySource::Fhir]);
+    let centre = file_first
+        .by_address("lps@passerelle-sandbox.mssante.fr")
+        .await
+        .unwrap();
+    assert_eq!(sources(&centre), [DirectorySource::Fhir]);
+
+    // A refused key is never hidden, even when the API only fills in.
+    let refused = FhirClient::new(&settings(&sandbox.base_url(), "revoked-key")).unwrap();
+    let file_first =
+        Directory::from_sources(Some(refused), Some(index)).preferring(Preference::Extraction);
+    assert_eq!(file_first.by_name("ZOLA", None).await.unwrap().len(), 1);
+    assert!(matches!(
+        file_first.by_rpps("10001234565").await,
+        Err(DirectoryError::Fhir(FhirError::Unauthorized { .. }))
+    ));
+
+    // The setting.
+    let settings: DirectorySettings = serde_json::from_str(r#"{"prefer": "extraction"}"#).unwrap();
+    assert_eq!(settings.prefer, Preference::Extraction);
+    assert_eq!(DirectorySettings::default().prefer, Preference::Fhir);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_unreachable_and_nothing_imported_is_the_api_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let down = FhirClient::new(&settings(
+        &format!("https://{closed}/fhir/v2"),
+        SANDBOX_API_KEY,
+    ))
+    .unwrap();
+    let directory = Directory::from_sources(
+        Some(down),
+        Some(ExtractionIndex::new(&dir.path().join("directory.redb"), 50)),
+    );
+    assert!(matches!(
+        directory.by_rpps("99900063480").await,
+        Err(DirectoryError::Fhir(FhirError::Unavailable { .. }))
+    ));
+}
+
+// --- The service: typed recipients checked, the extraction imported ---
+
+mod service {
+    use super::*;
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+    use mss_service::access::Resolver;
+    use mss_service::errors::reasons;
+    use mss_service::service::MssCore;
+    use mss_service::smtp::{ClientIdentity, SmtpClient, SmtpSettings, SmtpTls};
+    use mss_service::{MssSettings, directory::Preference};
+    use passerelle_bus::SharedBus;
+    use passerelle_bus::documents::{DocumentLimits, NewDocument, SharedDocumentStore};
+    use passerelle_bus::in_process::InProcessBus;
+    use passerelle_proto::common::v1 as common;
+    use passerelle_proto::mss::v1 as api;
+    use passerelle_service_kit::RequestId;
+    use passerelle_service_kit::audit::InsHasher;
+    use passerelle_service_kit::errors::summarise;
+    use tonic::{Code, Status};
+
+    pub const FOUQUEREY: &str = "jean.fouquerey@passerelle-sandbox.mssante.fr";
+
+    pub struct Service {
+        pub core: MssCore,
+        pub documents: SharedDocumentStore,
+        _bus: SharedBus,
+    }
+
+    /// The service over `directory`, its SMTP server a closed port: a send that went past
+    /// the checks fails to connect (SMTP_UNAVAILABLE).
+    pub async fn service(directory: Directory) -> Service {
+        let pki = pki();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let smtp = SmtpClient::new(&SmtpSettings {
+            host: "127.0.0.1".to_owned(),
+            port: Some(closed.port()),
+            tls: SmtpTls {
+                identity: Some(ClientIdentity::Pem {
+                    cert: pki.org_cert.clone(),
+                    key: pki.org_key.clone(),
+                }),
+                trusted_ca: vec![pki.ca_cert.clone()],
+                ..SmtpTls::default()
+            },
+            ..SmtpSettings::default()
+        })
+        .unwrap();
+        let mut settings = MssSettings::default();
+        settings.mss.default_from = Some("lps@passerelle-sandbox.mssante.fr".to_owned());
+        settings.mss.source_id = "1.2.250.1.999.1.1".to_owned();
+        settings.mss.test_platform = true;
+        let bus: SharedBus = Arc::new(InProcessBus::new());
+        let documents = bus.documents(DocumentLimits::default()).await.unwrap();
+        let core = MssCore::new(
+            settings,
+            Some(smtp),
+            directory,
+            Resolver {
+                bus: bus.clone(),
+                card_timeout: Duration::from_secs(2),
+            },
+            documents.clone(),
+            InsHasher::from_settings(&Default::default()).unwrap(),
+            None,
+        );
+        Service {
+            core,
+            documents,
+            _bus: bus,
+        }
+    }
+
+    fn organisation() -> Option<common::Actor> {
+        Some(common::Actor {
+            mode: Some(common::actor::Mode::Organisation(
+                common::OrganisationMode {
+                    on_behalf_of: "directory-tests".to_owned(),
+                },
+            )),
+            professional: Some(common::Professional {
+                id_type: common::ProfessionalIdType::Rpps as i32,
+                id: "10001234565".to_owned(),
+                family_name: "MEDECIN".to_owned(),
+                given_name: "JEANNE".to_owned(),
+                profession: "10".to_owned(),
+                specialty: "SM54".to_owned(),
+                structure: Some(common::Structure {
+                    id_type: common::StructureIdType::Finess as i32,
+                    id: "999000003".to_owned(),
+                    name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
+                }),
+                activity_sector: "SA05".to_owned(),
+            }),
+        })
+    }
+
+    /// CPS mode on a workstation where no card-agent answers: a send reaching the card fails
+    /// there.
+    fn card_nobody_holds() -> Option<common::Actor> {
+        Some(common::Actor {
+            mode: Some(common::actor::Mode::Cps(common::CpsMode {
+                workstation_id: "no-agent-here".to_owned(),
+            })),
+            professional: None,
+        })
+    }
+
+    pub fn request(to: &[&str], cc: &[&str], check: bool) -> api::SendRequest {
+        api::SendRequest {
+            actor: organisation(),
+            to: to.iter().map(|s| (*s).to_owned()).collect(),
+            cc: cc.iter().map(|s| (*s).to_owned()).collect(),
+            subject: "Courrier".to_owned(),
+            body: Some(api::Body {
+                text: "Bonjour".to_owned(),
+                html: String::new(),
+            }),
+            check_recipients: check,
+            ..api::SendRequest::default()
+        }
+    }
+
+    fn id() -> RequestId {
+        RequestId::parse("req-directory").unwrap()
+    }
+
+    fn reason(status: &Status) -> String {
+        summarise(status).reason.unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn typed_recipients_are_checked_before_the_card_and_the_connection() {
+        let sandbox = sandbox().await;
+        let s = service(fhir_directory(settings(
+            &sandbox.base_url(),
+            SANDBOX_API_KEY,
+        )))
+        .await;
+
+        // Every one published (a PractitionerRole's, a Practitioner's, an organisation's).
+        let preview = s
+            .core
+            .preview(
+                &id(),
+                request(
+                    &[FOUQUEREY, "Jeanne.Medecin@passerelle-sandbox.mssante.fr"],
+                    &["secretariat@passerelle-sandbox.mssante.fr"],
+                    true,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(preview.messages.len(), 1);
+
+        // A typo and an unknown mailbox: named by their fields, never repeated; the card is
+        // not asked and no connection is opened.
+        let typo = "jean.fouqerey@passerelle-sandbox.mssante.fr";
+        let mut req = request(
+            &[FOUQUEREY, typo],
+            &[
+                "secretariat@passerelle-sandbox.mssante.fr",
+                "nobody@passerelle-sandbox.mssante.fr",
+            ],
+            true,
+        );
+        req.actor = card_nobody_holds();
+        let status = Status::from(s.core.send(&id(), req.clone()).await.unwrap_err());
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(reason(&status), reasons::INVALID_ADDRESS);
+        assert_eq!(summarise(&status).field.as_deref(), Some("to[1]"));
+        let message = status.message();
+        assert!(
+            message.contains("to[1], cc[1] are not MSSanté mailboxes in the directory")
+                && message.contains("passerelle mss directory"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("fouqerey") && !message.contains("nobody"),
+            "{message}"
+        );
+
+        // Without the check, the same send goes on to the card (and would reach the server).
+        req.check_recipients = false;
+        let status = Status::from(s.core.send(&id(), req.clone()).await.unwrap_err());
+        assert_eq!(
+            summarise(&status).field.as_deref(),
+            Some("actor.cps"),
+            "{status:?}"
+        );
+        // With the check and the right addresses, on to the card as well.
+        req.check_recipients = true;
+        req.to = vec![FOUQUEREY.to_owned()];
+        req.cc = vec!["secretariat@passerelle-sandbox.mssante.fr".to_owned()];
+        let past_the_check = Status::from(s.core.send(&id(), req).await.unwrap_err());
+        assert_eq!(
+            summarise(&past_the_check).field.as_deref(),
+            Some("actor.cps"),
+            "{past_the_check:?}"
+        );
+
+        // Organisation mode, past the check: the connection to the (closed) server.
+        let status = Status::from(
+            s.core
+                .send(&id(), request(&[FOUQUEREY], &[], true))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(reason(&status), reasons::SMTP_UNAVAILABLE, "{status:?}");
+        sandbox.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_patients_mailbox_is_never_looked_up_and_a_directory_down_is_said() {
+        // No directory at all: any professional recipient cannot be checked...
+        let s = service(Directory::from_sources(None, None)).await;
+        let status = Status::from(
+            s.core
+                .preview(&id(), request(&[FOUQUEREY], &[], true))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(reason(&status), reasons::MSS_CONFIGURATION, "{status:?}");
+        // ...but the patient's mailbox alone is not looked up.
+        let mut req = request(&["248039263001064@patient.mssante.fr"], &[], true);
+        req.patient = Some(common::PatientIdentity {
+            matricule: "2480392630010".to_owned(),
+            key: "64".to_owned(),
+            oid: "1.2.250.1.213.1.4.8".to_owned(),
+            birth_name: "PAT-DOUZE".to_owned(),
+            first_names: vec!["NATHALIE".to_owned()],
+            sex: common::Sex::Female as i32,
+            birth_date: "1948-03-21".to_owned(),
+            status: common::IdentityStatus::Qualifiee as i32,
+            ..common::PatientIdentity::default()
+        });
+        let preview = s.core.preview(&id(), req).await.unwrap();
+        assert_eq!(preview.messages.len(), 1);
+
+        // The API unreachable (and no file to answer instead).
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let down = FhirClient::new(&settings(
+            &format!("https://{closed}/fhir/v2"),
+            SANDBOX_API_KEY,
+        ))
+        .unwrap();
+        let s = service(Directory::from_sources(Some(down), None)).await;
+        let status = Status::from(
+            s.core
+                .preview(&id(), request(&[FOUQUEREY], &[], true))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            reason(&status),
+            reasons::DIRECTORY_UNAVAILABLE,
+            "{status:?}"
+        );
+    }
+
+    async fn upload(documents: &SharedDocumentStore, name: &str, content: Vec<u8>) -> String {
+        let size = content.len() as u64;
+        let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = content
+            .chunks(7)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        documents
+            .put(
+                NewDocument {
+                    media_type: "text/plain".to_owned(),
+                    file_name: Some(name.to_owned()),
+                    declared_size: Some(size),
+                },
+                futures::stream::iter(chunks).boxed(),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn the_extraction_is_imported_from_the_document_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let index_dir = dir.path().join("index");
+        let directory = Directory::from_sources(
+            None,
+            Some(ExtractionIndex::new(&index_dir.join("directory.redb"), 50)),
+        )
+        .preferring(Preference::Extraction);
+        let s = service(directory).await;
+
+        let id_of_file = upload(
+            &s.documents,
+            "Extraction_Correspondance_MSSante_202601050600.txt",
+            extraction_text().into_bytes(),
+        )
+        .await;
+        let report = s
+            .core
+            .import_directory(
+                &id(),
+                api::ImportDirectoryRequest {
+                    document_id: id_of_file,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                report.source.as_str(),
+                report.lines,
+                report.mailboxes,
+                report.duplicates,
+                report.rejected
+            ),
+            (
+                "Extraction_Correspondance_MSSante_202601050600.txt",
+                8,
+                4,
+                1,
+                3
+            )
+        );
+        let rejected: Vec<u64> = report.rejected_lines.iter().map(|r| r.line).collect();
+        assert_eq!(rejected, [4, 7, 9]);
+        assert_eq!(report.rejected_lines[2].reason, "Adresse BAL: no @");
+        // The uploaded copy is gone; only the index is left.
+        let left: Vec<_> = std::fs::read_dir(&index_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["directory.redb"]);
+
+        let found = s
+            .core
+            .search_directory(
+                &id(),
+                api::SearchDirectoryRequest {
+                    by: Some(api::search_directory_request::By::Address(
+                        "secretariat@passerelle-sandbox.mssante.fr".to_owned(),
+                    )),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            found.professionals[0].last_name,
+            "CENTRE DE SANTE PASSERELLE SANDBOX"
+        );
+        // The check answers from the imported file.
+        s.core
+            .preview(&id(), request(&[FOUQUEREY], &[], true))
+            .await
+            .unwrap();
+
+        // Not an extraction file: INVALID_DOCUMENT with the reason; the index is unchanged.
+        let other = upload(&s.documents, "notes.txt", b"Nom|Prenom\nA|B\n".to_vec()).await;
+        let status = Status::from(
+            s.core
+                .import_directory(&id(), api::ImportDirectoryRequest { document_id: other })
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(reason(&status), reasons::INVALID_DOCUMENT);
+        assert!(status.message().contains("Type de BAL"), "{status:?}");
+        assert!(
+            !s.core
+                .search_directory(
+                    &id(),
+                    api::SearchDirectoryRequest {
+                        by: Some(api::search_directory_request::By::Rpps(
+                            "99900063480".to_owned()
+                        )),
+                    },
+                )
+                .await
+                .unwrap()
+                .professionals
+                .is_empty()
+        );
+        // A document that is not in the store.
+        let status = Status::from(
+            s.core
+                .import_directory(
+                    &id(),
+                    api::ImportDirectoryRequest {
+                        document_id: uuid_like(),
+                    },
+                )
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+        // No index configured.
+        let s = service(Directory::from_sources(None, None)).await;
+        let file = upload(&s.documents, "x.txt", extraction_text().into_bytes()).await;
+        let status = Status::from(
+            s.core
+                .import_directory(&id(), api::ImportDirectoryRequest { document_id: file })
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(reason(&status), reasons::MSS_CONFIGURATION, "{status:?}");
+        assert!(status.message().contains("index_path"), "{status:?}");
+    }
+
+    fn uuid_like() -> String {
+        "00000000-0000-4000-8000-000000000000".to_owned()
+    }
 }
 
 // --- curl, an independent client of the sandbox ---

@@ -376,6 +376,7 @@ async fn mss_steps(
             also_in_dmp: false,
             acknowledgement: false,
             idempotency_key: String::new(),
+            check_recipients: false,
         })
         .await
         .map_err(fail)?

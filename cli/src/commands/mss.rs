@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use passerelle_proto::mss::v1::{
-    self as api, Body, Document, SearchDirectoryRequest, SendRequest,
+    self as api, Body, Document, ImportDirectoryRequest, SearchDirectoryRequest, SendRequest,
     mss_service_client::MssServiceClient, search_directory_request,
 };
 use tonic::transport::Channel;
@@ -28,8 +28,25 @@ pub enum MssCommand {
     /// Send a message, with a letter when given, to professionals and/or to the patient's
     /// MSSanté Citoyen mailbox. Prints the Message-ID and the recipients the server accepted.
     Send(Box<SendArgs>),
-    /// A professional's MSSanté addresses in the national directory.
+    /// A professional's MSSanté addresses in the national directory, or the owner of an
+    /// address.
     Directory(DirectoryArgs),
+    /// Import the national directory's extraction file of MSSanté mailboxes
+    /// (Extraction_Correspondance_MSSante_….zip as downloaded, or its .txt) into the service's
+    /// index, replacing the previous import. Prints what was imported and the rejected lines.
+    ImportDirectory(ImportDirectoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportDirectoryArgs {
+    /// The extraction file: the zip as downloaded, or its .txt.
+    pub file: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// gRPC endpoint of the MSS service.
+    #[arg(long, env = "PASSERELLE_MSS_ENDPOINT", default_value = DEFAULT_MSS_ENDPOINT)]
+    pub endpoint: String,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +111,10 @@ pub struct SendArgs {
     /// Show the exact messages without sending anything.
     #[arg(long)]
     pub preview: bool,
+    /// Each --to/--cc address must be an MSSanté mailbox in the directory, checked before
+    /// anything is sent (catches a typo); the patient's mailbox is never looked up.
+    #[arg(long)]
+    pub check_directory: bool,
     /// Your stable id of this message: the same key, the same Message-ID. Without one, a key
     /// is generated and printed.
     #[arg(long)]
@@ -179,6 +200,9 @@ pub struct DirectoryArgs {
     /// The professional's family name, optionally ",GIVEN" (e.g. FOUQUEREY or FOUQUEREY,JEAN).
     #[arg(long, group = "who")]
     pub name: Option<String>,
+    /// An MSSanté address: who owns it (a professional, or an organisation).
+    #[arg(long, group = "who")]
+    pub address: Option<String>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -191,6 +215,7 @@ pub async fn run(cmd: MssCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         MssCommand::Send(a) => send(*a).await,
         MssCommand::Directory(a) => directory(a).await,
+        MssCommand::ImportDirectory(a) => import_directory(a).await,
     }
 }
 
@@ -280,6 +305,7 @@ fn send_request(a: &SendArgs, document_id: Option<String>) -> Result<SendRequest
         also_in_dmp: false,
         acknowledgement: a.ack,
         idempotency_key: a.idempotency_key.clone().unwrap_or_default(),
+        check_recipients: a.check_directory,
     })
 }
 
@@ -330,10 +356,11 @@ async fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn directory(a: DirectoryArgs) -> anyhow::Result<ExitCode> {
-    let by = match (&a.rpps, &a.name) {
-        (Some(rpps), _) => search_directory_request::By::Rpps(rpps.trim().to_owned()),
-        (_, Some(name)) => search_directory_request::By::Name(name.trim().to_owned()),
-        _ => return Ok(bad_input("give --rpps N or --name NAME")),
+    let by = match (&a.rpps, &a.name, &a.address) {
+        (Some(rpps), _, _) => search_directory_request::By::Rpps(rpps.trim().to_owned()),
+        (_, Some(name), _) => search_directory_request::By::Name(name.trim().to_owned()),
+        (_, _, Some(address)) => search_directory_request::By::Address(address.trim().to_owned()),
+        _ => return Ok(bad_input("give --rpps N, --name NAME or --address ADDRESS")),
     };
     let mut c = client(&a.endpoint).await?;
     let r = c
@@ -344,5 +371,34 @@ async fn directory(a: DirectoryArgs) -> anyhow::Result<ExitCode> {
         a.json,
         print::directory_json,
         print::directory_table,
+    ))
+}
+
+async fn import_directory(a: ImportDirectoryArgs) -> anyhow::Result<ExitCode> {
+    if !a.file.is_file() {
+        return Ok(bad_input(format!(
+            "{} is not a file: give the extraction file (the .zip as downloaded, or its .txt)",
+            a.file.display()
+        )));
+    }
+    let is_zip = a
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let media_type = if is_zip {
+        "application/zip"
+    } else {
+        "text/plain"
+    };
+    let document_id = documents::upload(&a.endpoint, &a.file, media_type).await?;
+    let mut c = client(&a.endpoint).await?;
+    let r = c
+        .import_directory(ImportDirectoryRequest { document_id })
+        .await;
+    Ok(output::finish(
+        r,
+        a.json,
+        print::import_json,
+        print::import_table,
     ))
 }

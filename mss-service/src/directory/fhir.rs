@@ -1,6 +1,7 @@
-//! Client of the Annuaire Santé FHIR API v2: `Practitioner` searches (by identifier, by name)
-//! with their `PractitionerRole`s (`_revinclude`), so that personal mailboxes are found on
-//! both carriers; key in the `ESANTE-API-KEY` header; pages followed by the Bundle's `next`
+//! Client of the Annuaire Santé FHIR API v2: `Practitioner` searches (by identifier, by name,
+//! by mailbox) with their `PractitionerRole`s (`_revinclude`), so that personal mailboxes are
+//! found on both carriers, and the owner of an address among PractitionerRoles and
+//! Organizations too (`mailbox-mss`); key in the `ESANTE-API-KEY` header; pages followed by the Bundle's `next`
 //! link; at most `rate_per_sec` calls a second (the API allows 17 per application); failures
 //! (an `OperationOutcome`, or the gateway's own answer) as typed errors.
 //!
@@ -36,6 +37,8 @@ pub const EMAIL_TYPE_URL: &str =
 pub const MAILBOX_METADATA_URL: &str = "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-ext-mailbox-mss-metadata";
 pub const RPPS_SYSTEM: &str = "https://rpps.esante.gouv.fr";
 pub const IDNPS_SYSTEM: &str = "urn:oid:1.2.250.1.71.4.2.1";
+/// A structure's national identifier (IDNST).
+pub const IDNST_SYSTEM: &str = "urn:oid:1.2.250.1.71.4.2.2";
 /// TRE_G15 ProfessionSante (the profession's code system).
 pub const PROFESSION_SYSTEM: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante";
@@ -305,6 +308,62 @@ impl FhirClient {
         params.push(("_revinclude", "PractitionerRole:practitioner"));
         let pages = self.search("Practitioner", &params).await?;
         Ok(professionals(&pages))
+    }
+
+    /// The owner of an MSSanté address: the Practitioner carrying it (with the mailboxes of
+    /// their activities), else the Practitioner of the active PractitionerRole carrying it
+    /// (read by `_id`, with all their activities), else the Organization. `mailbox-mss` is searched as a plain
+    /// FHIR string (starts with, case ignored) and the answers are compared whole, case
+    /// ignored: `:exact` is case-sensitive by FHIR, and the live server's answers to it are
+    /// not observed.
+    pub async fn by_address(&self, address: &str) -> Result<Vec<DirectoryProfessional>, FhirError> {
+        let holds = |p: &DirectoryProfessional| {
+            p.addresses
+                .iter()
+                .any(|m| m.address.eq_ignore_ascii_case(address))
+        };
+        let pages = self
+            .search(
+                "Practitioner",
+                &[
+                    ("mailbox-mss", address),
+                    ("_revinclude", "PractitionerRole:practitioner"),
+                ],
+            )
+            .await?;
+        let mut found = professionals(&pages);
+        found.retain(holds);
+        if !found.is_empty() {
+            return Ok(found);
+        }
+
+        // On an activity: its professional, with the mailboxes of all their activities.
+        let roles = self
+            .search("PractitionerRole", &[("mailbox-mss", address)])
+            .await?;
+        let ids = role_practitioner_ids(&roles, address);
+        if !ids.is_empty() {
+            let ids = ids.join(",");
+            let pages = self
+                .search(
+                    "Practitioner",
+                    &[
+                        ("_id", ids.as_str()),
+                        ("_revinclude", "PractitionerRole:practitioner"),
+                    ],
+                )
+                .await?;
+            let mut found = professionals(&pages);
+            found.retain(holds);
+            return Ok(found);
+        }
+
+        let pages = self
+            .search("Organization", &[("mailbox-mss", address)])
+            .await?;
+        let mut found = organisations(&pages);
+        found.retain(holds);
+        Ok(found)
     }
 
     /// Every page of a search, up to `max_results` matches.
@@ -713,6 +772,14 @@ struct PractitionerRole {
     telecom: Vec<ContactPoint>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Organization {
+    name: Option<String>,
+    identifier: Vec<Identifier>,
+    telecom: Vec<ContactPoint>,
+}
+
 /// Any resource's telecoms (Organization's `name` is a string, Practitioner's a list: only
 /// `telecom` is read here).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -916,6 +983,40 @@ fn practitioner_id(reference: &str) -> Option<&str> {
     (head == "Practitioner" || head.ends_with("/Practitioner")).then_some(id)
 }
 
+/// The Practitioners' ids of the active PractitionerRoles of search pages that carry `address`
+/// as a published mailbox.
+fn role_practitioner_ids(pages: &[Bundle], address: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for entry in pages.iter().flat_map(|b| b.entry.iter()) {
+        let Some(resource) = entry.resource.as_ref() else {
+            continue;
+        };
+        if entry.resource_type() != Some("PractitionerRole") {
+            continue;
+        }
+        let Ok(role) = serde_json::from_value::<PractitionerRole>(resource.clone()) else {
+            tracing::warn!("unreadable PractitionerRole skipped");
+            continue;
+        };
+        let carries = mailboxes(&role.telecom)
+            .iter()
+            .any(|m| m.address.eq_ignore_ascii_case(address));
+        if role.active == Some(false) || !carries {
+            continue;
+        }
+        if let Some(id) = role
+            .practitioner
+            .as_ref()
+            .and_then(|r| r.reference.as_deref())
+            .and_then(practitioner_id)
+            && !ids.iter().any(|i| i == id)
+        {
+            ids.push(id.to_owned());
+        }
+    }
+    ids
+}
+
 /// The professionals of search pages: each Practitioner with its mailboxes and those of its
 /// PractitionerRoles (active or without status) found on any page; one per RPPS.
 pub fn professionals(pages: &[Bundle]) -> Vec<DirectoryProfessional> {
@@ -975,6 +1076,43 @@ pub fn professionals(pages: &[Bundle]) -> Vec<DirectoryProfessional> {
     }
     for p in &mut out {
         tidy_mailboxes(&mut p.addresses);
+    }
+    out
+}
+
+/// The Organizations of search pages, each as an owner of mailboxes: its name as the last
+/// name, its IDNST as the national id, no RPPS.
+pub fn organisations(pages: &[Bundle]) -> Vec<DirectoryProfessional> {
+    let mut out = Vec::new();
+    for entry in pages.iter().flat_map(|b| b.entry.iter()) {
+        let Some(resource) = entry.resource.as_ref() else {
+            continue;
+        };
+        if entry.resource_type() != Some("Organization") {
+            continue;
+        }
+        match serde_json::from_value::<Organization>(resource.clone()) {
+            Ok(o) => {
+                let mut addresses = mailboxes(&o.telecom);
+                tidy_mailboxes(&mut addresses);
+                out.push(DirectoryProfessional {
+                    rpps: String::new(),
+                    national_id: o
+                        .identifier
+                        .iter()
+                        .find(|i| i.is(IDNST_SYSTEM, "IDNST"))
+                        .and_then(Identifier::value)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    last_name: o.name.as_deref().unwrap_or_default().trim().to_owned(),
+                    first_name: String::new(),
+                    profession: String::new(),
+                    addresses,
+                    source: DirectorySource::Fhir,
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable Organization skipped"),
+        }
     }
     out
 }

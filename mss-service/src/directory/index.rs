@@ -182,6 +182,42 @@ impl ExtractionIndex {
         Ok(Some(group(records)))
     }
 
+    /// The owner of this address (compared without case) with all their mailboxes: the
+    /// professional of its RPPS, or the mailbox alone (an organisation's, named by its
+    /// structure); `None` before the first import.
+    pub fn by_address(
+        &self,
+        address: &str,
+    ) -> Result<Option<Vec<DirectoryProfessional>>, IndexError> {
+        let Some(db) = self.db()? else {
+            return Ok(None);
+        };
+        let txn = db.begin_read().map_err(storage)?;
+        let mailboxes = txn.open_table(MAILBOXES).map_err(storage)?;
+        let key = address.trim().to_ascii_lowercase();
+        let Some(record) = mailboxes.get(key.as_str()).map_err(storage)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut record = decode(record.value())?;
+        if record.rpps.is_empty() {
+            if record.last_name.is_empty() && record.first_name.is_empty() {
+                // An organisation's mailbox: named as the API names an Organization.
+                record.last_name = record.structure_name.clone();
+                record.national_id = record.structure_id.clone();
+            }
+            return Ok(Some(group(vec![record])));
+        }
+        let by_rpps = txn.open_multimap_table(BY_RPPS).map_err(storage)?;
+        let mut records = Vec::new();
+        for other in by_rpps.get(record.rpps.as_str()).map_err(storage)? {
+            let other = other.map_err(storage)?;
+            if let Some(r) = mailboxes.get(other.value()).map_err(storage)? {
+                records.push(decode(r.value())?);
+            }
+        }
+        Ok(Some(group(records)))
+    }
+
     /// Professionals whose family name starts with `family` (and a given name with `given`),
     /// compared through their search keys; `None` before the first import.
     pub fn by_name(

@@ -1,14 +1,16 @@
 //! The national directory (Annuaire Santé): a professional's MSSanté mailboxes, by RPPS or by
-//! name, from two sources behind one [`Directory`]:
+//! name, and the owner of an address, from two sources behind one [`Directory`]:
 //!
 //! - [`fhir`]: the FHIR API v2 (`Practitioner` with its `PractitionerRole`s, key
 //!   `ESANTE-API-KEY`, paged, 17 calls/s) — fresh, needs a key and the network;
 //! - [`extraction`] + [`index`]: the daily extraction file (`Extraction_Correspondance_MSSante`,
 //!   `|`-separated) imported into a local index file — works offline, as old as the last import.
 //!
-//! The FHIR API answers when it is configured (an API key); the index answers when the API is
-//! not configured, or is unreachable (network, 5xx, timeout, rate limit) and an extraction was
-//! imported. A refused key or a refused request is an error, never hidden by the index.
+//! One source is asked first ([`Preference`], `mss.directory.prefer`: the API unless said
+//! otherwise); the other is asked when the first cannot answer (the API unreachable, 5xx,
+//! timeout, rate limit; the file not imported or unreadable) or finds nobody. The two answers
+//! are never merged. A refused key or a refused request is an error, never hidden by the
+//! other source.
 //!
 //! Directory data is taken as it is: an RPPS whose check digit fails (there are some, e.g. the
 //! ANS's own example `10102727017`) is kept.
@@ -93,13 +95,18 @@ pub enum DirectorySource {
     Extraction,
 }
 
-/// A professional and their MSSanté mailboxes (`DirectoryProfessional` of the API).
+/// A professional and their MSSanté mailboxes (`DirectoryProfessional` of the API); or, found
+/// by one of its addresses, an organisation (empty `rpps` and `first_name`, its name as
+/// `last_name`) with its organisational and applicative mailboxes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryProfessional {
-    /// 11 digits; empty when the directory gives none (a professional known only by ADELI).
+    /// 11 digits; empty when the directory gives none (a professional known only by ADELI, an
+    /// organisation).
     pub rpps: String,
-    /// The national identifier (IDNPS: `8` + RPPS, or `0` + ADELI) when the directory gives it.
+    /// The national identifier (IDNPS: `8` + RPPS, or `0` + ADELI) when the directory gives it;
+    /// an organisation's IDNST (e.g. `1` + FINESS).
     pub national_id: String,
+    /// The family name; an organisation's name (raison sociale).
     pub last_name: String,
     pub first_name: String,
     /// The profession's label (JDV J65) when known, else its code as the directory gives it.
@@ -151,6 +158,22 @@ pub struct DirectorySettings {
     /// The FHIR API; used when `api_key` is set.
     pub fhir: FhirSettings,
     pub extraction: ExtractionSettings,
+    /// Which source is asked first when both are configured.
+    pub prefer: Preference,
+}
+
+/// The source asked first (`mss.directory.prefer`); the other one is asked when the first
+/// cannot answer or finds nobody.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// The FHIR API: fresh. The imported file fills in when the API is unreachable or finds
+    /// nobody.
+    #[default]
+    Fhir,
+    /// The imported file: local, no quota, as old as the last import. The API fills in when
+    /// the file finds nobody (a mailbox opened since) or has not been imported.
+    Extraction,
 }
 
 /// The imported extraction file's index.
@@ -174,6 +197,8 @@ pub enum DirectoryError {
     InvalidRpps { given: String },
     #[error("a name search needs a family name")]
     EmptyName,
+    #[error("not an address ({problem}): an MSSanté address is local@domain")]
+    InvalidAddress { problem: &'static str },
     #[error(
         "no directory configured: set mss.directory.fhir.api_key (Annuaire Santé FHIR API) or mss.directory.extraction.index_path and import the extraction file"
     )]
@@ -224,6 +249,47 @@ pub enum ImportError {
 pub struct Directory {
     fhir: Option<FhirClient>,
     index: Option<ExtractionIndex>,
+    prefer: Preference,
+}
+
+/// A search, as both sources take it.
+#[derive(Debug, Clone)]
+enum Query {
+    Rpps(String),
+    Name {
+        family: String,
+        given: Option<String>,
+    },
+    Address(String),
+}
+
+/// What one source made of a search.
+enum Outcome {
+    Found(Vec<DirectoryProfessional>),
+    Nobody,
+    /// It cannot answer now (the API unreachable; the file not imported, unreadable): the
+    /// other source may.
+    CannotAnswer(DirectoryError),
+    /// An answer that stands: a refused key or request, too many results.
+    Failed(DirectoryError),
+    /// Not configured.
+    Absent,
+}
+
+impl Outcome {
+    fn of(found: Vec<DirectoryProfessional>) -> Self {
+        if found.is_empty() {
+            Self::Nobody
+        } else {
+            Self::Found(found)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Fhir,
+    Index,
 }
 
 impl Directory {
@@ -243,12 +309,32 @@ impl Directory {
                     .unwrap_or(settings.fhir.max_results),
             )
         });
-        Ok(Self { fhir, index })
+        Ok(Self {
+            fhir,
+            index,
+            prefer: settings.prefer,
+        })
     }
 
-    /// A directory over given sources (tests, or a caller that builds them itself).
+    /// A directory over given sources (tests, or a caller that builds them itself), the API
+    /// asked first.
     pub fn from_sources(fhir: Option<FhirClient>, index: Option<ExtractionIndex>) -> Self {
-        Self { fhir, index }
+        Self {
+            fhir,
+            index,
+            prefer: Preference::Fhir,
+        }
+    }
+
+    /// The same sources, `prefer` asked first.
+    pub fn preferring(mut self, prefer: Preference) -> Self {
+        self.prefer = prefer;
+        self
+    }
+
+    /// The extraction index's file, when one is configured.
+    pub fn extraction_path(&self) -> Option<&Path> {
+        self.index.as_ref().map(ExtractionIndex::path)
     }
 
     pub fn has_fhir(&self) -> bool {
@@ -263,21 +349,7 @@ impl Directory {
     /// the directory does not know it. The check digit is not verified.
     pub async fn by_rpps(&self, rpps: &str) -> Result<Vec<DirectoryProfessional>, DirectoryError> {
         let rpps = parse_rpps(rpps)?;
-        if let Some(fhir) = &self.fhir {
-            match fhir.by_rpps(&rpps).await {
-                Ok(found) => return Ok(found),
-                Err(e) if e.is_unavailable() && self.index.is_some() => {
-                    tracing::warn!(error = %e, "Annuaire Santé API unavailable: answering from the imported extraction");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let index = self.index.as_ref().ok_or(DirectoryError::NotConfigured)?;
-        let index = index.clone();
-        let found = run_blocking(move || index.by_rpps(&rpps))
-            .await
-            .map_err(DirectoryError::from)?;
-        found.ok_or_else(|| self.not_imported())
+        self.search(Query::Rpps(rpps)).await
     }
 
     /// Professionals whose family name starts with `family` (and given name with `given`),
@@ -292,20 +364,109 @@ impl Directory {
             return Err(DirectoryError::EmptyName);
         }
         let given = given.map(str::trim).filter(|g| !search_key(g).is_empty());
-        if let Some(fhir) = &self.fhir {
-            match fhir.by_name(family, given).await {
-                Ok(found) => return Ok(found),
-                Err(e) if e.is_unavailable() && self.index.is_some() => {
-                    tracing::warn!(error = %e, "Annuaire Santé API unavailable: answering from the imported extraction");
+        self.search(Query::Name {
+            family: family.to_owned(),
+            given: given.map(str::to_owned),
+        })
+        .await
+    }
+
+    /// The owner of this MSSanté address (compared without case), with all their mailboxes:
+    /// a professional (the address on the Practitioner or on one of their activities), or an
+    /// organisation (its ORG or APP mailboxes). Empty when the directory does not publish the
+    /// address: unknown, closed (an inactive activity's), or on the red list.
+    pub async fn by_address(
+        &self,
+        address: &str,
+    ) -> Result<Vec<DirectoryProfessional>, DirectoryError> {
+        let address = address.trim();
+        extraction::check_address(address)
+            .map_err(|problem| DirectoryError::InvalidAddress { problem })?;
+        self.search(Query::Address(address.to_owned())).await
+    }
+
+    /// Asks the preferred source, then the other one when the first cannot answer or finds
+    /// nobody.
+    async fn search(&self, query: Query) -> Result<Vec<DirectoryProfessional>, DirectoryError> {
+        let (first, second) = match self.prefer {
+            Preference::Fhir => (Source::Fhir, Source::Index),
+            Preference::Extraction => (Source::Index, Source::Fhir),
+        };
+        match self.ask(first, &query).await {
+            Outcome::Found(found) => Ok(found),
+            Outcome::Failed(e) => Err(e),
+            Outcome::Nobody => match self.ask(second, &query).await {
+                Outcome::Found(found) => Ok(found),
+                Outcome::Failed(e) => Err(e),
+                Outcome::CannotAnswer(e) => {
+                    // Nothing imported is the usual state of an API-only set-up.
+                    if !matches!(e, DirectoryError::NotImported { .. }) {
+                        tracing::warn!(error = %e, "the other directory source could not fill in");
+                    }
+                    Ok(Vec::new())
                 }
-                Err(e) => return Err(e.into()),
+                Outcome::Nobody | Outcome::Absent => Ok(Vec::new()),
+            },
+            Outcome::CannotAnswer(e) => match self.ask(second, &query).await {
+                Outcome::Found(found) => {
+                    tracing::warn!(error = %e, "directory answered by the other source");
+                    Ok(found)
+                }
+                Outcome::Nobody => {
+                    tracing::warn!(error = %e, "directory answered by the other source");
+                    Ok(Vec::new())
+                }
+                Outcome::Failed(other) => Err(other),
+                Outcome::CannotAnswer(_) | Outcome::Absent => Err(e),
+            },
+            Outcome::Absent => match self.ask(second, &query).await {
+                Outcome::Found(found) => Ok(found),
+                Outcome::Nobody => Ok(Vec::new()),
+                Outcome::Failed(e) | Outcome::CannotAnswer(e) => Err(e),
+                Outcome::Absent => Err(DirectoryError::NotConfigured),
+            },
+        }
+    }
+
+    async fn ask(&self, source: Source, query: &Query) -> Outcome {
+        match source {
+            Source::Fhir => {
+                let Some(fhir) = &self.fhir else {
+                    return Outcome::Absent;
+                };
+                let answer = match query {
+                    Query::Rpps(rpps) => fhir.by_rpps(rpps).await,
+                    Query::Name { family, given } => fhir.by_name(family, given.as_deref()).await,
+                    Query::Address(address) => fhir.by_address(address).await,
+                };
+                match answer {
+                    Ok(found) => Outcome::of(found),
+                    Err(e) if e.is_unavailable() => Outcome::CannotAnswer(e.into()),
+                    Err(e) => Outcome::Failed(e.into()),
+                }
+            }
+            Source::Index => {
+                let Some(index) = self.index.clone() else {
+                    return Outcome::Absent;
+                };
+                let path = index.path().to_owned();
+                let query = query.clone();
+                let answer = run_blocking(move || match &query {
+                    Query::Rpps(rpps) => index.by_rpps(rpps).map_err(DirectoryError::from),
+                    Query::Name { family, given } => index.by_name(family, given.as_deref()),
+                    Query::Address(address) => {
+                        index.by_address(address).map_err(DirectoryError::from)
+                    }
+                })
+                .await;
+                match answer {
+                    Ok(Some(found)) => Outcome::of(found),
+                    Ok(None) => Outcome::CannotAnswer(DirectoryError::NotImported { path }),
+                    Err(e @ DirectoryError::Index(_)) => Outcome::CannotAnswer(e),
+                    Err(e) => Outcome::Failed(e),
+                }
             }
         }
-        let index = self.index.as_ref().ok_or(DirectoryError::NotConfigured)?;
-        let index = index.clone();
-        let (family, given) = (family.to_owned(), given.map(str::to_owned));
-        let found = run_blocking(move || index.by_name(&family, given.as_deref())).await?;
-        found.ok_or_else(|| self.not_imported())
     }
 
     /// Imports an extraction file (the zip as downloaded, or its `.txt`) into the index,
@@ -323,15 +484,6 @@ impl Directory {
         run_blocking(move || index.info())
             .await
             .map_err(DirectoryError::from)
-    }
-
-    fn not_imported(&self) -> DirectoryError {
-        match &self.index {
-            Some(index) => DirectoryError::NotImported {
-                path: index.path().to_owned(),
-            },
-            None => DirectoryError::NotConfigured,
-        }
     }
 }
 

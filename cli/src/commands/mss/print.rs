@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use passerelle_proto::mss::v1::{
-    Audience, MailboxType, PreviewResponse, SearchDirectoryResponse, SendResponse,
+    Audience, ImportDirectoryResponse, MailboxType, PreviewResponse, SearchDirectoryResponse,
+    SendResponse,
 };
 use serde_json::{Value, json};
 
@@ -131,11 +132,16 @@ pub fn directory_table(r: &SearchDirectoryResponse) -> String {
         let _ = writeln!(s, "No professional found.");
     }
     for p in &r.professionals {
-        let _ = writeln!(
-            s,
-            "{} {} (RPPS {}) {}",
-            p.last_name, p.first_name, p.rpps, p.profession
-        );
+        if p.rpps.is_empty() && p.first_name.is_empty() && p.profession.is_empty() {
+            // An organisation, found by one of its addresses.
+            let _ = writeln!(s, "{} (organisation)", p.last_name);
+        } else {
+            let _ = writeln!(
+                s,
+                "{} {} (RPPS {}) {}",
+                p.last_name, p.first_name, p.rpps, p.profession
+            );
+        }
         if p.addresses.is_empty() {
             let _ = writeln!(s, "  no MSSanté mailbox");
         }
@@ -152,6 +158,45 @@ pub fn directory_table(r: &SearchDirectoryResponse) -> String {
                 }
             );
         }
+    }
+    s
+}
+
+pub fn import_json(r: &ImportDirectoryResponse) -> String {
+    json!({
+        "source": r.source,
+        "lines": r.lines,
+        "mailboxes": r.mailboxes,
+        "duplicates": r.duplicates,
+        "rejected": r.rejected,
+        "rejected_lines": r.rejected_lines.iter().map(|l| json!({
+            "line": l.line,
+            "reason": l.reason,
+        })).collect::<Vec<Value>>(),
+        "latin1_lines": r.latin1_lines,
+    })
+    .to_string()
+}
+
+pub fn import_table(r: &ImportDirectoryResponse) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "✔ imported {}", r.source);
+    let _ = writeln!(s, "  lines        {}", r.lines);
+    let _ = writeln!(s, "  mailboxes    {}", r.mailboxes);
+    let _ = writeln!(s, "  duplicates   {}", r.duplicates);
+    let _ = writeln!(s, "  rejected     {}", r.rejected);
+    if r.latin1_lines > 0 {
+        let _ = writeln!(s, "  read as Latin-1 {}", r.latin1_lines);
+    }
+    for l in &r.rejected_lines {
+        let _ = writeln!(s, "  line {:>7}: {}", l.line, l.reason);
+    }
+    if (r.rejected_lines.len() as u64) < r.rejected {
+        let _ = writeln!(
+            s,
+            "  … and {} more rejected line(s)",
+            r.rejected - r.rejected_lines.len() as u64
+        );
     }
     s
 }

@@ -1,6 +1,6 @@
 //! FHIR searches over the seed, as the Annuaire Santé API (a HAPI server) answers them:
 //! string parameters match the start of a word-normalised value (case and accents ignored;
-//! `:exact`, `:contains`), tokens `[system]|code` or `code`, comma = or, a repeated
+//! `:exact`, `:contains`; `mailbox-mss` on Practitioner, PractitionerRole and Organization), tokens `[system]|code` or `code`, comma = or, a repeated
 //! parameter = and; `_count` (at most 50), `_revinclude` / `_include` of PractitionerRoles;
 //! a Bundle `searchset` with `total`, entries `match` then `include`, links `self` and
 //! `next`. Unknown parameters are refused as HAPI refuses them.
@@ -191,6 +191,21 @@ fn mailbox_addresses(list: &[Mailbox]) -> impl Iterator<Item = &str> {
     list.iter().map(|m| m.address.as_str())
 }
 
+/// `mailbox-mss` (a string parameter, as the API documents it): starts with (case, accents
+/// and punctuation ignored), `:exact` (the whole value, case included), `:contains`, and
+/// FHIR's `:missing`; another modifier is refused.
+fn mailbox_match(param: &Param, mailboxes: &[Mailbox]) -> Result<bool, Refusal> {
+    match param.modifier.as_deref() {
+        None | Some("exact") | Some("contains") => {
+            Ok(string_match(param, mailbox_addresses(mailboxes)))
+        }
+        Some("missing") => Ok(bool_match(param, mailboxes.is_empty())?),
+        Some(other) => Err(invalid(format!(
+            "Invalid modifier \":{other}\" for the string parameter mailbox-mss: use :exact or :contains"
+        ))),
+    }
+}
+
 const COMMON: [&str; 5] = ["_count", "_offset", "_format", "_pretty", "_total"];
 
 fn unknown(resource: &str, name: &str, valid: &[&str]) -> Refusal {
@@ -317,7 +332,7 @@ fn practitioner_matches(p: &Practitioner, params: &[Param]) -> Result<bool, Refu
                 string_match(param, words)
             }
             ("active", _) => bool_match(param, p.active)?,
-            ("mailbox-mss", _) => string_match(param, mailbox_addresses(&p.mailboxes)),
+            ("mailbox-mss", _) => mailbox_match(param, &p.mailboxes)?,
             ("qualification-code", _) => {
                 let mut codes = vec![(PROFESSION_SYSTEM, p.profession.as_str())];
                 if let Some(s) = &p.specialty {
@@ -344,7 +359,7 @@ fn role_matches(p: &Practitioner, r: &Role, params: &[Param]) -> Result<bool, Re
                 .as_deref()
                 .is_some_and(|o| reference_ids(param, "Organization").contains(&o)),
             "active" => bool_match(param, r.active)?,
-            "mailbox-mss" => string_match(param, mailbox_addresses(&r.mailboxes)),
+            "mailbox-mss" => mailbox_match(param, &r.mailboxes)?,
             _ => true,
         };
         if !ok {
@@ -367,7 +382,7 @@ fn organization_matches(o: &Organization, params: &[Param]) -> Result<bool, Refu
             },
             "name" => string_match(param, [o.name.as_str()]),
             "active" => bool_match(param, true)?,
-            "mailbox-mss" => string_match(param, mailbox_addresses(&o.mailboxes)),
+            "mailbox-mss" => mailbox_match(param, &o.mailboxes)?,
             _ => true,
         };
         if !ok {
@@ -703,5 +718,93 @@ mod tests {
             &param("fouquerey", Some("exact")),
             ["FOUQUEREY"]
         ));
+    }
+
+    fn ids(bundle: &Value, mode: &str) -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["search"]["mode"] == mode)
+                    .map(|e| {
+                        format!(
+                            "{}/{}",
+                            e["resource"]["resourceType"].as_str().unwrap(),
+                            e["resource"]["id"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn find(resource: &str, query: &str) -> Result<Value, Refusal> {
+        let seed = Seed::load(None).unwrap();
+        search(&seed, resource, &parse_query(query), "https://h/fhir/v2")
+    }
+
+    #[test]
+    fn mailbox_mss_on_each_carrier() {
+        // On the Practitioner itself.
+        let b = find(
+            "Practitioner",
+            "mailbox-mss=jeanne.medecin%40passerelle-sandbox.mssante.fr",
+        )
+        .unwrap();
+        assert_eq!(ids(&b, "match"), ["Practitioner/003-10001234565"]);
+        // Dr FOUQUEREY's is on his activity: not the Practitioner's, the PractitionerRole's
+        // (with its Practitioner when included).
+        let fouquerey = "jean.fouquerey%40passerelle-sandbox.mssante.fr";
+        let b = find("Practitioner", &format!("mailbox-mss={fouquerey}")).unwrap();
+        assert_eq!(b["total"], 0);
+        let b = find(
+            "PractitionerRole",
+            &format!("mailbox-mss={fouquerey}&_include=PractitionerRole:practitioner"),
+        )
+        .unwrap();
+        assert_eq!(ids(&b, "match"), ["PractitionerRole/005-99900063480-1"]);
+        assert_eq!(ids(&b, "include"), ["Practitioner/003-99900063480"]);
+        // The health centre's applicative mailbox.
+        let b = find(
+            "Organization",
+            "mailbox-mss=LPS%40passerelle-sandbox.mssante.fr",
+        )
+        .unwrap();
+        assert_eq!(ids(&b, "match"), ["Organization/001-01-999000003"]);
+    }
+
+    #[test]
+    fn mailbox_mss_modifiers() {
+        // Plain: starts with, case ignored.
+        let b = find("Practitioner", "mailbox-mss=HELENE.LEFEVRE").unwrap();
+        assert_eq!(ids(&b, "match"), ["Practitioner/003-99900123450"]);
+        // :exact: the whole value, case included.
+        let b = find(
+            "Practitioner",
+            "mailbox-mss:exact=helene.lefevre%40passerelle-sandbox.mssante.fr",
+        )
+        .unwrap();
+        assert_eq!(b["total"], 1);
+        for partial in [
+            "helene.lefevre",
+            "Helene.Lefevre%40passerelle-sandbox.mssante.fr",
+        ] {
+            let b = find("Practitioner", &format!("mailbox-mss:exact={partial}")).unwrap();
+            assert_eq!(b["total"], 0, "{partial}");
+        }
+        // :contains, as the API's examples search a domain.
+        let b = find(
+            "Organization",
+            "mailbox-mss:contains=%40passerelle-sandbox.mssante.fr",
+        )
+        .unwrap();
+        assert_eq!(ids(&b, "match"), ["Organization/001-01-999000003"]);
+        // :missing (any FHIR parameter): those with no mailbox.
+        let b = find("Organization", "mailbox-mss:missing=true").unwrap();
+        assert_eq!(ids(&b, "match"), ["Organization/001-02-fouquerey"]);
+        let e = find("PractitionerRole", "mailbox-mss:text=x").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.diagnostics.contains(":text"), "{}", e.diagnostics);
     }
 }
