@@ -511,9 +511,15 @@ fn zip_cda(cda: &[u8], method: zip::CompressionMethod, level: Option<i64>) -> (D
 }
 
 /// The zip variants measured: name, method, level.
+/// The first is what the XDM does with a PDF's CDA (the message measured is built with it).
 const ZIP_VARIANTS: [(&str, zip::CompressionMethod, Option<i64>); 5] = [
     (
-        "deflate, default level (6): the XDM's",
+        "stored (no compression): the XDM's, for a PDF's CDA",
+        zip::CompressionMethod::Stored,
+        None,
+    ),
+    (
+        "deflate, default level (6)",
         zip::CompressionMethod::Deflated,
         None,
     ),
@@ -531,11 +537,6 @@ const ZIP_VARIANTS: [(&str, zip::CompressionMethod, Option<i64>); 5] = [
         "deflate, level 3",
         zip::CompressionMethod::Deflated,
         Some(3),
-    ),
-    (
-        "stored (no compression)",
-        zip::CompressionMethod::Stored,
-        None,
     ),
 ];
 
@@ -1125,7 +1126,7 @@ fn report(o: &Options, r: &Report<'_>) {
     line("baseline: base64 of the PDF", enc, enc_best);
     line("level-1 CDA (the PDF in base64 inside)", cda, cda_best);
     line(
-        "IHE_XDM.zip (deflate, metadata) and the attachments' base64 (zip + PDF)",
+        "IHE_XDM.zip (the CDA stored, the metadata deflated) and the attachments' base64 (zip + PDF)",
         att,
         att_best,
     );
