@@ -2,19 +2,9 @@
 
 use passerelle_bus::subjects;
 use passerelle_service_kit::Handlers;
+use passerelle_service_kit::core_op as op;
 
 use crate::service::DmpCore;
-
-/// Binds one operation of the core to a handler closure.
-macro_rules! op {
-    ($core:expr, $method:ident) => {{
-        let c = $core.clone();
-        move |id, req| {
-            let c = c.clone();
-            async move { c.$method(&id, req).await }
-        }
-    }};
-}
 
 /// The DMP subjects, served in the `dmp-service` queue group by `core`.
 pub fn handlers(core: DmpCore) -> Handlers {

@@ -2,19 +2,9 @@
 
 use passerelle_bus::subjects;
 use passerelle_service_kit::Handlers;
+use passerelle_service_kit::core_op as op;
 
 use crate::service::MssCore;
-
-/// Binds one operation of the core to a handler closure.
-macro_rules! op {
-    ($core:expr, $method:ident) => {{
-        let c = $core.clone();
-        move |id, req| {
-            let c = c.clone();
-            async move { c.$method(&id, req).await }
-        }
-    }};
-}
 
 /// The MSS subjects, served in the `mss-service` queue group by `core`.
 pub fn handlers(core: MssCore) -> Handlers {

@@ -188,3 +188,20 @@ impl WorkerLoad {
             .saturating_sub(self.permits.available_permits())
     }
 }
+
+/// A handler calling one async operation of a service's core (`core.method(&request_id,
+/// request)`): every worker binds its subjects this way.
+///
+/// ```ignore
+/// Handlers::new(QUEUE_GROUP).on(SUBJECT, "svc.op", passerelle_service_kit::core_op!(core, op))
+/// ```
+#[macro_export]
+macro_rules! core_op {
+    ($core:expr, $method:ident) => {{
+        let c = $core.clone();
+        move |id, req| {
+            let c = c.clone();
+            async move { c.$method(&id, req).await }
+        }
+    }};
+}
