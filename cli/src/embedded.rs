@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use card_agent::backend::software::{SANDBOX_CPS_PIN, SoftwareTokenConfig, TokenIdentity};
+use card_agent::backend::software::SoftwareTokenConfig;
 use card_agent::config::BackendKind;
 use card_agent::{CardAgentConfig, RunningCardAgent};
 use dmp_service::config::SignatureKey;
@@ -236,18 +236,14 @@ impl Embedded {
         card_cfg.grpc.listen = opts.card_listen;
         card_cfg.backend.kind = BackendKind::Software;
         card_cfg.backend.software = SoftwareTokenConfig {
-            identity: TokenIdentity::Pem {
-                cert: pki.cps_cert.clone(),
-                key: pki.cps_key.clone(),
-            },
-            sign_identity: Some(TokenIdentity::Pem {
-                cert: pki.cps_sign_cert.clone(),
-                key: pki.cps_sign_key.clone(),
-            }),
-            pin: SANDBOX_CPS_PIN.to_owned(),
             card_serial: CPS_CARD_ID.to_owned(),
             vitale_file,
-            ..SoftwareTokenConfig::default()
+            ..SoftwareTokenConfig::sandbox_cps(
+                &pki.cps_cert,
+                &pki.cps_key,
+                &pki.cps_sign_cert,
+                &pki.cps_sign_key,
+            )
         };
         let backend = card_agent::build_backend(&card_cfg)
             .await

@@ -588,9 +588,7 @@ mod card {
 
     use super::*;
     use card_agent::CardAgentConfig;
-    use card_agent::backend::software::{
-        SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig, TokenIdentity,
-    };
+    use card_agent::backend::software::{SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig};
     use passerelle_bus::SharedBus;
     use passerelle_bus::in_process::InProcessBus;
     use passerelle_card_client::{CardAgentClient, CardError, CpsSession};
@@ -608,18 +606,12 @@ mod card {
             ..Default::default()
         };
         cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
-        cfg.backend.software = SoftwareTokenConfig {
-            identity: TokenIdentity::Pem {
-                cert: pki.cps_cert.clone(),
-                key: pki.cps_key.clone(),
-            },
-            sign_identity: Some(TokenIdentity::Pem {
-                cert: pki.cps_sign_cert.clone(),
-                key: pki.cps_sign_key.clone(),
-            }),
-            pin: SANDBOX_CPS_PIN.to_owned(),
-            ..Default::default()
-        };
+        cfg.backend.software = SoftwareTokenConfig::sandbox_cps(
+            &pki.cps_cert,
+            &pki.cps_key,
+            &pki.cps_sign_cert,
+            &pki.cps_sign_key,
+        );
         let token = Arc::new(SoftwareToken::load(&cfg.backend.software).expect("test CPS"));
         let shutdown = Shutdown::new();
         let running = card_agent::start(&cfg, token, bus, shutdown.clone())

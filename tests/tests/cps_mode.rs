@@ -15,9 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use card_agent::backend::software::{
-    SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig, TokenIdentity,
-};
+use card_agent::backend::software::{SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig};
 use card_agent::{CardAgentConfig, RunningCardAgent};
 use futures_util::StreamExt;
 use passerelle_bus::nats::NatsBus;
@@ -112,18 +110,12 @@ impl Workstation {
 }
 
 fn token_config(pki: &TestPki) -> SoftwareTokenConfig {
-    SoftwareTokenConfig {
-        identity: TokenIdentity::Pem {
-            cert: pki.cps_cert.clone(),
-            key: pki.cps_key.clone(),
-        },
-        sign_identity: Some(TokenIdentity::Pem {
-            cert: pki.cps_sign_cert.clone(),
-            key: pki.cps_sign_key.clone(),
-        }),
-        pin: SANDBOX_CPS_PIN.to_owned(),
-        ..Default::default()
-    }
+    SoftwareTokenConfig::sandbox_cps(
+        &pki.cps_cert,
+        &pki.cps_key,
+        &pki.cps_sign_cert,
+        &pki.cps_sign_key,
+    )
 }
 
 async fn audit_stream(sys: &System) -> MessageStream {

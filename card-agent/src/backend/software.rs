@@ -192,6 +192,25 @@ pub struct SoftwareTokenConfig {
     pub vitale_reader: String,
 }
 
+impl SoftwareTokenConfig {
+    /// The sandbox's test CPS: its authentication and signature certificates and keys (PEM
+    /// files of the test PKI), PIN [`SANDBOX_CPS_PIN`]. For tests and the embedded sandbox.
+    pub fn sandbox_cps(cert: &Path, key: &Path, sign_cert: &Path, sign_key: &Path) -> Self {
+        Self {
+            identity: TokenIdentity::Pem {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+            },
+            sign_identity: Some(TokenIdentity::Pem {
+                cert: sign_cert.to_path_buf(),
+                key: sign_key.to_path_buf(),
+            }),
+            pin: SANDBOX_CPS_PIN.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
 /// A software carte Vitale (test/demo device), as a TOML file:
 ///
 /// ```toml

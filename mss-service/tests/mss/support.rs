@@ -345,27 +345,19 @@ pub async fn workstation(
     id: &str,
     unlock: bool,
 ) -> card_agent::RunningCardAgent {
-    use card_agent::backend::software::{
-        SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig, TokenIdentity,
-    };
+    use card_agent::backend::software::{SANDBOX_CPS_PIN, SoftwareToken, SoftwareTokenConfig};
     let pki = pki();
     let mut cfg = card_agent::CardAgentConfig {
         workstation: id.to_owned(),
         ..Default::default()
     };
     cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.backend.software = SoftwareTokenConfig {
-        identity: TokenIdentity::Pem {
-            cert: pki.cps_cert.clone(),
-            key: pki.cps_key.clone(),
-        },
-        sign_identity: Some(TokenIdentity::Pem {
-            cert: pki.cps_sign_cert.clone(),
-            key: pki.cps_sign_key.clone(),
-        }),
-        pin: SANDBOX_CPS_PIN.to_owned(),
-        ..Default::default()
-    };
+    cfg.backend.software = SoftwareTokenConfig::sandbox_cps(
+        &pki.cps_cert,
+        &pki.cps_key,
+        &pki.cps_sign_cert,
+        &pki.cps_sign_key,
+    );
     let token = Arc::new(SoftwareToken::load(&cfg.backend.software).expect("test CPS loads"));
     let running = card_agent::start(&cfg, token, bus, shutdown)
         .await
