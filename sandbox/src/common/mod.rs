@@ -3,5 +3,6 @@
 
 pub(crate) mod c14n;
 pub(crate) mod dsig;
+pub(crate) mod serve;
 pub(crate) mod tls;
 pub(crate) mod xml;

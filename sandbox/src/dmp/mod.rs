@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use crate::insi::{FaultInjection, FaultKind, FaultTrigger, SandboxError};
 use crate::pki::TestPki;
@@ -124,8 +123,7 @@ impl DmpSandbox {
         tracing::info!(%addr, path = DMP_SERVICES_PATH, "DMP sandbox listening");
         Ok(RunningDmpSandbox {
             addr,
-            stop: stop_tx,
-            task: Some(task),
+            server: crate::common::serve::ServerTask::new(stop_tx, task),
         })
     }
 }
@@ -134,8 +132,7 @@ impl DmpSandbox {
 #[derive(Debug)]
 pub struct RunningDmpSandbox {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    server: crate::common::serve::ServerTask,
 }
 
 impl RunningDmpSandbox {
@@ -158,16 +155,7 @@ impl RunningDmpSandbox {
     }
 
     /// Stops accepting, closes open connections and waits for the server task.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RunningDmpSandbox {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 }

@@ -17,7 +17,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::soap::{self, Fault, FaultCode, NS_SOAP11, NS_SOAP12, NS_WSA};
@@ -118,26 +117,13 @@ pub(crate) async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: Arc<State>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    connections.spawn(connection(tcp, peer, acceptor.clone(), state.clone()));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    connections.shutdown().await;
-    tracing::info!(addr = %state.addr, "DMP sandbox stopped");
+    let addr = state.addr;
+    crate::common::serve::accept_until_stopped(listener, stop, "DMP sandbox", addr, |tcp, peer| {
+        connection(tcp, peer, acceptor.clone(), state.clone())
+    })
+    .await;
 }
 
 /// Makes hyper drop the connection without answering (fault injection).

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::pki::{PkiError, TestPki};
 
@@ -240,8 +239,7 @@ impl InsiSandbox {
         );
         Ok(RunningInsiSandbox {
             addr,
-            stop: stop_tx,
-            task: Some(task),
+            server: crate::common::serve::ServerTask::new(stop_tx, task),
         })
     }
 }
@@ -250,8 +248,7 @@ impl InsiSandbox {
 #[derive(Debug)]
 pub struct RunningInsiSandbox {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    server: crate::common::serve::ServerTask,
 }
 
 impl RunningInsiSandbox {
@@ -270,17 +267,8 @@ impl RunningInsiSandbox {
     }
 
     /// Stops accepting, closes open connections and waits for the server task.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RunningInsiSandbox {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 }
 

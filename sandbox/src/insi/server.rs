@@ -17,7 +17,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::assertion::{self, AssertionError, CpsTrust, VerifiedCps};
@@ -139,28 +138,17 @@ pub(crate) async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: Arc<State>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            // A stop request, or the handle dropped.
-            _ = stop.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    connections.spawn(connection(tcp, peer, acceptor.clone(), state.clone()));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    // Out of descriptors and the like: do not spin.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    connections.shutdown().await;
-    tracing::info!(addr = %state.addr, "INSi sandbox stopped");
+    let addr = state.addr;
+    crate::common::serve::accept_until_stopped(
+        listener,
+        stop,
+        "INSi sandbox",
+        addr,
+        |tcp, peer| connection(tcp, peer, acceptor.clone(), state.clone()),
+    )
+    .await;
 }
 
 /// Makes hyper drop the connection without answering (fault injection).

@@ -19,7 +19,6 @@ use std::sync::atomic::AtomicU64;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::insi::SandboxError;
 use crate::pki::TestPki;
@@ -120,8 +119,7 @@ impl DirectorySandbox {
         tracing::info!(%addr, path = DIRECTORY_FHIR_PATH, "directory sandbox listening");
         Ok(RunningDirectorySandbox {
             addr,
-            stop: stop_tx,
-            task: Some(task),
+            server: crate::common::serve::ServerTask::new(stop_tx, task),
         })
     }
 }
@@ -130,8 +128,7 @@ impl DirectorySandbox {
 #[derive(Debug)]
 pub struct RunningDirectorySandbox {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    server: crate::common::serve::ServerTask,
 }
 
 impl RunningDirectorySandbox {
@@ -145,16 +142,7 @@ impl RunningDirectorySandbox {
     }
 
     /// Stops accepting, closes open connections and waits for the server task.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RunningDirectorySandbox {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
