@@ -256,3 +256,61 @@ unsafe impl GlobalAlloc for CountingAllocator {
         CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
     }
 }
+
+/// A real PDF of about `size` bytes: header, catalog, one page drawing an image XObject whose
+/// stream is random bytes (incompressible, like the scans and photos that make letters big),
+/// cross-reference table, trailer. The benches' letters.
+pub fn scanned_pdf(size: usize) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::with_capacity(size + 4096);
+    let mut offsets = Vec::new();
+    out.extend_from_slice(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n");
+    let mut object = |out: &mut Vec<u8>, body: &[u8]| {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>");
+    object(&mut out, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+    object(
+        &mut out,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>",
+    );
+    let draw = b"q 595 0 0 842 0 0 cm /Im1 Do Q";
+    let mut contents = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
+    contents.extend_from_slice(draw);
+    contents.extend_from_slice(b"\nendstream");
+    object(&mut out, &contents);
+    // An RGB image of random samples: width × height × 3 bytes.
+    let width = 512usize;
+    let height = (size.saturating_sub(out.len() + 1024) / (width * 3)).max(1);
+    let len = width * height * 3;
+    let mut image = format!(
+        "<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length {len} >>\nstream\n"
+    )
+    .into_bytes();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    image.extend((0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 24) as u8
+    }));
+    image.extend_from_slice(b"\nendstream");
+    object(&mut out, &image);
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for o in &offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
