@@ -193,7 +193,7 @@ impl Embedded {
             MssSandboxConfig {
                 starttls_listen: opts.mss_smtp_listen,
                 implicit_tls_listen: opts.mss_smtp_tls_listen,
-                data_dir: opts.data_dir.join("mss-sandbox"),
+                data_dir: opts.data_dir.clone(),
                 latency: opts.mss_latency,
                 faults: opts.mss_faults.clone(),
                 ..MssSandboxConfig::default()

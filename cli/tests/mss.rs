@@ -59,7 +59,7 @@ fn mailbox(data_dir: &std::path::Path, address: &str) -> serde_json::Value {
         address,
         "--json",
         "--data-dir",
-        data_dir.join("mss-sandbox").to_str().unwrap(),
+        data_dir.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     json(&o)
