@@ -170,5 +170,9 @@ mod tests {
         assert_eq!(faults.fire(Stage::Recipient), Some(MssFaultKind::Rcpt450));
         assert_eq!(faults.fire(Stage::Connection), None);
         assert_eq!(faults.fire(Stage::Message), Some(MssFaultKind::Data554));
+        let faults = Faults::new(&["imap-bye@2".parse().unwrap(), "imap-no".parse().unwrap()]);
+        assert_eq!(faults.fire(Stage::Message), None);
+        assert_eq!(faults.fire(Stage::ImapFetch), Some(MssFaultKind::ImapNo));
+        assert_eq!(faults.fire(Stage::ImapFetch), Some(MssFaultKind::ImapBye));
     }
 }
