@@ -65,8 +65,14 @@ struct Args {
     /// MSSanté SMTP submission port, implicit TLS.
     #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMPLICIT_TLS_LISTEN)]
     mss_tls_listen: SocketAddr,
+    /// MSSanté IMAP port (receiving side), STARTTLS.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMAP_LISTEN)]
+    mss_imap_listen: SocketAddr,
+    /// MSSanté IMAP port, implicit TLS.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMAPS_LISTEN)]
+    mss_imaps_listen: SocketAddr,
     /// Inject SMTP faults: KIND, KIND@N or KIND%P with KIND one of greeting-421, rcpt-550,
-    /// rcpt-450, data-451, data-554, reset; repeat for several.
+    /// rcpt-450, data-451, data-554, reset, imap-bye, imap-no; repeat for several.
     #[arg(long = "mss-fault")]
     mss_faults: Vec<MssFault>,
     /// Delay before the SMTP reply to the end of DATA, in milliseconds.
@@ -141,6 +147,8 @@ async fn main() -> anyhow::Result<()> {
         MssSandboxConfig {
             starttls_listen: args.mss_listen,
             implicit_tls_listen: args.mss_tls_listen,
+            imap_listen: args.mss_imap_listen,
+            imaps_listen: args.mss_imaps_listen,
             data_dir: args.data_dir.clone(),
             latency: Duration::from_millis(args.mss_latency_ms),
             faults: args.mss_faults,
@@ -163,6 +171,11 @@ async fn main() -> anyhow::Result<()> {
         "MSS sandbox SMTP:      {} (STARTTLS), {} (implicit TLS)",
         mss.starttls_addr(),
         mss.implicit_tls_addr()
+    );
+    println!(
+        "MSS sandbox IMAP:      {} (STARTTLS), {} (implicit TLS)",
+        mss.imap_addr(),
+        mss.imaps_addr()
     );
     print!("{}", pki.describe());
 

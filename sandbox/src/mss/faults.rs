@@ -1,6 +1,6 @@
 //! Fault injection of the SMTP server, on the trigger syntax of the INSi and DMP sandboxes
 //! (`KIND`, `KIND@N` every N-th time, `KIND%P` with probability P), with SMTP's own
-//! kinds. Each kind counts the events it applies to (connections, recipients, messages).
+//! kinds. Each kind counts the events it applies to (connections, recipients, messages, IMAP fetches).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +21,10 @@ pub enum MssFaultKind {
     Data554,
     /// The connection closed during DATA, without a reply.
     Reset,
+    /// IMAP: `* BYE` and the connection closed at a FETCH, without its tagged reply.
+    ImapBye,
+    /// IMAP: `NO` to a FETCH.
+    ImapNo,
 }
 
 impl MssFaultKind {
@@ -32,16 +36,20 @@ impl MssFaultKind {
             Self::Data451 => "data-451",
             Self::Data554 => "data-554",
             Self::Reset => "reset",
+            Self::ImapBye => "imap-bye",
+            Self::ImapNo => "imap-no",
         }
     }
 
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 8] = [
         Self::Greeting421,
         Self::Rcpt550,
         Self::Rcpt450,
         Self::Data451,
         Self::Data554,
         Self::Reset,
+        Self::ImapBye,
+        Self::ImapNo,
     ];
 
     /// The SMTP stage at which the fault applies.
@@ -50,6 +58,7 @@ impl MssFaultKind {
             Self::Greeting421 => Stage::Connection,
             Self::Rcpt550 | Self::Rcpt450 => Stage::Recipient,
             Self::Data451 | Self::Data554 | Self::Reset => Stage::Message,
+            Self::ImapBye | Self::ImapNo => Stage::ImapFetch,
         }
     }
 }
@@ -59,6 +68,8 @@ pub(crate) enum Stage {
     Connection,
     Recipient,
     Message,
+    /// An IMAP `FETCH` / `UID FETCH`.
+    ImapFetch,
 }
 
 /// One injected fault: what, and when.
@@ -159,5 +170,9 @@ mod tests {
         assert_eq!(faults.fire(Stage::Recipient), Some(MssFaultKind::Rcpt450));
         assert_eq!(faults.fire(Stage::Connection), None);
         assert_eq!(faults.fire(Stage::Message), Some(MssFaultKind::Data554));
+        let faults = Faults::new(&["imap-bye@2".parse().unwrap(), "imap-no".parse().unwrap()]);
+        assert_eq!(faults.fire(Stage::Message), None);
+        assert_eq!(faults.fire(Stage::ImapFetch), Some(MssFaultKind::ImapNo));
+        assert_eq!(faults.fire(Stage::ImapFetch), Some(MssFaultKind::ImapBye));
     }
 }

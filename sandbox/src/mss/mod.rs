@@ -4,12 +4,16 @@
 //! the sandbox's mailboxes as recipients, and every accepted message kept as a file in
 //! the recipient's mailbox (`<data dir>/mss/mailboxes/`).
 //!
+//! The receiving side (`imap/`): IMAP over TLS on two more ports, the same mailboxes,
+//! the client authenticated by its certificate (`AUTHENTICATE EXTERNAL`) or an account.
+//!
 //! Like the INSi and DMP simulators it is an independent implementation: it shares no
 //! code with mss-service.
 
 mod checks;
 pub mod directory;
 mod faults;
+mod imap;
 mod mailboxes;
 mod mime;
 mod senders;
@@ -43,6 +47,10 @@ pub use store::{
 pub const DEFAULT_MSS_STARTTLS_LISTEN: &str = "127.0.0.1:8587";
 /// Default address of the implicit TLS port.
 pub const DEFAULT_MSS_IMPLICIT_TLS_LISTEN: &str = "127.0.0.1:8465";
+/// Default address of the IMAP port with STARTTLS (the receiving side).
+pub const DEFAULT_MSS_IMAP_LISTEN: &str = "127.0.0.1:8143";
+/// Default address of the IMAP implicit TLS port.
+pub const DEFAULT_MSS_IMAPS_LISTEN: &str = "127.0.0.1:8993";
 /// Default cap on a message: the operators' limit was not found; this one lets a 20 MB
 /// PDF through twice (inside the XDM and as a rendition), in base64.
 pub const DEFAULT_MSS_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -84,6 +92,10 @@ pub struct MssSandboxConfig {
     pub starttls_listen: SocketAddr,
     /// Implicit TLS port (default `127.0.0.1:0`).
     pub implicit_tls_listen: SocketAddr,
+    /// IMAP port, STARTTLS (default `127.0.0.1:0`).
+    pub imap_listen: SocketAddr,
+    /// IMAP implicit TLS port (default `127.0.0.1:0`).
+    pub imaps_listen: SocketAddr,
     /// Data directory: the mailboxes live in its `mss/` folder.
     pub data_dir: PathBuf,
     pub hostname: String,
@@ -116,6 +128,8 @@ impl Default for MssSandboxConfig {
         Self {
             starttls_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             implicit_tls_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            imap_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            imaps_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             data_dir: PathBuf::from("./.passerelle"),
             hostname: DEFAULT_MSS_HOSTNAME.to_owned(),
             max_message_bytes: DEFAULT_MSS_MAX_MESSAGE_BYTES,
@@ -179,6 +193,8 @@ impl MssSandbox {
         };
         let (starttls, starttls_addr) = bind(config.starttls_listen).await?;
         let (implicit, implicit_tls_addr) = bind(config.implicit_tls_listen).await?;
+        let (imap, imap_addr) = bind(config.imap_listen).await?;
+        let (imaps, imaps_addr) = bind(config.imaps_listen).await?;
         let data_dir = config.data_dir.clone();
         let patients = directory.patients();
         let shared = Arc::new(server::Shared {
@@ -187,21 +203,34 @@ impl MssSandbox {
             directory,
             senders,
             acceptor,
+            arrivals: watch::channel(0).0,
+            imap_state: std::sync::Mutex::new(()),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(starttls, implicit, shared, stop_rx));
+        let task = tokio::spawn(server::serve(
+            starttls,
+            implicit,
+            shared.clone(),
+            stop_rx.clone(),
+        ));
+        let imap_task = tokio::spawn(imap::serve(imap, imaps, shared, stop_rx));
         tracing::info!(
             starttls = %starttls_addr,
             implicit_tls = %implicit_tls_addr,
+            imap = %imap_addr,
+            imaps = %imaps_addr,
             patient_mailboxes = patients,
             "MSS sandbox listening"
         );
         Ok(RunningMssSandbox {
             starttls_addr,
             implicit_tls_addr,
+            imap_addr,
+            imaps_addr,
             data_dir,
             stop: stop_tx,
             task: Some(task),
+            imap_task: Some(imap_task),
         })
     }
 }
@@ -211,9 +240,12 @@ impl MssSandbox {
 pub struct RunningMssSandbox {
     starttls_addr: SocketAddr,
     implicit_tls_addr: SocketAddr,
+    imap_addr: SocketAddr,
+    imaps_addr: SocketAddr,
     data_dir: PathBuf,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    imap_task: Option<JoinHandle<()>>,
 }
 
 impl RunningMssSandbox {
@@ -225,6 +257,16 @@ impl RunningMssSandbox {
     /// The implicit TLS port.
     pub fn implicit_tls_addr(&self) -> SocketAddr {
         self.implicit_tls_addr
+    }
+
+    /// The IMAP port (STARTTLS).
+    pub fn imap_addr(&self) -> SocketAddr {
+        self.imap_addr
+    }
+
+    /// The IMAP implicit TLS port.
+    pub fn imaps_addr(&self) -> SocketAddr {
+        self.imaps_addr
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -240,6 +282,9 @@ impl RunningMssSandbox {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.imap_task.take() {
             let _ = task.await;
         }
     }

@@ -31,6 +31,10 @@ pub(crate) struct Shared {
     pub senders: Senders,
     pub faults: Faults,
     pub acceptor: TlsAcceptor,
+    /// Bumped after each delivery: the IMAP side's sessions watch it.
+    pub arrivals: watch::Sender<u64>,
+    /// Serialises the IMAP side's read-modify-write of its per-mailbox state files.
+    pub imap_state: std::sync::Mutex<()>,
 }
 
 /// Which listener a connection came in on.

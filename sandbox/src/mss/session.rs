@@ -99,7 +99,7 @@ enum ReadEnd {
     Io,
 }
 
-enum Line {
+pub(crate) enum Line {
     Complete,
     TooLong,
 }
@@ -916,7 +916,8 @@ impl Session {
         })
         .await;
         match stored {
-            Ok(Ok(())) => {}
+            // IMAP sessions waiting in IDLE look at their mailbox again.
+            Ok(Ok(())) => self.shared.arrivals.send_modify(|n| *n = n.wrapping_add(1)),
             Ok(Err(error)) => {
                 // The path names the mailbox, and a citizen's mailbox is an INS: the cause
                 // only.
@@ -1063,7 +1064,7 @@ async fn reply(st: &mut State, text: &str) -> Result<(), ()> {
 
 /// Reads one line into `buf` (cleared first); `None` at the end of the stream (a partial
 /// last line is dropped with it).
-async fn read_bounded(
+pub(crate) async fn read_bounded(
     io: &mut BufReader<Conn>,
     buf: &mut Vec<u8>,
     max: usize,
@@ -1099,7 +1100,7 @@ async fn read_bounded(
     }
 }
 
-fn trim_crlf(line: &[u8]) -> &[u8] {
+pub(crate) fn trim_crlf(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -1146,7 +1147,7 @@ fn valid_notify(value: &str) -> bool {
 }
 
 /// A SASL response: `=` or nothing is empty, anything else base64.
-fn decode_sasl(response: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_sasl(response: &str) -> Option<Vec<u8>> {
     match response.trim() {
         "" | "=" => Some(Vec::new()),
         r => B64.decode(r).ok(),

@@ -23,6 +23,10 @@ async fn binary_serves_and_stops_on_sigterm() {
             "127.0.0.1:0",
             "--mss-tls-listen",
             "127.0.0.1:0",
+            "--mss-imap-listen",
+            "127.0.0.1:0",
+            "--mss-imaps-listen",
+            "127.0.0.1:0",
             "--latency-ms",
             "1",
         ])
@@ -56,6 +60,10 @@ async fn binary_serves_and_stops_on_sigterm() {
     assert!(printed.contains("org-sign.p12"), "{printed}");
     assert!(
         printed.contains("MSS sandbox SMTP:      127.0.0.1:") && printed.contains("(implicit TLS)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("MSS sandbox IMAP:      127.0.0.1:"),
         "{printed}"
     );
     assert!(
