@@ -56,6 +56,9 @@ pub struct EmbeddedOptions {
     pub mss_smtp_listen: SocketAddr,
     /// The MSSanté sandbox's SMTP submission with implicit TLS.
     pub mss_smtp_tls_listen: SocketAddr,
+    /// The MSSanté sandbox's IMAP (STARTTLS) and IMAPS (implicit TLS) addresses.
+    pub mss_imap_listen: SocketAddr,
+    pub mss_imaps_listen: SocketAddr,
     /// The directory sandbox (Annuaire Santé FHIR API).
     pub directory_listen: SocketAddr,
     pub mss_latency: Duration,
@@ -193,6 +196,8 @@ impl Embedded {
             MssSandboxConfig {
                 starttls_listen: opts.mss_smtp_listen,
                 implicit_tls_listen: opts.mss_smtp_tls_listen,
+                imap_listen: opts.mss_imap_listen,
+                imaps_listen: opts.mss_imaps_listen,
                 data_dir: opts.data_dir.clone(),
                 latency: opts.mss_latency,
                 faults: opts.mss_faults.clone(),

@@ -76,6 +76,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         mss_listen: any_port,
         mss_smtp_listen: any_port,
         mss_smtp_tls_listen: any_port,
+        mss_imap_listen: any_port,
+        mss_imaps_listen: any_port,
         directory_listen: any_port,
         mss_latency: Duration::ZERO,
         mss_faults: Vec::new(),

@@ -47,6 +47,12 @@ pub struct UpArgs {
     /// SMTP submission (implicit TLS) address of the MSSanté sandbox.
     #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMPLICIT_TLS_LISTEN)]
     pub mss_sandbox_tls_listen: SocketAddr,
+    /// IMAP (STARTTLS) address of the MSSanté sandbox.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMAP_LISTEN)]
+    pub mss_sandbox_imap_listen: SocketAddr,
+    /// IMAPS (implicit TLS) address of the MSSanté sandbox.
+    #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_IMAPS_LISTEN)]
+    pub mss_sandbox_imaps_listen: SocketAddr,
     /// HTTPS address of the directory sandbox (Annuaire Santé FHIR API).
     #[arg(long, default_value = passerelle_sandbox::mss::directory::DEFAULT_DIRECTORY_LISTEN)]
     pub directory_listen: SocketAddr,
@@ -105,6 +111,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         mss_listen: args.mss_listen,
         mss_smtp_listen: args.mss_sandbox_listen,
         mss_smtp_tls_listen: args.mss_sandbox_tls_listen,
+        mss_imap_listen: args.mss_sandbox_imap_listen,
+        mss_imaps_listen: args.mss_sandbox_imaps_listen,
         directory_listen: args.directory_listen,
         mss_latency: Duration::from_millis(args.mss_latency_ms),
         mss_faults: args.mss_faults,
@@ -134,6 +142,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         system.mss_sandbox.starttls_addr(),
         system.mss_sandbox.implicit_tls_addr(),
         system.mss_sandbox.data_dir().display()
+    );
+    println!(
+        "                IMAP {} (STARTTLS), {} (implicit TLS)",
+        system.mss_sandbox.imap_addr(),
+        system.mss_sandbox.imaps_addr()
     );
     println!("  Directory     {}", system.directory.base_url());
     println!("Test PKI:");
