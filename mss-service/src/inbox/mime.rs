@@ -10,6 +10,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
+use bytes::Bytes;
 
 /// What is wrong with the message's MIME structure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +91,8 @@ pub struct Entity {
 
 #[derive(Clone)]
 pub enum EntityBody {
-    Leaf(Vec<u8>),
+    /// The decoded content (shared with the attachment made of it: no copy).
+    Leaf(Bytes),
     Multipart(Vec<Entity>),
 }
 
@@ -174,11 +176,11 @@ fn parse_entity(
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
     let content = match encoding.as_str() {
-        "" | "7bit" | "8bit" | "binary" => body.to_vec(),
-        "base64" => decode_base64(body).ok_or_else(|| MimeError::Base64 {
+        "" | "7bit" | "8bit" | "binary" => Bytes::copy_from_slice(body),
+        "base64" => Bytes::from(decode_base64(body).ok_or_else(|| MimeError::Base64 {
             part: name.to_owned(),
-        })?,
-        "quoted-printable" => decode_quoted_printable(body),
+        })?),
+        "quoted-printable" => Bytes::from(decode_quoted_printable(body)),
         other => {
             return Err(MimeError::UnknownEncoding {
                 part: name.to_owned(),

@@ -304,7 +304,7 @@ pub fn parse(
         xdm: None,
         patient: None,
     };
-    collect(&root, &mut message);
+    collect(root, &mut message);
 
     let mut xdm_files = message.attachments.iter().filter(|a| {
         a.file_name
@@ -358,8 +358,8 @@ fn patient(package: &XdmPackage) -> Result<Option<ReceivedPatient>, InboxError> 
 
 /// The bodies and attachments, depth first: the first text/plain and text/html that are not
 /// attachments are the bodies; every other leaf is an attachment.
-fn collect(entity: &Entity, message: &mut ReceivedMessage) {
-    match &entity.body {
+fn collect(entity: Entity, message: &mut ReceivedMessage) {
+    match entity.body {
         EntityBody::Multipart(parts) => {
             for p in parts {
                 collect(p, message);
@@ -380,19 +380,19 @@ fn collect(entity: &Entity, message: &mut ReceivedMessage) {
             let inline = disposition.value != "attachment" && file_name.is_none();
             let charset = entity.content_type.param("charset").unwrap_or("utf-8");
             if inline && media_type == "text/plain" && message.text.is_none() {
-                let text = mime::decode_charset(content, charset);
+                let text = mime::decode_charset(&content, charset);
                 message.text = Some(text.replace("\r\n", "\n"));
                 return;
             }
             if inline && media_type == "text/html" && message.html.is_none() {
-                message.html = Some(mime::decode_charset(content, charset));
+                message.html = Some(mime::decode_charset(&content, charset));
                 return;
             }
             message.attachments.push(Attachment {
                 file_name,
                 media_type,
                 size: content.len() as u64,
-                bytes: Bytes::copy_from_slice(content),
+                bytes: content,
             });
         }
     }
