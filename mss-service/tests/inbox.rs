@@ -589,6 +589,37 @@ fn a_broken_metadata_is_refused_with_what_is_wrong() {
         "{e}"
     );
     assert_eq!(e.guide_code().condition, 102);
+    // A URI out of the subset folder.
+    let zip = altered("METADATA.XML", |m| {
+        let s = String::from_utf8(m.clone()).unwrap();
+        *m = s
+            .replace(">DOC0001.XML<", ">../../DOC0001.XML<")
+            .into_bytes();
+    });
+    let e = parse(&message_with_zip(&zip)).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            InboxError::Xdm(XdmError::Metadata(MetadataError::InvalidField {
+                field: "URI",
+                ..
+            }))
+        ),
+        "{e}"
+    );
+    // ebRIM 2.1 metadata.
+    let zip = altered("METADATA.XML", |m| {
+        *m = b"<rs:SubmitObjectsRequest xmlns:rs=\"urn:oasis:names:tc:ebxml-regrep:registry:xsd:2.1\"/>"
+            .to_vec()
+    });
+    let e = parse(&message_with_zip(&zip)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            InboxError::Xdm(XdmError::Metadata(MetadataError::EbRim21 { .. }))
+        ),
+        "{e}"
+    );
     // No METADATA.XML at all.
     let files: Vec<_> = entries(&our_zip())
         .into_iter()
@@ -651,6 +682,16 @@ fn a_document_that_does_not_match_its_metadata_is_refused() {
             uri: "DOC0001.XML".into()
         })
     );
+}
+
+#[test]
+fn two_xdm_packages_in_one_message_are_refused() {
+    let one = String::from_utf8(message_with_zip(&our_zip())).unwrap();
+    let start = one.find("--b1\r\nContent-Type: application/zip").unwrap();
+    let end = one.rfind("--b1--").unwrap();
+    let two = format!("{}{}{}", &one[..end], &one[start..end], &one[end..]);
+    assert_eq!(parse(two.as_bytes()).unwrap_err(), InboxError::SeveralXdm);
+    assert!(parse(one.as_bytes()).is_ok());
 }
 
 #[test]

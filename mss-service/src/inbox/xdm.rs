@@ -13,6 +13,7 @@ use sha1::{Digest, Sha1};
 
 const RIM: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
 const LCM: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
+const RS21: &str = "urn:oasis:names:tc:ebxml-regrep:registry:xsd:2.1";
 
 // IHE ITI TF-3 §4.2.5.
 const DOC_CLASS: &str = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a";
@@ -50,6 +51,10 @@ pub enum MetadataError {
     Xml { file: String, reason: String },
     #[error("{file} is not an ebRIM 3.0 lcm:SubmitObjectsRequest with a rim:RegistryObjectList")]
     NotSubmitObjectsRequest { file: String },
+    #[error(
+        "{file} uses ebXML RIM 2.1 (XDS.a-era metadata): XDM requires ebRIM 3.0 lcm:SubmitObjectsRequest"
+    )]
+    EbRim21 { file: String },
     #[error("{file} describes no document (no rim:ExtrinsicObject)")]
     NoDocument { file: String },
     #[error("{file}: document entry {entry:?} has no {field}")]
@@ -337,7 +342,7 @@ pub fn read(zip: &[u8], limits: &XdmLimits) -> Result<XdmPackage, XdmError> {
             let found = names
                 .iter()
                 .position(|(n, dir, _)| !dir && n.eq_ignore_ascii_case(&path));
-            let Some(i) = found.filter(|_| safe_name(&entry.uri)) else {
+            let Some(i) = found else {
                 return Err(XdmError::MissingDocument { uri: entry.uri });
             };
             let bytes = read_entry(&mut archive, i, &names[i].0, names[i].2)?;
@@ -479,6 +484,11 @@ fn parse_metadata(
         file: file.to_owned(),
         reason: e.to_string(),
     })?;
+    if root.is(RS21, "SubmitObjectsRequest") {
+        return Err(MetadataError::EbRim21 {
+            file: file.to_owned(),
+        });
+    }
     let list = root
         .is(LCM, "SubmitObjectsRequest")
         .then(|| root.child(RIM, "RegistryObjectList"))
@@ -513,6 +523,10 @@ fn parse_metadata(
             return Err(invalid("hash"));
         }
         let uri = slot(e, "URI").ok_or_else(|| missing("URI"))?;
+        // A file of the subset folder, never a path out of it.
+        if !safe_name(uri) || uri.contains('/') {
+            return Err(invalid("URI"));
+        }
         let one = |scheme| codes(e, scheme).into_iter().next();
         entries.push(DocumentEntry {
             unique_id: unique_id.to_owned(),
