@@ -44,12 +44,7 @@ impl Default for Limits {
             max_message_bytes: 64 * 1024 * 1024,
             max_depth: 8,
             max_parts: 256,
-            xdm: XdmLimits {
-                max_entries: 1024,
-                max_uncompressed: 256 * 1024 * 1024,
-                max_ratio: 100,
-                max_metadata: 8 * 1024 * 1024,
-            },
+            xdm: XdmLimits::default(),
         }
     }
 }

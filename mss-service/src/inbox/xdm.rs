@@ -40,6 +40,17 @@ pub struct XdmLimits {
     pub max_metadata: usize,
 }
 
+impl Default for XdmLimits {
+    fn default() -> Self {
+        Self {
+            max_entries: 1024,
+            max_uncompressed: 256 * 1024 * 1024,
+            max_ratio: 100,
+            max_metadata: 8 * 1024 * 1024,
+        }
+    }
+}
+
 /// Entries at most this large are not checked for their ratio (a small XML deflates well).
 const RATIO_FLOOR: u64 = 1024 * 1024;
 
