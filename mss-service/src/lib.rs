@@ -5,6 +5,8 @@
 //! - [`address`]: MSSanté addresses, the patient's from a qualified INS;
 //! - [`rules`]: the MSSanté management matrix (recipients × the document's visibility);
 //! - [`message`]: the messages by the MSSanté rules (MIME, IHE_XDM.zip, `X-MSS-*` headers);
+//! - [`inbox`]: reading a received message (MIME, the `IHE_XDM.zip` checked against its
+//!   metadata, `X-MSS-*` headers, the patient's INS), a pure library;
 //! - [`smtp`]: the SMTP submission client (STARTTLS or implicit TLS, certificate, SASL
 //!   EXTERNAL or password);
 //! - [`directory`]: the national directory (Annuaire Santé FHIR API, extraction file);
@@ -21,6 +23,7 @@ pub mod directory;
 pub mod errors;
 pub mod events;
 pub mod grpc;
+pub mod inbox;
 pub mod message;
 pub mod rules;
 pub mod service;
