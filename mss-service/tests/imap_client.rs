@@ -1,0 +1,305 @@
+//! The IMAP client against the MSSanté sandbox's IMAP server: implicit TLS with the
+//! organisation's certificate and `AUTHENTICATE EXTERNAL`, STARTTLS with an operator account
+//! and `LOGIN`, a message read byte for byte as stored, flags, IDLE, injected faults, a
+//! server certificate from another CA, UIDVALIDITY across a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mss_service::imap::{
+    ClientCert, IdleEvent, ImapAuth, ImapClient, ImapError, ImapSession, ImapSettings,
+    ImapTimeouts, ImapTls, TlsMode,
+};
+use mss_service::smtp::{AuthSettings, Envelope, SmtpClient, SmtpSettings, SmtpTls};
+use passerelle_mtls::ClientIdentity;
+use passerelle_sandbox::TestPki;
+use passerelle_sandbox::mss::{
+    DEFAULT_MAILBOX_PASSWORD, JEAN_FOUQUEREY, LPS_APP, MssSandbox, MssSandboxConfig,
+    RunningMssSandbox, SECRETARIAT,
+};
+
+fn pki() -> &'static TestPki {
+    static PKI: OnceLock<TestPki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        TestPki::ensure(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("mss-imap-client-pki"))
+            .unwrap()
+    })
+}
+
+async fn start(data: &Path, faults: &[&str]) -> RunningMssSandbox {
+    MssSandbox::start(
+        MssSandboxConfig {
+            data_dir: data.to_path_buf(),
+            faults: faults.iter().map(|f| f.parse().unwrap()).collect(),
+            ..MssSandboxConfig::default()
+        },
+        pki(),
+    )
+    .await
+    .unwrap()
+}
+
+fn org_identity() -> ClientIdentity {
+    ClientIdentity::Pem {
+        cert: pki().org_cert.clone(),
+        key: pki().org_key.clone(),
+    }
+}
+
+/// One message from the organisation's applicative mailbox to `to`, through our SMTP client.
+async fn send(sandbox: &RunningMssSandbox, to: &str, subject: &str) {
+    let client = SmtpClient::new(&SmtpSettings {
+        host: "localhost".into(),
+        port: Some(sandbox.implicit_tls_addr().port()),
+        mode: mss_service::smtp::TlsMode::Implicit,
+        auth: AuthSettings::Certificate,
+        tls: SmtpTls {
+            identity: Some(org_identity()),
+            trusted_ca: vec![pki().ca_cert.clone()],
+            ..SmtpTls::default()
+        },
+        ..SmtpSettings::default()
+    })
+    .unwrap();
+    let message = format!(
+        "From: <{LPS_APP}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Date: Mon, 01 Jun 2026 10:00:00 +0200\r\nMessage-ID: <{}@passerelle-sandbox.mssante.fr>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Bonjour {{3}}\r\n.ligne\r\n",
+        uuid::Uuid::new_v4()
+    );
+    let envelope = Envelope {
+        from: LPS_APP.into(),
+        recipients: vec![to.into()],
+        ..Envelope::default()
+    };
+    client
+        .send(
+            ClientCert::Configured,
+            &envelope,
+            &[Bytes::from(message.into_bytes())],
+        )
+        .await
+        .unwrap();
+}
+
+fn timeouts() -> ImapTimeouts {
+    ImapTimeouts {
+        connect: Duration::from_secs(10),
+        command: Duration::from_secs(10),
+    }
+}
+
+/// Implicit TLS, the organisation's certificate, EXTERNAL.
+fn org_settings(sandbox: &RunningMssSandbox) -> ImapSettings {
+    ImapSettings {
+        host: "localhost".into(),
+        port: Some(sandbox.imaps_addr().port()),
+        mode: TlsMode::Implicit,
+        auth: ImapAuth::External,
+        tls: ImapTls {
+            identity: Some(org_identity()),
+            trusted_ca: vec![pki().ca_cert.clone()],
+            ..ImapTls::default()
+        },
+        timeouts: timeouts(),
+    }
+}
+
+async fn secretariat(sandbox: &RunningMssSandbox) -> ImapSession {
+    ImapClient::new(&org_settings(sandbox))
+        .unwrap()
+        .connect(ClientCert::Configured, Some(SECRETARIAT))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn implicit_tls_external_reads_the_stored_message_and_marks_it_seen() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &[]).await;
+    send(&sandbox, SECRETARIAT, "Compte rendu").await;
+
+    // Without an authorisation identity the certificate opens its first mailbox (lps@),
+    // which is empty.
+    let client = ImapClient::new(&org_settings(&sandbox)).unwrap();
+    let mut lps = client.connect(ClientCert::Configured, None).await.unwrap();
+    assert!(lps.capabilities().iter().any(|c| c == "IDLE"));
+    assert_eq!(lps.select("INBOX").await.unwrap().exists, 0);
+    lps.logout().await;
+
+    let mut session = secretariat(&sandbox).await;
+    let inbox = session.select("INBOX").await.unwrap();
+    assert_eq!((inbox.exists, inbox.uid_next), (1, Some(2)));
+    assert_eq!(session.uid_search("UNSEEN").await.unwrap(), vec![1]);
+    let message = session.uid_fetch_message(1).await.unwrap();
+    let stored = sandbox.mailbox(SECRETARIAT).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(&message[..], &std::fs::read(&stored[0].file).unwrap()[..]);
+    assert!(String::from_utf8_lossy(&message).contains("Bonjour {3}\r\n.ligne"));
+    // PEEK: still unseen.
+    assert_eq!(session.uid_search("UNSEEN").await.unwrap(), vec![1]);
+    session
+        .uid_store_flags(1, &["\\Seen", "$MDNSent", "passerelle-lu"])
+        .await
+        .unwrap();
+    assert!(session.uid_search("UNSEEN").await.unwrap().is_empty());
+    assert_eq!(session.uid_search("UID 1:*").await.unwrap(), vec![1]);
+    assert!(matches!(
+        session.uid_fetch_message(9).await,
+        Err(ImapError::No { .. })
+    ));
+    assert!(matches!(
+        session.uid_store_flags(1, &["bad flag"]).await,
+        Err(ImapError::Config { .. })
+    ));
+    session.logout().await;
+
+    // A mailbox the certificate does not hold.
+    let refused = client
+        .connect(ClientCert::Configured, Some(JEAN_FOUQUEREY))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ImapError::AuthRefused { .. }),
+        "{refused}"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn starttls_and_login_with_an_operator_account() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &[]).await;
+    send(&sandbox, JEAN_FOUQUEREY, "Lettre").await;
+    let settings = |password: &str| ImapSettings {
+        host: "localhost".into(),
+        port: Some(sandbox.imap_addr().port()),
+        mode: TlsMode::Starttls,
+        auth: ImapAuth::Password {
+            user: JEAN_FOUQUEREY.into(),
+            password: password.into(),
+        },
+        tls: ImapTls {
+            identity: None,
+            trusted_ca: vec![pki().ca_cert.clone()],
+            ..ImapTls::default()
+        },
+        timeouts: timeouts(),
+    };
+    let client = ImapClient::new(&settings(DEFAULT_MAILBOX_PASSWORD)).unwrap();
+    let mut session = client.connect(ClientCert::Configured, None).await.unwrap();
+    assert!(
+        !session.capabilities().iter().any(|c| c == "STARTTLS"),
+        "capabilities asked again inside TLS: {:?}",
+        session.capabilities()
+    );
+    assert_eq!(session.select("INBOX").await.unwrap().exists, 1);
+    let message = session.uid_fetch_message(1).await.unwrap();
+    assert!(String::from_utf8_lossy(&message).contains("Subject: Lettre"));
+    session.logout().await;
+
+    let wrong = ImapClient::new(&settings("not-the-password"))
+        .unwrap()
+        .connect(ClientCert::Configured, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, ImapError::AuthRefused { .. }), "{wrong}");
+    assert!(!wrong.to_string().contains("not-the-password"), "{wrong}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_sees_a_message_arrive() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &[]).await;
+    let mut session = secretariat(&sandbox).await;
+    assert_eq!(session.select("INBOX").await.unwrap().exists, 0);
+    assert_eq!(
+        session.idle(Duration::from_millis(300)).await.unwrap(),
+        IdleEvent::Timeout
+    );
+    let (event, ()) = tokio::join!(session.idle(Duration::from_secs(10)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        send(&sandbox, SECRETARIAT, "Nouveau").await;
+    });
+    assert_eq!(event.unwrap(), IdleEvent::Exists(1));
+    // The session is usable after DONE.
+    assert_eq!(session.uid_search("UNSEEN").await.unwrap(), vec![1]);
+    session.logout().await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn injected_faults_are_typed() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &["imap-no"]).await;
+    send(&sandbox, SECRETARIAT, "x").await;
+    let mut session = secretariat(&sandbox).await;
+    session.select("INBOX").await.unwrap();
+    let e = session.uid_fetch_message(1).await.unwrap_err();
+    assert!(
+        matches!(&e, ImapError::No { command: "UID FETCH", text } if text.contains("UNAVAILABLE")),
+        "{e}"
+    );
+    // NO leaves the session usable.
+    assert_eq!(session.uid_search("ALL").await.unwrap(), vec![1]);
+    session.logout().await;
+    sandbox.shutdown().await;
+
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &["imap-bye"]).await;
+    send(&sandbox, SECRETARIAT, "x").await;
+    let mut session = secretariat(&sandbox).await;
+    session.select("INBOX").await.unwrap();
+    let e = session.uid_fetch_message(1).await.unwrap_err();
+    assert!(
+        matches!(&e, ImapError::Bye { text } if text.contains("fault injected")),
+        "{e}"
+    );
+    assert!(e.is_retryable());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_certificate_from_another_ca_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &[]).await;
+    let mut settings = org_settings(&sandbox);
+    settings.tls.trusted_ca = vec![pki().cps_ca_cert.clone()];
+    let e = ImapClient::new(&settings)
+        .unwrap()
+        .connect(ClientCert::Configured, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ImapError::Tls { reason, .. } if reason.contains("imap.tls.trusted_ca")),
+        "{e}"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn uidvalidity_and_uids_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &[]).await;
+    send(&sandbox, SECRETARIAT, "Un").await;
+    let mut session = secretariat(&sandbox).await;
+    let before = session.select("INBOX").await.unwrap();
+    session.uid_store_flags(1, &["\\Seen"]).await.unwrap();
+    session.logout().await;
+    sandbox.shutdown().await;
+
+    let sandbox = start(data.path(), &[]).await;
+    send(&sandbox, SECRETARIAT, "Deux").await;
+    let mut session = secretariat(&sandbox).await;
+    let after = session.select("INBOX").await.unwrap();
+    assert_eq!(after.uid_validity, before.uid_validity);
+    assert_eq!((after.exists, after.uid_next), (2, Some(3)));
+    assert_eq!(session.uid_search("UNSEEN").await.unwrap(), vec![2]);
+    session.logout().await;
+    sandbox.shutdown().await;
+}
