@@ -303,3 +303,133 @@ async fn uidvalidity_and_uids_survive_a_restart() {
     session.logout().await;
     sandbox.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// A scripted server, for what the sandbox does not do: SASL-IR, unknown untagged responses,
+// literals outside the body, unsolicited FETCH, a patient's address in a server text.
+
+/// Serves one implicit-TLS connection: the greeting, then for each step reads one command
+/// line, checks it is `expected`, and writes `reply`. The lines received.
+async fn scripted(
+    steps: Vec<(&'static str, Vec<u8>)>,
+) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki().server_cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&pki().server_key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut io = BufReader::new(acceptor.accept(tcp).await.unwrap());
+        io.get_mut()
+            .write_all(b"* OK [CAPABILITY IMAP4rev1] scripted\r\n")
+            .await
+            .unwrap();
+        let mut lines = Vec::new();
+        for (expected, reply) in steps {
+            let mut line = String::new();
+            if io.read_line(&mut line).await.unwrap() == 0 {
+                break;
+            }
+            let line = line.trim_end().to_owned();
+            assert_eq!(line, expected);
+            lines.push(line);
+            io.get_mut().write_all(&reply).await.unwrap();
+            io.get_mut().flush().await.unwrap();
+        }
+        lines
+    });
+    (port, handle)
+}
+
+#[tokio::test]
+async fn sasl_ir_unknown_responses_and_literals_anywhere() {
+    let body = b"Subject: x\r\n\r\n) {2}\r\n* 1 FETCH (UID 9)\r\n";
+    let mut fetch = b"* 2 FETCH (FLAGS (\\Seen) UID 4)\r\n* XSTRANGE {3}\r\na\r\n\r\n".to_vec();
+    fetch.extend_from_slice(
+        format!(
+            "* 3 FETCH (UID 5 X-LABEL \"a {{2}}\" BODY[] {{{}}}\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    fetch.extend_from_slice(body);
+    fetch.extend_from_slice(b" FLAGS ())\r\nA0005 OK done\r\n");
+    let (port, server) = scripted(vec![
+        (
+            "A0001 CAPABILITY",
+            b"* CAPABILITY IMAP4rev1 SASL-IR AUTH=EXTERNAL IDLE\r\nA0001 OK done\r\n".to_vec(),
+        ),
+        (
+            "A0002 AUTHENTICATE EXTERNAL =",
+            b"A0002 OK welcome\r\n".to_vec(),
+        ),
+        (
+            "A0003 SELECT \"INBOX\"",
+            b"* FLAGS (\\Seen $MDNSent)\r\n* 3 EXISTS\r\n* 0 RECENT\r\n\
+              * OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 9] ok\r\n* ID (\"name\" {4}\r\nabcd)\r\n\
+              A0003 OK [READ-WRITE] done\r\n"
+                .to_vec(),
+        ),
+        (
+            "A0004 UID SEARCH UNSEEN",
+            b"* SEARCH 5 3\r\n* 2 EXPUNGE\r\nA0004 OK done\r\n".to_vec(),
+        ),
+        ("A0005 UID FETCH 5 (UID BODY.PEEK[])", fetch),
+        (
+            "A0006 UID STORE 5 +FLAGS.SILENT (\\Seen)",
+            b"A0006 NO [OVERQUOTA] 248039263001064@patient.mssante.fr is full\r\n".to_vec(),
+        ),
+        ("A0007 UID SEARCH ALL", b"* BYE going away\r\n".to_vec()),
+    ])
+    .await;
+    let settings = ImapSettings {
+        host: "localhost".into(),
+        port: Some(port),
+        tls: ImapTls {
+            trusted_ca: vec![pki().ca_cert.clone()],
+            ..ImapTls::default()
+        },
+        timeouts: timeouts(),
+        ..ImapSettings::default()
+    };
+    let mut session = ImapClient::new(&settings)
+        .unwrap()
+        .connect(ClientCert::Configured, None)
+        .await
+        .unwrap();
+    let inbox = session.select("INBOX").await.unwrap();
+    assert_eq!(
+        (inbox.uid_validity, inbox.exists, inbox.uid_next),
+        (77, 3, Some(9))
+    );
+    assert_eq!(session.uid_search("UNSEEN").await.unwrap(), vec![3, 5]);
+    assert_eq!(&session.uid_fetch_message(5).await.unwrap()[..], &body[..]);
+    let e = session.uid_store_flags(5, &["\\Seen"]).await.unwrap_err();
+    assert!(
+        matches!(&e, ImapError::No { command: "UID STORE", text } if text.contains("OVERQUOTA")),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("248039263001064"), "{e}");
+    let e = session.uid_search("ALL").await.unwrap_err();
+    assert!(
+        matches!(&e, ImapError::Bye { text } if text == "going away"),
+        "{e}"
+    );
+    assert_eq!(server.await.unwrap().len(), 7);
+}
