@@ -17,8 +17,8 @@ use mss_service::smtp::{AuthSettings, Envelope, SmtpClient, SmtpSettings, SmtpTl
 use passerelle_mtls::ClientIdentity;
 use passerelle_sandbox::TestPki;
 use passerelle_sandbox::mss::{
-    DEFAULT_MAILBOX_PASSWORD, JEAN_FOUQUEREY, LPS_APP, MssSandbox, MssSandboxConfig,
-    RunningMssSandbox, SECRETARIAT,
+    DEFAULT_MAILBOX_PASSWORD, JEAN_FOUQUEREY, JEANNE_MEDECIN, LPS_APP, MssSandbox,
+    MssSandboxConfig, RunningMssSandbox, SECRETARIAT,
 };
 
 fn pki() -> &'static TestPki {
@@ -432,4 +432,123 @@ async fn sasl_ir_unknown_responses_and_literals_anywhere() {
         "{e}"
     );
     assert_eq!(server.await.unwrap().len(), 7);
+}
+
+// ---------------------------------------------------------------------------------------
+// The CPS card: a stand-in card-agent on the in-process bus signing with the test CPS key.
+
+mod card {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use passerelle_bus::in_process::InProcessBus;
+    use passerelle_bus::subjects::{CardOp, card_subject};
+    use passerelle_bus::{SharedBus, proto_rpc};
+    use passerelle_card_client::{CardAgentClient, CpsSession};
+    use passerelle_proto::card::v1 as proto;
+    use passerelle_service_kit::RequestId;
+    use rsa::RsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    use tonic::Status;
+
+    use super::pki;
+
+    const WS: &str = "ws-imap";
+
+    fn key(path: &std::path::Path) -> RsaPrivateKey {
+        let pem = std::fs::read_to_string(path).unwrap();
+        RsaPrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| {
+                use rsa::pkcs1::DecodeRsaPrivateKey;
+                RsaPrivateKey::from_pkcs1_pem(&pem)
+            })
+            .unwrap()
+    }
+
+    /// A card session on a card-agent holding the test CPS.
+    pub async fn session() -> CpsSession {
+        let pki = pki();
+        let bus: SharedBus = Arc::new(InProcessBus::new());
+        let auth_pem = std::fs::read_to_string(&pki.cps_cert).unwrap();
+        let sign_pem = std::fs::read_to_string(&pki.cps_sign_cert).unwrap();
+        let auth_key = Arc::new(key(&pki.cps_key));
+        let reads = bus
+            .serve(&card_subject(WS, CardOp::Read).unwrap(), WS)
+            .await
+            .unwrap();
+        let (a, s) = (auth_pem.clone(), sign_pem);
+        tokio::spawn(proto_rpc::serve_typed(
+            reads,
+            1,
+            move |_h, _req: proto::ReadCardRequest| {
+                let (a, s) = (a.clone(), s.clone());
+                async move {
+                    Ok::<_, Status>(proto::ReadCardResponse {
+                        reader: "R".to_owned(),
+                        kind: proto::CardKind::Cps as i32,
+                        card: Some(proto::read_card_response::Card::Cps(proto::CpsHolder {
+                            id: passerelle_sandbox::pki::CPS_CARD_ID.to_owned(),
+                            sign_certificate: s,
+                            auth_certificate: a,
+                            ..Default::default()
+                        })),
+                    })
+                }
+            },
+        ));
+        let signs = bus
+            .serve(&card_subject(WS, CardOp::Sign).unwrap(), WS)
+            .await
+            .unwrap();
+        tokio::spawn(proto_rpc::serve_typed(
+            signs,
+            2,
+            move |_h, req: proto::SignRequest| {
+                let (k, cert) = (auth_key.clone(), auth_pem.clone());
+                async move {
+                    let signature = k
+                        .sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &req.digest)
+                        .map_err(|e| Status::internal(e.to_string()))?;
+                    Ok::<_, Status>(proto::SignResponse {
+                        signature,
+                        certificate: cert,
+                        algorithm: passerelle_card_client::ALGORITHM.to_owned(),
+                    })
+                }
+            },
+        ));
+        let agent = CardAgentClient::new(bus, WS, "mss-service")
+            .unwrap()
+            .with_timeout(Duration::from_secs(5));
+        CpsSession::open(agent, RequestId::parse("req-imap").unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_opens_its_holders_mailbox() {
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = start(data.path(), &[]).await;
+    send(&sandbox, JEANNE_MEDECIN, "Pour la CPS").await;
+    let cps = card::session().await;
+    let identity = cps.tls_identity();
+    let mut settings = org_settings(&sandbox);
+    settings.tls.identity = None;
+    let client = ImapClient::new(&settings).unwrap();
+    let mut session = client
+        .connect(ClientCert::Card(&identity), Some(JEANNE_MEDECIN))
+        .await
+        .unwrap();
+    assert_eq!(session.select("INBOX").await.unwrap().exists, 1);
+    let message = session.uid_fetch_message(1).await.unwrap();
+    assert!(String::from_utf8_lossy(&message).contains("Subject: Pour la CPS"));
+    session.logout().await;
+    // The card holds no organisation mailbox.
+    let e = client
+        .connect(ClientCert::Card(&identity), Some(SECRETARIAT))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ImapError::AuthRefused { .. }), "{e}");
+    sandbox.shutdown().await;
 }
