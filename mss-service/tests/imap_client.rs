@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mss_service::imap::{
-    ClientCert, IdleEvent, ImapAuth, ImapClient, ImapError, ImapSession, ImapSettings,
+    ClientCert, IdleEvent, ImapAuth, ImapClient, ImapError, ImapSession, ImapSettings, ImapStage,
     ImapTimeouts, ImapTls, TlsMode,
 };
 use mss_service::smtp::{AuthSettings, Envelope, SmtpClient, SmtpSettings, SmtpTls};
@@ -341,7 +341,9 @@ async fn scripted(
             .await
             .unwrap();
         let mut lines = Vec::new();
+        let mut bye = false;
         for (expected, reply) in steps {
+            bye = reply.starts_with(b"* BYE");
             let mut line = String::new();
             if io.read_line(&mut line).await.unwrap() == 0 {
                 break;
@@ -352,6 +354,9 @@ async fn scripted(
             io.get_mut().write_all(&reply).await.unwrap();
             io.get_mut().flush().await.unwrap();
         }
+        // Held open until the client goes (a silent server, for timeouts); closed after BYE.
+        let mut rest = String::new();
+        while !bye && io.read_line(&mut rest).await.unwrap_or(0) > 0 {}
         lines
     });
     (port, handle)
@@ -431,6 +436,7 @@ async fn sasl_ir_unknown_responses_and_literals_anywhere() {
         matches!(&e, ImapError::Bye { text } if text == "going away"),
         "{e}"
     );
+    drop(session);
     assert_eq!(server.await.unwrap().len(), 7);
 }
 
@@ -551,4 +557,50 @@ async fn the_card_opens_its_holders_mailbox() {
         .unwrap_err();
     assert!(matches!(e, ImapError::AuthRefused { .. }), "{e}");
     sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_server_is_a_timeout_at_its_stage() {
+    let (port, server) = scripted(vec![
+        (
+            "A0001 CAPABILITY",
+            b"* CAPABILITY IMAP4rev1 AUTH=EXTERNAL\r\nA0001 OK done\r\n".to_vec(),
+        ),
+        ("A0002 AUTHENTICATE EXTERNAL", b"+ \r\n".to_vec()),
+        ("", b"A0002 OK welcome\r\n".to_vec()),
+        ("A0003 SELECT \"INBOX\"", Vec::new()),
+    ])
+    .await;
+    let settings = ImapSettings {
+        host: "localhost".into(),
+        port: Some(port),
+        tls: ImapTls {
+            trusted_ca: vec![pki().ca_cert.clone()],
+            ..ImapTls::default()
+        },
+        timeouts: ImapTimeouts {
+            connect: Duration::from_secs(5),
+            command: Duration::from_millis(300),
+        },
+        ..ImapSettings::default()
+    };
+    let mut session = ImapClient::new(&settings)
+        .unwrap()
+        .connect(ClientCert::Configured, None)
+        .await
+        .unwrap();
+    let e = session.select("INBOX").await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ImapError::Timeout {
+                stage: ImapStage::Select,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    drop(session);
+    // Without SASL-IR: the empty authorisation identity as an empty continuation line.
+    assert_eq!(server.await.unwrap()[2], "");
 }

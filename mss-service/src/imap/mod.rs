@@ -227,7 +227,16 @@ impl ImapClient {
                 }
                 plain
                     .command("STARTTLS", "STARTTLS", ImapStage::StartTls, t.command)
-                    .await?;
+                    .await
+                    .map_err(|e| match e {
+                        ImapError::No { text, .. } | ImapError::Bad { text, .. } => {
+                            ImapError::Tls {
+                                server: self.server.clone(),
+                                reason: format!("the server refused STARTTLS: {text}"),
+                            }
+                        }
+                        other => other,
+                    })?;
                 let (tcp, next_tag) = plain.into_parts()?;
                 let tls = self.handshake(&connector, tcp, card).await?;
                 (Conn::new(tls, &self.server).with_tag(next_tag), false)
