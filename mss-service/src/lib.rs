@@ -9,6 +9,8 @@
 //!   metadata, `X-MSS-*` headers, the patient's INS), a pure library;
 //! - [`smtp`]: the SMTP submission client (STARTTLS or implicit TLS, certificate, SASL
 //!   EXTERNAL or password);
+//! - [`imap`]: the IMAP client reading a mailbox (implicit TLS or STARTTLS, certificate with
+//!   SASL EXTERNAL, or password; SELECT, UID SEARCH/FETCH/STORE, IDLE);
 //! - [`directory`]: the national directory (Annuaire Santé FHIR API, extraction file);
 //! - [`access`]: who sends (the professional, the card or the organisation's certificate);
 //! - [`service`]: the logic, independent of transport, with its typed [`errors`];
@@ -23,6 +25,7 @@ pub mod directory;
 pub mod errors;
 pub mod events;
 pub mod grpc;
+pub mod imap;
 pub mod inbox;
 pub mod message;
 pub mod rules;

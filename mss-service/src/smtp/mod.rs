@@ -21,7 +21,7 @@ mod config;
 mod conn;
 mod error;
 mod reply;
-mod tls;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::sync::Arc;
