@@ -31,6 +31,7 @@ pub mod message;
 pub mod rules;
 pub mod service;
 pub mod smtp;
+mod transport;
 pub mod worker;
 
 use passerelle_bus::SharedBus;

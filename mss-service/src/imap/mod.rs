@@ -182,25 +182,21 @@ impl ImapClient {
         let connector = TlsConnector::from(config);
         let t = &self.settings.timeouts;
         let host = self.settings.host.trim();
-        let tcp =
-            match tokio::time::timeout(t.connect, TcpStream::connect((host, self.settings.port())))
-                .await
-            {
-                Err(_) => {
-                    return Err(ImapError::Timeout {
-                        stage: ImapStage::Connect,
-                        after: t.connect,
-                    });
-                }
-                Ok(Err(e)) => {
-                    return Err(ImapError::Connect {
-                        server: self.server.clone(),
-                        reason: e.to_string(),
-                    });
-                }
-                Ok(Ok(tcp)) => tcp,
-            };
-        let _ = tcp.set_nodelay(true);
+        let tcp = match crate::transport::connect(host, self.settings.port(), t.connect).await {
+            Ok(tcp) => tcp,
+            Err(crate::transport::ConnectFailure::Timeout) => {
+                return Err(ImapError::Timeout {
+                    stage: ImapStage::Connect,
+                    after: t.connect,
+                });
+            }
+            Err(crate::transport::ConnectFailure::Io(e)) => {
+                return Err(ImapError::Connect {
+                    server: self.server.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
 
         let (mut conn, preauth) = match self.settings.mode {
             TlsMode::Implicit => {
