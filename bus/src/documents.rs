@@ -111,6 +111,17 @@ pub trait DocumentStore: Send + Sync {
         chunks: UploadStream,
     ) -> Result<DocumentRef, DocumentError>;
 
+    /// Stores a document under the caller's `id` (a UUID, e.g. derived from where the
+    /// document comes from) so that storing it again after a crash stores it once: when a
+    /// document already has this id, it is kept, its reference returned and `chunks` not
+    /// read.
+    async fn put_with_id(
+        &self,
+        id: &str,
+        document: NewDocument,
+        chunks: UploadStream,
+    ) -> Result<DocumentRef, DocumentError>;
+
     /// The document's reference and its content, in chunks.
     async fn get(&self, id: &str) -> Result<(DocumentRef, DownloadStream), DocumentError>;
 

@@ -448,8 +448,9 @@ impl Bus for InProcessBus {
             payload,
         };
         // Stored first: a subscriber never sees an event that is then not kept.
-        self.inner.durable.append(message.clone())?;
-        self.inner.lock().deliver_to_subscribers(&message);
+        if self.inner.durable.append(message.clone())?.is_some() {
+            self.inner.lock().deliver_to_subscribers(&message);
+        }
         Ok(())
     }
 

@@ -195,7 +195,10 @@ pub trait Bus: Send + Sync + 'static {
     /// the stream [`subjects::EVENTS_STREAM`] capturing [`subjects::EVENTS_ALL`] (created if
     /// missing, file storage). In-process: delivered to subscribers and kept in a bounded
     /// in-memory log readable in tests. Either way `subject` must match
-    /// [`subjects::EVENTS_ALL`], else [`BusError::Durable`].
+    /// [`subjects::EVENTS_ALL`], else [`BusError::Durable`]. An event carrying the
+    /// [`subjects::HEADER_MSG_ID`] of one already stored is dropped (JetStream's
+    /// deduplication; in-process while the first is kept): publishing again after a crash
+    /// that hid the first acknowledgement publishes once.
     async fn publish_durable(
         &self,
         subject: &str,

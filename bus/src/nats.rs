@@ -204,6 +204,7 @@ impl NatsBus {
                         name: EVENTS_STREAM.to_owned(),
                         subjects: vec![EVENTS_ALL.to_owned()],
                         storage: jetstream::stream::StorageType::File,
+                        duplicate_window: subjects::EVENTS_DUPLICATE_WINDOW,
                         ..Default::default()
                     })
                     .await

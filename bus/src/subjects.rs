@@ -136,6 +136,18 @@ pub const EVENTS_MSS_MESSAGE_SENT: &str = "passerelle.events.v1.mss.message_sent
 /// Payload `passerelle.events.v1.MssCallAudited`.
 pub const EVENTS_AUDIT_MSS: &str = "passerelle.events.v1.audit.mss";
 
+/// MSSanté, receiving: the messages received in a mailbox.
+/// Payload `passerelle.mss.v1.ListMessagesRequest` → `ListMessagesResponse`.
+pub const MSS_INBOX_LIST: &str = "passerelle.mss.v1.inbox.list";
+
+/// MSSanté, receiving: one received message, its documents by reference.
+/// Payload `passerelle.mss.v1.GetMessageRequest` → `ReceivedMessage`.
+pub const MSS_INBOX_GET: &str = "passerelle.mss.v1.inbox.get";
+
+/// Event when a received MSSanté message was read, its documents stored: once per message.
+/// Payload `passerelle.events.v1.MssMessageReceived`.
+pub const EVENTS_MSS_MESSAGE_RECEIVED: &str = "passerelle.events.v1.mss.message_received";
+
 /// JetStream object store (and embedded store) of the documents passed by reference.
 pub const DOCUMENTS_BUCKET: &str = "PASSERELLE_DOCUMENTS";
 
@@ -175,6 +187,15 @@ pub const EVENTS_ALL: &str = "passerelle.events.>";
 
 /// JetStream stream that stores the durable events ([`EVENTS_ALL`]).
 pub const EVENTS_STREAM: &str = "PASSERELLE_EVENTS";
+
+/// Header of a durable event's deduplication id (JetStream's own name): a second event
+/// with the id of one already stored is acknowledged and dropped, on NATS within the
+/// stream's duplicate window ([`EVENTS_DUPLICATE_WINDOW`] for a stream we create), in the
+/// embedded log as long as the first is kept.
+pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+
+/// Duplicate window of the events stream when we create it.
+pub const EVENTS_DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Header carrying the request id, end to end (gRPC metadata → bus → logs → events).
 pub const HEADER_REQUEST_ID: &str = "request-id";

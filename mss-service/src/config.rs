@@ -10,6 +10,7 @@ use passerelle_service_kit::letters::DocumentSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::directory::DirectorySettings;
+use crate::receiving::ReceivingSettings;
 use crate::smtp::SmtpSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +52,8 @@ pub struct MssConfig {
     /// On a test platform the test INS-NIR OID (1.2.250.1.213.1.4.10) is a qualified INS.
     pub test_platform: bool,
     pub directory: DirectorySettings,
+    /// `[mss.receiving]`: the mailboxes read, over IMAP.
+    pub receiving: ReceivingSettings,
 }
 
 impl MssSettings {

@@ -46,6 +46,12 @@ pub mod reasons {
     pub const INVALID_DOCUMENT: &str = "INVALID_DOCUMENT";
     /// One audience's message went, the other's did not (`sent_message_id`).
     pub const PARTLY_SENT: &str = "PARTLY_SENT";
+    /// The service does not read this mailbox (not under `[[mss.receiving.mailboxes]]`).
+    pub const MAILBOX_NOT_READ: &str = "MAILBOX_NOT_READ";
+    /// The mailbox holds no received message with this Message-ID.
+    pub const MESSAGE_NOT_FOUND: &str = "MESSAGE_NOT_FOUND";
+    /// The inbox bookkeeping (the bus's key-value store) cannot be read: retry.
+    pub const INBOX_UNAVAILABLE: &str = "INBOX_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -96,6 +102,16 @@ pub enum MssServiceError {
     RecipientCheck(DirectoryError),
     #[error("the directory's import: {0}")]
     Import(#[from] ImportError),
+    #[error(
+        "mss-service does not read the mailbox {mailbox}: add it under [[mss.receiving.mailboxes]] (address, and imap_auth if it has its own account)"
+    )]
+    MailboxNotRead { mailbox: String },
+    #[error(
+        "the mailbox holds no received message {message_id}: list them with `passerelle mss inbox --mailbox ADDR`"
+    )]
+    MessageNotFound { message_id: String },
+    #[error("the received messages cannot be read now: {0}")]
+    Inbox(#[from] crate::receiving::tracking::TrackingError),
     #[error("{0}")]
     Configuration(String),
     #[error("{0}")]
@@ -252,6 +268,19 @@ fn status(e: &MssServiceError) -> Status {
                 RichError::new(Code::Internal, reasons::INTERNAL, message).into()
             }
         },
+        MssServiceError::MailboxNotRead { .. } => {
+            RichError::new(Code::NotFound, reasons::MAILBOX_NOT_READ, message.clone())
+                .field("mailbox", message)
+                .into()
+        }
+        MssServiceError::MessageNotFound { .. } => {
+            RichError::new(Code::NotFound, reasons::MESSAGE_NOT_FOUND, message.clone())
+                .field("message_id", message)
+                .into()
+        }
+        MssServiceError::Inbox(_) => {
+            RichError::new(Code::Unavailable, reasons::INBOX_UNAVAILABLE, message).into()
+        }
         MssServiceError::Configuration(_) => RichError::new(
             Code::FailedPrecondition,
             reasons::MSS_CONFIGURATION,

@@ -11,6 +11,8 @@
 //!   EXTERNAL or password);
 //! - [`imap`]: the IMAP client reading a mailbox (implicit TLS or STARTTLS, certificate with
 //!   SASL EXTERNAL, or password; SELECT, UID SEARCH/FETCH/STORE, IDLE);
+//! - [`receiving`]: the mailboxes read (IMAP IDLE or polling), each message's documents
+//!   stored and `MssMessageReceived` published exactly once, its MDN at most once;
 //! - [`directory`]: the national directory (Annuaire Santé FHIR API, extraction file);
 //! - [`access`]: who sends (the professional, the card or the organisation's certificate);
 //! - [`service`]: the logic, independent of transport, with its typed [`errors`];
@@ -27,7 +29,9 @@ pub mod events;
 pub mod grpc;
 pub mod imap;
 pub mod inbox;
+pub mod mdn;
 pub mod message;
+pub mod receiving;
 pub mod rules;
 pub mod service;
 pub mod smtp;
@@ -64,6 +68,8 @@ pub enum WorkerSetupError {
     Audit(#[from] passerelle_service_kit::audit::AuditError),
     #[error("the document store: {0}")]
     Documents(#[from] passerelle_bus::BusError),
+    #[error(transparent)]
+    Receiving(#[from] receiving::ReceivingSetupError),
 }
 
 /// Starts the MSS service on `bus` in `roles`: the worker (a replica sharing MSS requests,
@@ -77,6 +83,7 @@ pub async fn start(
 ) -> Result<RunningMssService, StartError> {
     let worker_bus = bus.clone();
     let limits = kit.documents;
+    let receiver_shutdown = shutdown.clone();
     let handlers = || async move {
         let source_id = settings.mss.source_id.trim();
         if !is_oid(source_id) {
@@ -95,16 +102,34 @@ pub async fn start(
             bus: worker_bus.clone(),
             card_timeout: settings.card_timeout,
         };
-        let core = service::MssCore::new(
+        let receiving = &settings.mss.receiving;
+        let receiver = receiving::Receiver::start(
+            receiving,
+            &settings.mss.smtp,
+            worker_bus.clone(),
+            documents.clone(),
+            settings.platform(),
+            format!("{SERVICE_NAME}-{}", uuid::Uuid::new_v4()),
+            receiver_shutdown,
+        )
+        .await?;
+        let mut core = service::MssCore::new(
             settings.clone(),
             smtp,
             directory,
             resolver,
             documents,
             hasher,
-            Some(worker_bus),
+            Some(worker_bus.clone()),
         );
-        Ok::<_, WorkerSetupError>(worker::handlers(core))
+        if !receiving.mailboxes.is_empty() {
+            core = core.with_inbox(worker_bus.key_value(receiving::tracking::BUCKET).await?);
+        }
+        let handlers = worker::handlers(core.clone()).on_stopped(async move {
+            receiver.wait().await;
+            core.flush().await;
+        });
+        Ok::<_, WorkerSetupError>(handlers)
     };
     let face = |forwarder| {
         let routes = tonic::service::Routes::new(MssServiceServer::new(grpc::MssGrpc(forwarder)));

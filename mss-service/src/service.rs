@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use passerelle_bus::SharedBus;
 use passerelle_bus::documents::SharedDocumentStore;
+use passerelle_bus::kv::SharedKeyValue;
 use passerelle_clinical_documents::header::{Confidentiality, DocumentHeader, HiddenFrom};
 use passerelle_clinical_documents::{letter, vsm};
 use passerelle_domain::{PatientIdentity, ProfessionalId, QualifiedIns};
@@ -50,6 +51,8 @@ struct Inner {
     documents: SharedDocumentStore,
     hasher: InsHasher,
     publisher: DurablePublisher,
+    /// The received messages' bookkeeping, when the service reads mailboxes.
+    inbox: Option<SharedKeyValue>,
 }
 
 /// A send made ready: who, the decision, the messages.
@@ -80,7 +83,41 @@ impl MssCore {
             documents,
             hasher,
             publisher: DurablePublisher::new(bus),
+            inbox: None,
         }))
+    }
+
+    /// Answers `ListMessages` and `GetMessage` from `inbox` (the receiving bookkeeping).
+    pub fn with_inbox(mut self, inbox: SharedKeyValue) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.inbox = Some(inbox);
+        }
+        self
+    }
+
+    fn inbox(&self) -> Result<&SharedKeyValue> {
+        self.0.inbox.as_ref().ok_or_else(|| {
+            MssServiceError::Configuration(
+                "this replica does not receive: configure [mss.receiving] (imap, mailboxes)"
+                    .to_owned(),
+            )
+        })
+    }
+
+    pub async fn list_messages(
+        &self,
+        _id: &RequestId,
+        req: api::ListMessagesRequest,
+    ) -> Result<api::ListMessagesResponse> {
+        crate::receiving::read::list(&self.0.settings.mss.receiving, self.inbox()?, req).await
+    }
+
+    pub async fn get_message(
+        &self,
+        _id: &RequestId,
+        req: api::GetMessageRequest,
+    ) -> Result<api::ReceivedMessage> {
+        crate::receiving::read::get(&self.0.settings.mss.receiving, self.inbox()?, req).await
     }
 
     /// Waits for the events and audit records still being published.

@@ -21,5 +21,14 @@ pub fn handlers(core: MssCore) -> Handlers {
             "mss.directory.import",
             op!(core, import_directory),
         )
-        .on_stopped(async move { core.flush().await })
+        .on(
+            subjects::MSS_INBOX_LIST,
+            "mss.inbox.list",
+            op!(core, list_messages),
+        )
+        .on(
+            subjects::MSS_INBOX_GET,
+            "mss.inbox.get",
+            op!(core, get_message),
+        )
 }

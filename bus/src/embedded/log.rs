@@ -85,8 +85,18 @@ impl EventLog {
         self.entries.push_back((seq, message));
     }
 
-    /// Stores `message`; returns its sequence.
-    pub(super) fn append(&mut self, message: Message) -> io::Result<u64> {
+    /// Stores `message`; returns its sequence, or `None` when it carries the
+    /// deduplication id ([`crate::subjects::HEADER_MSG_ID`]) of an event still kept: that
+    /// one is dropped, as JetStream drops a duplicate.
+    pub(super) fn append(&mut self, message: Message) -> io::Result<Option<u64>> {
+        if let Some(id) = message.headers.get(crate::subjects::HEADER_MSG_ID)
+            && self
+                .entries
+                .iter()
+                .any(|(_, kept)| kept.headers.get(crate::subjects::HEADER_MSG_ID) == Some(id))
+        {
+            return Ok(None);
+        }
         let seq = self.next_seq;
         if self.capacity > 0
             && let Some(log) = &mut self.file
@@ -101,7 +111,7 @@ impl EventLog {
         {
             self.rewrite()?;
         }
-        Ok(seq)
+        Ok(Some(seq))
     }
 
     /// Rewrites the file with the kept events only.
@@ -212,7 +222,7 @@ mod tests {
         {
             let mut log = EventLog::open(&path, 100).expect("open");
             for n in 1..=3 {
-                assert_eq!(log.append(message(n)).expect("append"), u64::from(n));
+                assert_eq!(log.append(message(n)).expect("append"), Some(u64::from(n)));
             }
         }
         // A crash in the middle of a fourth record.
@@ -223,7 +233,7 @@ mod tests {
 
         let mut log = EventLog::open(&path, 100).expect("reopen");
         assert_eq!(log.messages(), [message(1), message(2), message(3)]);
-        assert_eq!(log.append(message(5)).expect("append"), 4);
+        assert_eq!(log.append(message(5)).expect("append"), Some(4));
         drop(log);
         let log = EventLog::open(&path, 100).expect("reopen");
         assert_eq!(log.get(4), Some(&message(5)));

@@ -92,12 +92,15 @@ impl Embedded {
     }
 
     /// Stores a durable event; returns its sequence.
-    pub(crate) fn append(&self, message: Message) -> Result<u64, BusError> {
+    /// Stores a durable event; `None` when it was a duplicate, dropped.
+    pub(crate) fn append(&self, message: Message) -> Result<Option<u64>, BusError> {
         let seq =
             self.lock().log.append(message).map_err(|e| {
                 BusError::Durable(format!("cannot write the embedded event log: {e}"))
             })?;
-        self.changed.notify_waiters();
+        if seq.is_some() {
+            self.changed.notify_waiters();
+        }
         Ok(seq)
     }
 

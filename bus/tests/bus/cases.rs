@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use passerelle_bus::subjects::{EVENTS_ALL, EVENTS_INS_SEARCHED};
+use passerelle_bus::subjects::{
+    EVENTS_ALL, EVENTS_IDENTITY_QUALIFIED, EVENTS_INS_SEARCHED, HEADER_MSG_ID,
+};
 use passerelle_bus::{BusError, IncomingRequest, Message, RequestStream, SharedBus};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -295,6 +297,31 @@ pub async fn publish_durable_delivers_and_stores(h: &impl Harness) {
             assert_eq!(m.payload, Bytes::from(format!("event {i}")));
         }
     }
+}
+
+/// An event published again with the same deduplication id (a retry after a crash that
+/// hid the first acknowledgement) is stored and delivered once; another id is not dropped.
+pub async fn publish_durable_drops_duplicate_ids(h: &impl Harness) {
+    let publisher = h.connect().await;
+    let watcher = h.connect().await;
+    let mut events = watcher.subscribe(EVENTS_ALL).await.expect("subscribe");
+    for (id, body) in [("msg-1", "first"), ("msg-1", "again"), ("msg-2", "other")] {
+        publisher
+            .publish_durable(
+                EVENTS_IDENTITY_QUALIFIED,
+                headers(&[(HEADER_MSG_ID, id)]),
+                Bytes::from(body),
+            )
+            .await
+            .expect("durable publish");
+    }
+    let live = take(&mut events, 2).await;
+    assert_eq!(live[0].payload, Bytes::from("first"));
+    assert_eq!(live[1].payload, Bytes::from("other"));
+    assert_quiet(&mut events).await;
+    let stored = h.stored_events(EVENTS_IDENTITY_QUALIFIED).await;
+    let bodies: Vec<_> = stored.iter().map(|m| m.payload.clone()).collect();
+    assert_eq!(bodies, [Bytes::from("first"), Bytes::from("other")]);
 }
 
 pub async fn publish_durable_outside_events_fails(h: &impl Harness) {

@@ -338,6 +338,46 @@ pub async fn document_larger_than_a_bus_message_round_trips(h: &impl Harness) {
     assert!(matches!(err, DocumentError::NotFound { .. }), "{err:?}");
 }
 
+/// Storing under the caller's id twice (a retry after a crash) stores once: the second call
+/// returns the first document and does not read its chunks; an id that is not a UUID is
+/// refused before anything is stored.
+pub async fn document_put_with_id_stores_once(h: &impl Harness) {
+    let store = h
+        .connect()
+        .await
+        .documents(DocumentLimits::default())
+        .await
+        .expect("store");
+    let id = "0b9e2f3a-1c4d-5e6f-8a7b-9c0d1e2f3a4b";
+    let first = store
+        .put_with_id(
+            id,
+            NewDocument {
+                media_type: "application/pdf".to_owned(),
+                file_name: Some("lettre.pdf".to_owned()),
+                declared_size: Some(5),
+            },
+            chunks_of(b"first", 2),
+        )
+        .await
+        .expect("put");
+    assert_eq!(first.id, id);
+    let failing: passerelle_bus::documents::UploadStream = Box::pin(futures::stream::once(async {
+        Err(std::io::Error::other("must not be read"))
+    }));
+    let again = store
+        .put_with_id(id, NewDocument::default(), failing)
+        .await
+        .expect("again");
+    assert_eq!(again, first);
+    assert_eq!(download(&store, id).await.1, b"first");
+    let err = store
+        .put_with_id("lettre-1", NewDocument::default(), chunks_of(b"x", 1))
+        .await
+        .expect_err("not a UUID");
+    assert!(matches!(err, DocumentError::InvalidId { .. }), "{err:?}");
+}
+
 pub async fn unknown_document_reference_is_not_found(h: &impl Harness) {
     let store = h
         .connect()

@@ -317,6 +317,41 @@ pub fn parse(
     Ok(message)
 }
 
+/// What the header section alone says of a message that cannot be read whole (to report
+/// it and answer its sender): the headers of `parse`, no body, no attachment. `None` when
+/// even the headers cannot be read.
+pub fn parse_headers(raw: &[u8], origin: &MessageOrigin) -> Option<ReceivedMessage> {
+    const MAX_HEADERS: usize = 256 * 1024;
+    let end = memchr::memmem::find(raw, b"\r\n\r\n")
+        .map(|i| i + 2)
+        .or_else(|| memchr::memmem::find(raw, b"\n\n").map(|i| i + 1))
+        .unwrap_or(raw.len());
+    if end > MAX_HEADERS {
+        return None;
+    }
+    // Without its MIME structure: an empty body cannot hold the parts it announces.
+    let mut head = Vec::with_capacity(end + 4);
+    let mut skipping = false;
+    for line in raw[..end].split_inclusive(|&b| b == b'\n') {
+        let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !continuation {
+            skipping = line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"content-");
+        }
+        if !skipping {
+            head.extend_from_slice(line);
+        }
+    }
+    head.extend_from_slice(b"\r\n\r\n");
+    let limits = Limits {
+        max_message_bytes: MAX_HEADERS + 4,
+        ..Limits::default()
+    };
+    let mut message = parse(&head, origin, &limits).ok()?;
+    message.text = None;
+    message.html = None;
+    Some(message)
+}
+
 /// The INS of the package's patient, when the patient id's authority is an INS OID.
 fn patient(package: &XdmPackage) -> Result<Option<ReceivedPatient>, InboxError> {
     let Some(id) = package.patient_id() else {
