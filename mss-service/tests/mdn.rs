@@ -718,3 +718,35 @@ async fn the_mdn_goes_with_the_null_reverse_path_into_the_senders_mailbox() {
             .ends_with("processed/Error: 902^Identifiant de patient inconnu^applicationErrorCondition|E^Error^errorSeverity")
     );
 }
+
+#[test]
+fn without_an_original_message_id_the_mdn_does_not_quote_a_derived_one() {
+    let raw = String::from_utf8(letter_message(true, "")).unwrap();
+    let start = raw.find("Message-ID: ").unwrap();
+    let end = start + raw[start..].find("\r\n").unwrap() + 2;
+    let raw = format!(
+        "Return-Path: <{LPS_APP}>\r\n{}{}",
+        &raw[..start],
+        &raw[end..]
+    );
+    let received = parse(raw.as_bytes());
+    assert!(received.message_id_derived);
+    let built = mdn::build(
+        &received,
+        raw.as_bytes(),
+        &address(SECRETARIAT),
+        &Disposition::Processed,
+        datetime!(2024-10-02 12:00 +02:00),
+    )
+    .unwrap();
+    let m = parse(&built.bytes);
+    assert_eq!(header(&m, "In-Reply-To"), None);
+    assert_eq!(header(&m, "References"), None);
+    let root = mime_tree(&built.bytes);
+    let f = fields(leaf(&children(&root)[1]));
+    assert_eq!(field(&f, "Original-Message-ID"), None);
+    assert_eq!(
+        field(&f, "Final-Recipient"),
+        Some(format!("rfc822;{SECRETARIAT}").as_str())
+    );
+}
