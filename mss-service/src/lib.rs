@@ -7,6 +7,7 @@
 //! - [`message`]: the messages by the MSSanté rules (MIME, IHE_XDM.zip, `X-MSS-*` headers);
 //! - [`inbox`]: reading a received message (MIME, the `IHE_XDM.zip` checked against its
 //!   metadata, `X-MSS-*` headers, the patient's INS), a pure library;
+//! - [`mdn`]: the acknowledgement (MDN, RFC 8098) of a received message, and whether it may go;
 //! - [`smtp`]: the SMTP submission client (STARTTLS or implicit TLS, certificate, SASL
 //!   EXTERNAL or password);
 //! - [`imap`]: the IMAP client reading a mailbox (implicit TLS or STARTTLS, certificate with

@@ -770,6 +770,37 @@ async fn every_recipient_refused_means_no_data() {
     assert!(t.data.is_empty() && !t.lines.iter().any(|l| l == "DATA"));
 }
 
+/// A notification (MDN) goes with the null reverse-path: `MAIL FROM:<>`, nothing between
+/// the brackets; an empty sender is not refused as an invalid address.
+#[tokio::test]
+async fn a_null_reverse_path_is_sent_as_empty_brackets() {
+    let mut script = opening("250-smtp.test\n250 ENHANCEDSTATUSCODES");
+    script.extend([
+        ExpectLine("MAIL FROM:<>".to_owned()),
+        Say("250 2.1.0 Ok"),
+        ExpectLine(format!("RCPT TO:<{FOUQUEREY}>")),
+        Say("250 2.1.5 Ok"),
+        ExpectLine("DATA".to_owned()),
+        Say("354 go"),
+        Data,
+        Say("250 2.0.0 Ok"),
+        ExpectLine("QUIT".to_owned()),
+        Say("221 Bye"),
+    ]);
+    let (addr, server) = serve(script, ServerOptions::default()).await;
+    let client = SmtpClient::new(&settings(addr, TlsMode::Implicit, AuthSettings::Auto)).unwrap();
+    let envelope = Envelope::null_sender(vec![FOUQUEREY.to_owned()]);
+    assert!(envelope.is_null_sender());
+    let d = client
+        .send(ClientCert::Configured, &envelope, &letter())
+        .await
+        .unwrap();
+    assert_eq!(d.accepted.len(), 1);
+    let t = finished(server).await;
+    assert!(t.lines.iter().any(|l| l == "MAIL FROM:<>"), "{:?}", t.lines);
+    assert_eq!(t.data.len(), 1);
+}
+
 /// A message meant for a group goes to all of it or to no one: one refusal resets the
 /// transaction before DATA.
 #[tokio::test]

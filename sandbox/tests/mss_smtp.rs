@@ -738,6 +738,43 @@ async fn the_certificate_decides_which_from_addresses_are_allowed() {
     assert!(smtp.cmd("AUTH EXTERNAL =").await.starts("535 5.7.8"));
 }
 
+/// Notifications (MDN, DSN) go with the null reverse-path: an authenticated client may send
+/// `MAIL FROM:<>`, its From header still checked; the stored message says `Return-Path: <>`.
+#[tokio::test]
+async fn an_authenticated_client_may_send_with_the_null_reverse_path() {
+    let sandbox = Sandbox::default().await;
+    let mut smtp = session(sandbox.implicit(), Identity::Org).await;
+    let replies = smtp
+        .send(
+            "",
+            &[JEAN_FOUQUEREY],
+            &message(SECRETARIAT, &[JEAN_FOUQUEREY], "MDN", "y"),
+        )
+        .await;
+    assert_eq!(codes(&replies), vec![250, 250, 250], "{replies:?}");
+    // The header From is checked as for any message.
+    let replies = smtp
+        .send(
+            "",
+            &[JEAN_FOUQUEREY],
+            &message(JEANNE_MEDECIN, &[JEAN_FOUQUEREY], "x", "y"),
+        )
+        .await;
+    assert_eq!(codes(&replies), vec![250, 250, 550], "{replies:?}");
+    let stored = sandbox.mailbox(JEAN_FOUQUEREY);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].envelope.as_ref().unwrap().mail_from, "");
+    let raw = read(&stored[0].file);
+    assert!(
+        raw.starts_with(b"Return-Path: <>\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw[..40])
+    );
+    // Still not without authentication.
+    let mut smtp = session(sandbox.implicit(), Identity::None).await;
+    assert!(smtp.cmd("MAIL FROM:<>").await.starts("530 5.7.0"));
+}
+
 #[tokio::test]
 async fn a_header_from_other_than_the_allowed_addresses_is_refused_at_data() {
     let sandbox = Sandbox::default().await;

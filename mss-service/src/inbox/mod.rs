@@ -439,7 +439,7 @@ fn clean_file_name(name: &str) -> String {
 }
 
 /// The addr-specs of an address list (display names and comments dropped, groups opened).
-fn addresses(value: &str) -> Vec<String> {
+pub(crate) fn addresses(value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut quoted = false;

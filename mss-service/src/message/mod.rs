@@ -245,14 +245,23 @@ impl OutboundMessage {
 /// The Message-ID of the message to `audience` sent with `key` from `from`:
 /// `<uuid-v5(key/audience)@domain of from>`.
 pub fn message_id(key: &str, audience: Audience, from: &MssAddress) -> String {
+    name_based_id(
+        MSS_MESSAGES,
+        &format!("{key}/{}", audience.as_str()),
+        from.domain(),
+    )
+}
+
+/// `<uuid-v5(namespace, name)@domain>`: the same name, the same Message-ID.
+pub(crate) fn name_based_id(namespace: Uuid, name: &str, domain: &str) -> String {
     let mut h = Sha1::new();
-    h.update(MSS_MESSAGES.as_bytes());
-    h.update(format!("{key}/{}", audience.as_str()).as_bytes());
+    h.update(namespace.as_bytes());
+    h.update(name.as_bytes());
     let digest = h.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     let uuid = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
-    format!("<{uuid}@{}>", from.domain())
+    format!("<{uuid}@{domain}>")
 }
 
 /// The messages of a send the rules allowed: the professionals' (when any), then the
@@ -322,7 +331,7 @@ pub fn build(
 
 /// A boundary no encoded content can contain (`=_` cannot start a base64 or
 /// quoted-printable line), from the Message-ID: the same message, the same bytes.
-fn boundary(message_id: &str, part: &str) -> String {
+pub(crate) fn boundary(message_id: &str, part: &str) -> String {
     let digest = Sha1::digest(message_id.as_bytes());
     format!("=_mss_{}_{part}", hex_of(&digest[..12]))
 }

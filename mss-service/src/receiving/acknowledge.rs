@@ -12,7 +12,7 @@ use super::config::{MailboxSettings, ReceivingSettings};
 use super::tracking::{AckRecord, AckState, MessageRecord};
 use crate::inbox::{self, GuideCode, MessageOrigin};
 use crate::mdn::{self, Disposition, MdnDecision};
-use crate::smtp::{ClientCert, Envelope, SmtpClient, SmtpError, SmtpSettings};
+use crate::smtp::{ClientCert, SmtpClient, SmtpError, SmtpSettings};
 
 /// An MDN ready to go.
 pub struct PendingMdn {
@@ -113,7 +113,18 @@ impl Acknowledger {
                 label: label.clone(),
             },
         };
-        match mdn::build(&received, raw, &record.mailbox, &disposition) {
+        let reporting = match crate::address::MssAddress::parse(&record.mailbox) {
+            Ok(address) => address,
+            Err(e) => {
+                return settled(
+                    AckState::Failed,
+                    &to,
+                    &format!("the mailbox's address: {e}"),
+                );
+            }
+        };
+        let now = time::OffsetDateTime::now_utc();
+        match mdn::build(&received, raw, &reporting, &disposition, now) {
             Ok(built) => Plan::Send(PendingMdn { mdn: built }),
             Err(e) => settled(AckState::Failed, &to, &format!("cannot build the MDN: {e}")),
         }
@@ -134,14 +145,8 @@ impl Acknowledger {
                 "no SMTP server to send it (set mss.smtp.host)".to_owned(),
             );
         };
-        let envelope = Envelope {
-            // RFC 8098 §2.1: an MDN goes with a null reverse path (no bounce of a bounce).
-            from: String::new(),
-            recipients: vec![mdn.to.clone()],
-            eight_bit: !mdn.bytes.is_ascii(),
-            all_or_nothing: true,
-            ..Envelope::default()
-        };
+        // RFC 8098 §2.1: an MDN goes with a null reverse path (no bounce of a bounce).
+        let envelope = mdn.envelope();
         match client
             .send(
                 ClientCert::Configured,

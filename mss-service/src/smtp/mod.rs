@@ -87,7 +87,9 @@ pub struct SessionInfo {
 /// One message's envelope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Envelope {
-    /// `MAIL FROM`: the sender mailbox.
+    /// `MAIL FROM`: the sender mailbox; empty for the null reverse-path `<>` (RFC 5321
+    /// §4.5.5), which notifications (MDN, RFC 8098 §2.1) are sent with so that no
+    /// notification answers them.
     pub from: String,
     /// `RCPT TO`, one each, in this order.
     pub recipients: Vec<String>,
@@ -98,6 +100,22 @@ pub struct Envelope {
     /// Every recipient or none: when the server refuses one, the transaction is reset before
     /// `DATA` (no one receives a message meant for a group).
     pub all_or_nothing: bool,
+}
+
+impl Envelope {
+    /// The envelope of a notification: the null reverse-path `<>` to `recipients`.
+    pub fn null_sender(recipients: Vec<String>) -> Self {
+        Self {
+            from: String::new(),
+            recipients,
+            ..Self::default()
+        }
+    }
+
+    /// `MAIL FROM:<>`.
+    pub fn is_null_sender(&self) -> bool {
+        self.from.is_empty()
+    }
 }
 
 /// DSN parameters (RFC 3461).
@@ -800,7 +818,10 @@ fn check_size(size: u64, ours: Option<u64>, server: Option<u64>) -> Result<(), S
 }
 
 fn check_envelope(envelope: &Envelope) -> Result<(), SmtpError> {
-    check_address(AddressRole::Sender, &envelope.from)?;
+    // Empty: the null reverse-path, `MAIL FROM:<>`.
+    if !envelope.from.is_empty() {
+        check_address(AddressRole::Sender, &envelope.from)?;
+    }
     if envelope.recipients.is_empty() {
         return Err(SmtpError::InvalidAddress {
             role: AddressRole::Recipient,

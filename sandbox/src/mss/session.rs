@@ -660,7 +660,14 @@ impl Session {
         let Some(auth) = self.identity(st) else {
             return self.error(st, "530 5.7.0 Authentication required").await;
         };
-        let allowed = normalise(&path).filter(|a| auth.addresses.contains(a));
+        // The null reverse-path (RFC 5321 §4.5.5): notifications such as MDNs go with it, and
+        // an authenticated client may send one, as real MTAs let it; its From is still checked
+        // at DATA. Stored with `Return-Path: <>`.
+        let allowed = if path.is_empty() {
+            Some(String::new())
+        } else {
+            normalise(&path).filter(|a| auth.addresses.contains(a))
+        };
         let Some(mail_from) = allowed else {
             tracing::info!(
                 peer = %self.peer,
