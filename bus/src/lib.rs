@@ -198,7 +198,9 @@ pub trait Bus: Send + Sync + 'static {
     /// [`subjects::EVENTS_ALL`], else [`BusError::Durable`]. An event carrying the
     /// [`subjects::HEADER_MSG_ID`] of one already stored is dropped (JetStream's
     /// deduplication; in-process while the first is kept): publishing again after a crash
-    /// that hid the first acknowledgement publishes once.
+    /// that hid the first acknowledgement stores it once, and durable consumers get it
+    /// once. Live subscribers on NATS still see the retry (core NATS delivers it before the
+    /// stream drops it); in-process they do not.
     async fn publish_durable(
         &self,
         subject: &str,

@@ -300,11 +300,11 @@ pub async fn publish_durable_delivers_and_stores(h: &impl Harness) {
 }
 
 /// An event published again with the same deduplication id (a retry after a crash that
-/// hid the first acknowledgement) is stored and delivered once; another id is not dropped.
+/// hid the first acknowledgement) is stored once, so durable consumers get it once; another
+/// id is not dropped. (Live subscribers on NATS see every publish, the retry included: core
+/// NATS delivers before the stream judges.)
 pub async fn publish_durable_drops_duplicate_ids(h: &impl Harness) {
     let publisher = h.connect().await;
-    let watcher = h.connect().await;
-    let mut events = watcher.subscribe(EVENTS_ALL).await.expect("subscribe");
     for (id, body) in [("msg-1", "first"), ("msg-1", "again"), ("msg-2", "other")] {
         publisher
             .publish_durable(
@@ -315,10 +315,6 @@ pub async fn publish_durable_drops_duplicate_ids(h: &impl Harness) {
             .await
             .expect("durable publish");
     }
-    let live = take(&mut events, 2).await;
-    assert_eq!(live[0].payload, Bytes::from("first"));
-    assert_eq!(live[1].payload, Bytes::from("other"));
-    assert_quiet(&mut events).await;
     let stored = h.stored_events(EVENTS_IDENTITY_QUALIFIED).await;
     let bodies: Vec<_> = stored.iter().map(|m| m.payload.clone()).collect();
     assert_eq!(bodies, [Bytes::from("first"), Bytes::from("other")]);

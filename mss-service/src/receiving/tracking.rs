@@ -337,3 +337,80 @@ fn decode<T: serde::de::DeserializeOwned>(key: &str, value: &[u8]) -> Result<T, 
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use passerelle_bus::Bus;
+    use passerelle_bus::in_process::InProcessBus;
+
+    use super::*;
+
+    async fn tracking(bus: &InProcessBus) -> Tracking {
+        let kv = bus.key_value(BUCKET).await.unwrap();
+        Tracking::new(kv, "Secretariat@passerelle-sandbox.mssante.fr")
+    }
+
+    /// One replica at a time: the second waits while the first renews, takes over once the
+    /// first lets the lease run out, and the first then learns it lost it.
+    #[tokio::test]
+    async fn a_lease_is_held_by_one_replica_until_it_runs_out() {
+        let bus = InProcessBus::new();
+        let a = tracking(&bus).await;
+        let b = tracking(&bus).await;
+        let ttl = Duration::from_millis(300);
+        let mut lease_a = a.acquire("a", ttl).await.unwrap().expect("free");
+        assert!(b.acquire("b", ttl).await.unwrap().is_none(), "held by a");
+        a.renew(&mut lease_a, "a", ttl).await.unwrap();
+        assert!(b.acquire("b", ttl).await.unwrap().is_none(), "renewed by a");
+        tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+        let lease_b = b.acquire("b", ttl).await.unwrap().expect("run out: b takes it");
+        let err = a.renew(&mut lease_a, "a", ttl).await.unwrap_err();
+        assert!(matches!(err, TrackingError::LeaseLost { ref owner } if owner == "b"), "{err:?}");
+        // Released at shutdown: free at once.
+        b.release(lease_b).await;
+        assert!(a.acquire("a", ttl).await.unwrap().is_some());
+    }
+
+    /// Records are found by place and by Message-ID, per mailbox (the address's case does not
+    /// matter), and a mailbox's list does not show another's.
+    #[tokio::test]
+    async fn records_are_found_by_place_and_message_id() {
+        let bus = InProcessBus::new();
+        let kv = bus.key_value(BUCKET).await.unwrap();
+        let one = Tracking::new(kv.clone(), "secretariat@passerelle-sandbox.mssante.fr");
+        let same = Tracking::new(kv.clone(), "SECRETARIAT@passerelle-sandbox.mssante.fr");
+        let other = Tracking::new(Arc::clone(&kv), "lps@passerelle-sandbox.mssante.fr");
+        let record = MessageRecord {
+            mailbox: one.mailbox().to_owned(),
+            uid_validity: 7,
+            uid: 3,
+            phase: Phase::Stored,
+            message_id: "<a@b>".to_owned(),
+            message_id_derived: false,
+            from: String::new(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            subject: String::new(),
+            date: String::new(),
+            received_unix_ms: 1,
+            text: String::new(),
+            html: String::new(),
+            mss_headers: Vec::new(),
+            documents: Vec::new(),
+            patient: None,
+            problem: None,
+            ack: None,
+        };
+        one.put(&record).await.unwrap();
+        assert_eq!(same.get(7, 3).await.unwrap().unwrap().0, record);
+        assert_eq!(same.by_message_id("<a@b>").await.unwrap().unwrap(), record);
+        assert!(one.get(8, 3).await.unwrap().is_none(), "another UIDVALIDITY");
+        assert_eq!(one.all().await.unwrap().len(), 1);
+        assert!(other.all().await.unwrap().is_empty());
+        assert!(other.by_message_id("<a@b>").await.unwrap().is_none());
+    }
+}

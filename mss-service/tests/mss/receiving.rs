@@ -31,6 +31,7 @@ passerelle_bus::on_both_buses!(
     unreadable_message_is_set_aside_and_the_mailbox_goes_on,
     missing_folder_does_not_stop_the_other_mailboxes,
     server_gone_mid_fetch_loses_nothing,
+    acknowledgement_to_another_address_is_held,
 );
 
 /// Receiving for Dr FOUQUEREY (his account) and the secretariat (the organisation's
@@ -487,4 +488,32 @@ pub async fn server_gone_mid_fetch_loses_nothing(kind: BusKind) {
     assert_eq!(ids.len(), 4, "each message once");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(quiet(&mut received).await);
+}
+
+/// `Disposition-Notification-To` differs from `Return-Path`: RFC 8098 (and the MSSanté
+/// guide) say not to answer automatically — the acknowledgement is held and reported, no
+/// MDN leaves.
+pub async fn acknowledgement_to_another_address_is_held(kind: BusKind) {
+    let f = receiving_fixture(kind, |_| {}).await;
+    let mut received = f.subscribe(subjects::EVENTS_MSS_MESSAGE_RECEIVED).await;
+    let raw = format!(
+        "From: <{LPS_APP}>\r\nTo: <{SECRETARIAT}>\r\nSubject: accuse ailleurs\r\nDate: Thu, 03 Dec 2026 10:00:00 +0100\r\nMessage-ID: <held-1@passerelle-sandbox.mssante.fr>\r\nDisposition-Notification-To: <{JEANNE_MEDECIN}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBonjour.\r\n"
+    );
+    send_raw(&f, SECRETARIAT, raw.into_bytes()).await;
+    events(&mut received, 1).await;
+    let listed = listed_settled(&f, SECRETARIAT).await;
+    let ack = listed[0].acknowledgement.as_ref().unwrap();
+    assert_eq!(ack.state, api::AcknowledgementState::AcknowledgementHeld as i32, "{ack:?}");
+    assert_eq!(ack.to, JEANNE_MEDECIN);
+    assert!(!ack.detail.is_empty());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for mailbox in [LPS_APP, JEANNE_MEDECIN] {
+        let mdns = f
+            .mailbox(mailbox)
+            .into_iter()
+            .filter(|m| std::fs::read_to_string(&m.file).unwrap_or_default().contains("disposition-notification"))
+            .count();
+        assert_eq!(mdns, 0, "no MDN to {mailbox}");
+    }
+    assert!(flagged(&f, SECRETARIAT, "$MDNSent").await.is_empty());
 }
