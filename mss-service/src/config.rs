@@ -66,3 +66,34 @@ impl MssSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::imap::ImapAuth;
+
+    /// The README's receiving example reads as it says.
+    #[test]
+    fn receiving_settings_read_from_the_readme_example() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("```toml\n[mss.receiving]")
+            .expect("the example")
+            + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let settings: MssSettings = toml::from_str(&readme[start..end]).unwrap();
+        let r = &settings.mss.receiving;
+        assert_eq!(r.lease, Duration::from_secs(30));
+        assert_eq!(r.imap.host, "imap.operateur.mssante.fr");
+        assert_eq!(r.imap.auth, ImapAuth::External);
+        assert_eq!(r.mailboxes.len(), 2);
+        assert_eq!(r.mailboxes[0].folder, "INBOX");
+        assert!(matches!(
+            r.mailboxes[1].imap_auth,
+            Some(ImapAuth::Password { ref user, .. }) if user == "jean.fouquerey@hopital.mssante.fr"
+        ));
+        assert!(r.mailboxes[1].smtp_auth.is_some());
+    }
+}

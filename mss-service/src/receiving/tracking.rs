@@ -367,9 +367,16 @@ mod tests {
         a.renew(&mut lease_a, "a", ttl).await.unwrap();
         assert!(b.acquire("b", ttl).await.unwrap().is_none(), "renewed by a");
         tokio::time::sleep(ttl + Duration::from_millis(50)).await;
-        let lease_b = b.acquire("b", ttl).await.unwrap().expect("run out: b takes it");
+        let lease_b = b
+            .acquire("b", ttl)
+            .await
+            .unwrap()
+            .expect("run out: b takes it");
         let err = a.renew(&mut lease_a, "a", ttl).await.unwrap_err();
-        assert!(matches!(err, TrackingError::LeaseLost { ref owner } if owner == "b"), "{err:?}");
+        assert!(
+            matches!(err, TrackingError::LeaseLost { ref owner } if owner == "b"),
+            "{err:?}"
+        );
         // Released at shutdown: free at once.
         b.release(lease_b).await;
         assert!(a.acquire("a", ttl).await.unwrap().is_some());
@@ -408,7 +415,10 @@ mod tests {
         one.put(&record).await.unwrap();
         assert_eq!(same.get(7, 3).await.unwrap().unwrap().0, record);
         assert_eq!(same.by_message_id("<a@b>").await.unwrap().unwrap(), record);
-        assert!(one.get(8, 3).await.unwrap().is_none(), "another UIDVALIDITY");
+        assert!(
+            one.get(8, 3).await.unwrap().is_none(),
+            "another UIDVALIDITY"
+        );
         assert_eq!(one.all().await.unwrap().len(), 1);
         assert!(other.all().await.unwrap().is_empty());
         assert!(other.by_message_id("<a@b>").await.unwrap().is_none());

@@ -32,6 +32,7 @@ passerelle_bus::on_both_buses!(
     missing_folder_does_not_stop_the_other_mailboxes,
     server_gone_mid_fetch_loses_nothing,
     acknowledgement_to_another_address_is_held,
+    truncated_and_oversized_messages_are_set_aside,
 );
 
 /// Receiving for Dr FOUQUEREY (his account) and the secretariat (the organisation's
@@ -503,7 +504,11 @@ pub async fn acknowledgement_to_another_address_is_held(kind: BusKind) {
     events(&mut received, 1).await;
     let listed = listed_settled(&f, SECRETARIAT).await;
     let ack = listed[0].acknowledgement.as_ref().unwrap();
-    assert_eq!(ack.state, api::AcknowledgementState::AcknowledgementHeld as i32, "{ack:?}");
+    assert_eq!(
+        ack.state,
+        api::AcknowledgementState::AcknowledgementHeld as i32,
+        "{ack:?}"
+    );
     assert_eq!(ack.to, JEANNE_MEDECIN);
     assert!(!ack.detail.is_empty());
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -511,9 +516,70 @@ pub async fn acknowledgement_to_another_address_is_held(kind: BusKind) {
         let mdns = f
             .mailbox(mailbox)
             .into_iter()
-            .filter(|m| std::fs::read_to_string(&m.file).unwrap_or_default().contains("disposition-notification"))
+            .filter(|m| {
+                std::fs::read_to_string(&m.file)
+                    .unwrap_or_default()
+                    .contains("disposition-notification")
+            })
             .count();
         assert_eq!(mdns, 0, "no MDN to {mailbox}");
     }
     assert!(flagged(&f, SECRETARIAT, "$MDNSent").await.is_empty());
+}
+
+/// A message cut before its closing boundary and one over the size read are set aside (their
+/// raw bytes kept, the reason given), and the message after them is read.
+pub async fn truncated_and_oversized_messages_are_set_aside(kind: BusKind) {
+    let f = start_with(
+        kind,
+        |_| {},
+        |s, mss| {
+            receive(s, mss, "INBOX");
+            s.mss.receiving.max_message_bytes = 200_000;
+        },
+    )
+    .await;
+    let mut received = f.subscribe(subjects::EVENTS_MSS_MESSAGE_RECEIVED).await;
+    let head = |id: &str| {
+        format!(
+            "From: <{LPS_APP}>\r\nTo: <{SECRETARIAT}>\r\nSubject: {id}\r\nDate: Thu, 03 Dec 2026 10:00:00 +0100\r\nMessage-ID: <{id}@passerelle-sandbox.mssante.fr>\r\nMIME-Version: 1.0\r\n"
+        )
+    };
+    let truncated = format!(
+        "{}Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nle debut seulement\r\n",
+        head("truncated")
+    );
+    let huge = format!(
+        "{}Content-Type: text/plain\r\n\r\n{}",
+        head("huge"),
+        "0123456789012345678901234567890123456789012345678901234567890123456789\r\n".repeat(4000)
+    );
+    let fine = format!(
+        "{}Content-Type: text/plain\r\n\r\nBonjour.\r\n",
+        head("fine")
+    );
+    for raw in [truncated, huge, fine] {
+        send_raw(&f, SECRETARIAT, raw.into_bytes()).await;
+    }
+    let got = events(&mut received, 3).await;
+    let by_id = |id: &str| {
+        got.iter()
+            .find(|e| e.message_id == format!("<{id}@passerelle-sandbox.mssante.fr>"))
+            .unwrap_or_else(|| panic!("{id}: {got:?}"))
+    };
+    for (id, says) in [("truncated", "truncated"), ("huge", "200000")] {
+        let e = by_id(id);
+        assert_eq!(e.status, "set_aside", "{id}");
+        assert!(e.problem.contains(says), "{id}: {}", e.problem);
+        assert_eq!(e.problem_code, "207^906", "{id}");
+        assert!(
+            e.documents.iter().any(|d| d.role == "raw"),
+            "{id}: raw kept"
+        );
+    }
+    assert_eq!(by_id("fine").status, "processed");
+    assert_eq!(
+        flagged(&f, SECRETARIAT, "$PasserelleSetAside").await.len(),
+        2
+    );
 }
