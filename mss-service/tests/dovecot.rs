@@ -101,13 +101,37 @@ async fn implicit_tls_and_external_on_the_mailbox_certificate_read_messages_byte
     assert_eq!(session.uid_fetch_message(2).await.unwrap(), second);
     // BODY.PEEK: reading marks nothing seen.
     assert_eq!(session.uid_search("UNSEEN").await.unwrap(), [1, 2]);
+    // A large one (a literal of many TLS records), and one stored with LF line ends, which
+    // Dovecot serves with CRLF.
+    let mut large = note("volumineux", LPS);
+    for i in 0..60_000u32 {
+        large.extend_from_slice(format!("ligne {i:06} {}\r\n", "x".repeat(40)).as_bytes());
+    }
+    dovecot.deliver(LPS, &large);
+    let lf = note("en LF", LPS);
+    dovecot.deliver(
+        LPS,
+        &String::from_utf8(lf.clone())
+            .unwrap()
+            .replace("\r\n", "\n")
+            .into_bytes(),
+    );
+    session.select("INBOX").await.unwrap();
+    assert_eq!(session.uid_search("ALL").await.unwrap(), [1, 2, 3, 4]);
+    assert!(large.len() > 3_000_000);
+    assert_eq!(session.uid_fetch_message(3).await.unwrap(), large);
+    assert_eq!(session.uid_fetch_message(4).await.unwrap(), lf);
     let e = session.uid_fetch_message(99).await.unwrap_err();
     assert!(matches!(e, ImapError::No { .. }), "{e:?}");
     session.logout().await;
 
     // The same mailbox and UIDVALIDITY again.
     let mut again = open(&settings, None).await.unwrap();
-    assert_eq!(again.select("INBOX").await.unwrap(), inbox);
+    let reopened = again.select("INBOX").await.unwrap();
+    assert_eq!(
+        (reopened.uid_validity, reopened.exists, reopened.uid_next),
+        (inbox.uid_validity, 4, Some(5))
+    );
     again.logout().await;
     assert!(
         dovecot
