@@ -109,6 +109,17 @@ pub trait DocumentStore: Send + Sync {
         &self,
         document: NewDocument,
         chunks: UploadStream,
+    ) -> Result<DocumentRef, DocumentError> {
+        self.store_as(new_id(), document, chunks).await
+    }
+
+    /// Stores a document under `id` (a valid id, not in use): what [`DocumentStore::put`]
+    /// and [`DocumentStore::put_with_id`] do once the id is chosen. Call those instead.
+    async fn store_as(
+        &self,
+        id: String,
+        document: NewDocument,
+        chunks: UploadStream,
     ) -> Result<DocumentRef, DocumentError>;
 
     /// Stores a document under the caller's `id` (a UUID, e.g. derived from where the
@@ -120,7 +131,16 @@ pub trait DocumentStore: Send + Sync {
         id: &str,
         document: NewDocument,
         chunks: UploadStream,
-    ) -> Result<DocumentRef, DocumentError>;
+    ) -> Result<DocumentRef, DocumentError> {
+        validate_id(id)?;
+        match self.stat(id).await {
+            Ok(existing) => Ok(existing),
+            Err(DocumentError::NotFound { .. }) => {
+                self.store_as(id.to_owned(), document, chunks).await
+            }
+            Err(e) => Err(e),
+        }
+    }
 
     /// The document's reference and its content, in chunks.
     async fn get(&self, id: &str) -> Result<(DocumentRef, DownloadStream), DocumentError>;

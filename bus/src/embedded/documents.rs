@@ -57,9 +57,20 @@ impl EmbeddedDocuments {
     fn reference(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.json"))
     }
+}
+
+fn storage(e: io::Error) -> DocumentError {
+    BusError::Storage(format!("document store: {e}")).into()
+}
+
+#[async_trait::async_trait]
+impl DocumentStore for EmbeddedDocuments {
+    fn limits(&self) -> DocumentLimits {
+        self.limits
+    }
 
     /// Stages the upload, then writes the content and its reference under `id`.
-    async fn store(
+    async fn store_as(
         &self,
         id: String,
         document: NewDocument,
@@ -86,41 +97,6 @@ impl EmbeddedDocuments {
             return Err(e.into());
         }
         Ok(reference)
-    }
-}
-
-fn storage(e: io::Error) -> DocumentError {
-    BusError::Storage(format!("document store: {e}")).into()
-}
-
-#[async_trait::async_trait]
-impl DocumentStore for EmbeddedDocuments {
-    fn limits(&self) -> DocumentLimits {
-        self.limits
-    }
-
-    async fn put(
-        &self,
-        document: NewDocument,
-        chunks: UploadStream,
-    ) -> Result<DocumentRef, DocumentError> {
-        self.store(documents::new_id(), document, chunks).await
-    }
-
-    async fn put_with_id(
-        &self,
-        id: &str,
-        document: NewDocument,
-        chunks: UploadStream,
-    ) -> Result<DocumentRef, DocumentError> {
-        documents::validate_id(id)?;
-        match self.stat(id).await {
-            Ok(existing) => Ok(existing),
-            Err(DocumentError::NotFound { .. }) => {
-                self.store(id.to_owned(), document, chunks).await
-            }
-            Err(e) => Err(e),
-        }
     }
 
     async fn get(&self, id: &str) -> Result<(DocumentRef, DownloadStream), DocumentError> {

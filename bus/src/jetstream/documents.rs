@@ -43,9 +43,30 @@ impl NatsDocuments {
         };
         Ok(NatsDocuments { store, limits })
     }
+}
+
+fn failed(what: &str, id: &str, e: impl std::fmt::Display) -> DocumentError {
+    storage(&format!("{what} document {id}"), e).into()
+}
+
+fn reference(info: &object_store::ObjectInfo) -> DocumentRef {
+    DocumentRef {
+        id: info.name.clone(),
+        size: info.size as u64,
+        sha256: info.metadata.get(SHA256).cloned().unwrap_or_default(),
+        media_type: info.metadata.get(MEDIA_TYPE).cloned().unwrap_or_default(),
+        file_name: info.metadata.get(FILE_NAME).cloned(),
+    }
+}
+
+#[async_trait::async_trait]
+impl DocumentStore for NatsDocuments {
+    fn limits(&self) -> DocumentLimits {
+        self.limits
+    }
 
     /// Stages the upload locally, then writes it to the object store under `id`.
-    async fn store(
+    async fn store_as(
         &self,
         id: String,
         document: NewDocument,
@@ -82,51 +103,6 @@ impl NatsDocuments {
             ));
         }
         Ok(reference(&info))
-    }
-}
-
-fn failed(what: &str, id: &str, e: impl std::fmt::Display) -> DocumentError {
-    storage(&format!("{what} document {id}"), e).into()
-}
-
-fn reference(info: &object_store::ObjectInfo) -> DocumentRef {
-    DocumentRef {
-        id: info.name.clone(),
-        size: info.size as u64,
-        sha256: info.metadata.get(SHA256).cloned().unwrap_or_default(),
-        media_type: info.metadata.get(MEDIA_TYPE).cloned().unwrap_or_default(),
-        file_name: info.metadata.get(FILE_NAME).cloned(),
-    }
-}
-
-#[async_trait::async_trait]
-impl DocumentStore for NatsDocuments {
-    fn limits(&self) -> DocumentLimits {
-        self.limits
-    }
-
-    async fn put(
-        &self,
-        document: NewDocument,
-        chunks: UploadStream,
-    ) -> Result<DocumentRef, DocumentError> {
-        self.store(documents::new_id(), document, chunks).await
-    }
-
-    async fn put_with_id(
-        &self,
-        id: &str,
-        document: NewDocument,
-        chunks: UploadStream,
-    ) -> Result<DocumentRef, DocumentError> {
-        documents::validate_id(id)?;
-        match self.stat(id).await {
-            Ok(existing) => Ok(existing),
-            Err(DocumentError::NotFound { .. }) => {
-                self.store(id.to_owned(), document, chunks).await
-            }
-            Err(e) => Err(e),
-        }
     }
 
     async fn get(&self, id: &str) -> Result<(DocumentRef, DownloadStream), DocumentError> {
