@@ -336,3 +336,96 @@ fn an_unknown_mailbox_or_message_is_a_clear_error() {
 
     terminate(&mut up.child);
 }
+
+/// A message that reached Dr FOUQUEREY's sandbox mailbox as the operator stores it (a file
+/// put in place at once, as the SMTP side does).
+fn drop_in_mailbox(data_dir: &std::path::Path, raw: &str) {
+    let dir = data_dir.join("mss").join("mailboxes").join(FOUQUEREY);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = dir.join(".dropped.tmp");
+    std::fs::write(&tmp, raw.replace('\n', "\r\n")).unwrap();
+    std::fs::rename(&tmp, dir.join("zz-dropped.eml")).unwrap();
+}
+
+#[test]
+fn a_message_without_message_id_and_an_attachment_named_dot_dot_is_fetched_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = up(dir.path(), &[]);
+    drop_in_mailbox(
+        dir.path(),
+        "From: secretariat@passerelle-sandbox.mssante.fr\n\
+         To: jean.fouquerey@passerelle-sandbox.mssante.fr\n\
+         Subject: Sans identifiant\n\
+         Date: Thu, 03 Dec 2026 10:00:00 +0100\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\
+         \n\
+         --b1\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         \n\
+         Bonjour.\n\
+         --b1\n\
+         Content-Type: application/pdf\n\
+         Content-Disposition: attachment; filename=\"..\"\n\
+         Content-Transfer-Encoding: base64\n\
+         \n\
+         JVBERi0xLjQKJSVFT0YK\n\
+         --b1--\n",
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let m = loop {
+        let o = mss(&up.mss, &["inbox", "--mailbox", FOUQUEREY, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v = json(&o);
+        if let Some(m) = v["messages"].as_array().unwrap().first() {
+            break m.clone();
+        }
+        assert!(Instant::now() < deadline, "not listed: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(m["subject"], "Sans identifiant", "{m}");
+    assert_eq!(m["message_id_derived"], true, "{m}");
+    assert!(m["patient_ins"].is_null(), "{m}");
+    let message_id = m["message_id"].as_str().unwrap().to_owned();
+    let o = mss(&up.mss, &["inbox", "--mailbox", FOUQUEREY]);
+    assert!(
+        stdout(&o).contains("(no Message-ID: derived from the mailbox, UIDVALIDITY and UID)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let out = dir.path().join("a").join("b");
+    let o = mss(
+        &up.mss,
+        &[
+            "fetch",
+            "--mailbox",
+            FOUQUEREY,
+            "--message-id",
+            &message_id,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The service drops folders from a name, not `..` itself: written under a name that
+    // stays in the folder, and said so.
+    assert!(
+        stdout(&o).contains("\"..\" written as _.."),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        std::fs::read(out.join("_..")).unwrap(),
+        b"%PDF-1.4\n%%EOF\n"
+    );
+    assert!(!dir.path().join("a").join("message.json").exists());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("message.json")).unwrap()).unwrap();
+    assert_eq!(meta["message_id_derived"], true, "{meta}");
+    assert_eq!(meta["documents"][0]["file_name"], "..", "{meta}");
+    assert_eq!(meta["documents"][0]["path"], "_..", "{meta}");
+
+    terminate(&mut up.child);
+}
