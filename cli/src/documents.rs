@@ -65,6 +65,18 @@ pub async fn upload(endpoint: &str, path: &Path, media_type: &str) -> anyhow::Re
 
 /// Downloads document `id` from `endpoint` into `output`, written whole or not at all.
 pub async fn download(endpoint: &str, id: &str, output: &Path) -> anyhow::Result<u64> {
+    download_to(endpoint, id, output, true).await
+}
+
+/// As [`download`]; unless `overwrite`, an existing `output` is left as it is and the
+/// download fails (checked when the file is put in place, so a file that appeared meanwhile
+/// is not replaced either).
+pub async fn download_to(
+    endpoint: &str,
+    id: &str,
+    output: &Path,
+    overwrite: bool,
+) -> anyhow::Result<u64> {
     let mut client = connect(endpoint).await?;
     let mut stream = client
         .download(DownloadRequest { id: id.to_owned() })
@@ -85,8 +97,21 @@ pub async fn download(endpoint: &str, id: &str, output: &Path) -> anyhow::Result
             written += bytes.len() as u64;
         }
     }
-    tmp.persist(output)
-        .with_context(|| format!("cannot write {}", output.display()))?;
+    if overwrite {
+        tmp.persist(output)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+    } else {
+        tmp.persist_noclobber(output).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow::anyhow!(
+                    "{} already exists: not overwritten (--force to replace it)",
+                    output.display()
+                )
+            } else {
+                anyhow::Error::new(e.error).context(format!("cannot write {}", output.display()))
+            }
+        })?;
+    }
     Ok(written)
 }
 

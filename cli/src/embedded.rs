@@ -369,5 +369,54 @@ fn mss_settings(
     settings.mss.directory.fhir.api_key = SANDBOX_API_KEY.to_owned();
     settings.mss.directory.fhir.trusted_ca = vec![pki.ca_cert.clone()];
     settings.mss.directory.extraction.index_path = Some(data_dir.join("mss-directory.redb"));
+    settings.mss.receiving = receiving_settings(pki, smtp);
     settings
+}
+
+/// Receiving on the sandbox's IMAP (STARTTLS): Dr FOUQUEREY's personal mailbox with his
+/// sandbox account (IMAP LOGIN, and his account for the acknowledgements he sends back), the
+/// organisation's secretariat with the organisation's certificate (SASL EXTERNAL). A short
+/// lease: a restarted `passerelle up` takes its mailboxes back quickly.
+fn receiving_settings(
+    pki: &TestPki,
+    sandbox: &RunningMssSandbox,
+) -> mss_service::receiving::ReceivingSettings {
+    use mss_service::imap::{ImapAuth, ImapSettings, ImapTls, TlsMode};
+    use mss_service::receiving::{MailboxSettings, ReceivingSettings};
+    use mss_service::smtp::{AuthSettings, ClientIdentity as ImapIdentity};
+    use passerelle_sandbox::mss::{DEFAULT_MAILBOX_PASSWORD, JEAN_FOUQUEREY, SECRETARIAT};
+    let imap_addr = sandbox.imap_addr();
+    ReceivingSettings {
+        imap: ImapSettings {
+            host: imap_addr.ip().to_string(),
+            port: Some(imap_addr.port()),
+            mode: TlsMode::Starttls,
+            auth: ImapAuth::External,
+            tls: ImapTls {
+                identity: Some(ImapIdentity::Pem {
+                    cert: pki.org_cert.clone(),
+                    key: pki.org_key.clone(),
+                }),
+                trusted_ca: vec![pki.ca_cert.clone()],
+                ..ImapTls::default()
+            },
+            ..ImapSettings::default()
+        },
+        mailboxes: vec![
+            MailboxSettings {
+                imap_auth: Some(ImapAuth::Password {
+                    user: JEAN_FOUQUEREY.to_owned(),
+                    password: DEFAULT_MAILBOX_PASSWORD.to_owned(),
+                }),
+                smtp_auth: Some(AuthSettings::Password {
+                    user: JEAN_FOUQUEREY.to_owned(),
+                    password: DEFAULT_MAILBOX_PASSWORD.to_owned(),
+                }),
+                ..MailboxSettings::new(JEAN_FOUQUEREY)
+            },
+            MailboxSettings::new(SECRETARIAT),
+        ],
+        lease: Duration::from_secs(10),
+        ..ReceivingSettings::default()
+    }
 }

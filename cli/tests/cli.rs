@@ -180,6 +180,28 @@ fn demo_walks_through_the_tutorial() {
         out.contains("in CPS mode with the professional's card"),
         "{out}"
     );
+    // Dr FOUQUEREY's side: the letter read from his mailbox, then acknowledged to the sender.
+    let received = out
+        .split("== Step 18:")
+        .nth(1)
+        .and_then(|s| s.split("== Step 19:").next())
+        .unwrap_or_else(|| panic!("no step 18:\n{out}"));
+    assert!(received.contains("Subject      Courrier standard"), "{out}");
+    assert!(received.contains("Patient INS  248039263001064"), "{out}");
+    assert!(received.contains("📎 IHE_XDM.zip"), "{out}");
+    let acknowledged = out
+        .split("== Step 19:")
+        .nth(1)
+        .and_then(|s| s.split("== Step 20: stop").next())
+        .unwrap_or_else(|| panic!("no step 19 then 20:\n{out}"));
+    assert!(
+        acknowledged.contains("acknowledgement SENT by jean.fouquerey@"),
+        "{out}"
+    );
+    assert!(
+        acknowledged.contains("from jean.fouquerey@passerelle-sandbox.mssante.fr"),
+        "the MDN in the sender's mailbox: {out}"
+    );
 }
 
 #[test]

@@ -277,20 +277,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     dmp_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
     mss_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
 
-    step(18, "stop");
+    step(20, "stop");
     system.stop().await?;
     println!(
         "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox), \
          retrieved again in CPS mode with the professional's card, her VSM and a letter hidden \
          from her were deposited in her DMP (sandbox) and listed back, and a letter was sent by \
-         MSSanté to her médecin traitant, found in the directory, and to her own mailbox."
+         MSSanté to her médecin traitant, found in the directory, and to her own mailbox; his \
+         mailbox, read by mss-service, received it and acknowledged it to the sender."
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Steps 15–17: « Partager » by MSSanté in CPS mode — the médecin traitant's address from the
-/// directory, the letter to him and to the patient's own mailbox, and what both mailboxes
-/// hold (sandbox view).
+/// Steps 15–19: « Partager » by MSSanté in CPS mode — the médecin traitant's address from the
+/// directory, the letter to him and to the patient's own mailbox, what both mailboxes hold
+/// (sandbox view), then his side: the letter read from his mailbox and acknowledged.
 async fn mss_steps(
     system: &Embedded,
     id: &passerelle_proto::ins::v1::Ins,
@@ -376,7 +377,8 @@ async fn mss_steps(
             patient_may_not_reply: true,
             secret_connection: false,
             also_in_dmp: false,
-            acknowledgement: false,
+            // Dr FOUQUEREY's mailbox acknowledges it (steps 18–19).
+            acknowledgement: true,
             idempotency_key: String::new(),
             check_recipients: false,
         })
@@ -411,6 +413,148 @@ async fn mss_steps(
             files.join(", ")
         );
     }
+
+    let to_doctor = sent
+        .messages
+        .iter()
+        .find(|m| m.audience == mss::Audience::Professionals as i32)
+        .map(|m| m.message_id.clone())
+        .context("no message was sent to the professionals")?;
+    receiving_steps(&mut client, system, &doctor, &to_doctor).await
+}
+
+/// How long the demo waits for the mailbox to be read, then for the acknowledgement.
+const RECEIVING_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn same_message_id(a: &str, b: &str) -> bool {
+    a.trim().trim_matches(['<', '>']) == b.trim().trim_matches(['<', '>'])
+}
+
+/// Steps 18–19: Dr FOUQUEREY's side — mss-service reads his mailbox (IMAP, his account),
+/// shows the letter as `passerelle mss inbox` does, and sends the acknowledgement (MDN) back
+/// to the sender, whose mailbox then holds it.
+async fn receiving_steps(
+    client: &mut passerelle_proto::mss::v1::mss_service_client::MssServiceClient<
+        tonic::transport::Channel,
+    >,
+    system: &Embedded,
+    doctor: &str,
+    message_id: &str,
+) -> anyhow::Result<()> {
+    use passerelle_proto::mss::v1::{AcknowledgementState, ListMessagesRequest};
+
+    use crate::commands::mss::print;
+
+    let fail = |s: tonic::Status| anyhow::anyhow!("{}", output::status_message(&s));
+    step(
+        18,
+        "Dr FOUQUEREY's mailbox, read by mss-service (IMAP): the letter received (`passerelle mss inbox`)",
+    );
+    let list = |client: &mut passerelle_proto::mss::v1::mss_service_client::MssServiceClient<
+        tonic::transport::Channel,
+    >| {
+        let mut client = client.clone();
+        let mailbox = doctor.to_owned();
+        async move {
+            client
+                .list_messages(ListMessagesRequest { mailbox, limit: 0 })
+                .await
+                .map(|r| r.into_inner().messages)
+        }
+    };
+    let deadline = tokio::time::Instant::now() + RECEIVING_TIMEOUT;
+    let received = loop {
+        let messages = list(client).await.map_err(fail)?;
+        if let Some(m) = messages
+            .into_iter()
+            .find(|m| same_message_id(&m.message_id, message_id))
+        {
+            break m;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "Dr FOUQUEREY's mailbox did not show the letter {message_id} within {}s: \
+                 mss-service did not read it (see its log for the IMAP errors)",
+                RECEIVING_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // Its acknowledgement is step 19's (it may be on its way still).
+    let shown = passerelle_proto::mss::v1::ReceivedMessageSummary {
+        acknowledgement: None,
+        ..received.clone()
+    };
+    print!("{}", print::summary_table(&shown));
+    if received.patient_ins.is_none() {
+        anyhow::bail!("the letter received carries no patient INS");
+    }
+
+    step(
+        19,
+        "the acknowledgement (MDN) goes back to the sender, and reaches the sender's mailbox (sandbox view)",
+    );
+    let ack = loop {
+        let messages = list(client).await.map_err(fail)?;
+        let ack = messages
+            .into_iter()
+            .find(|m| same_message_id(&m.message_id, message_id))
+            .and_then(|m| m.acknowledgement)
+            .unwrap_or_default();
+        let state = AcknowledgementState::try_from(ack.state).unwrap_or_default();
+        match state {
+            AcknowledgementState::AcknowledgementSent => break ack,
+            AcknowledgementState::AcknowledgementHeld
+            | AcknowledgementState::AcknowledgementFailed
+            | AcknowledgementState::AcknowledgementNotRequested => anyhow::bail!(
+                "the acknowledgement was not sent: {} {}",
+                print::acknowledgement_state_name(ack.state),
+                ack.detail
+            ),
+            // UNCERTAIN is also what the list says while the MDN is being sent: wait.
+            AcknowledgementState::AcknowledgementUncertain | AcknowledgementState::Unspecified => {}
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "the acknowledgement of {message_id} was not sent within {}s (last state: {})",
+                RECEIVING_TIMEOUT.as_secs(),
+                print::acknowledgement_state_name(ack.state)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!(
+        "acknowledgement SENT by {doctor} to {} (Message-ID {})",
+        ack.to, ack.mdn_message_id
+    );
+    let deadline = tokio::time::Instant::now() + RECEIVING_TIMEOUT;
+    let mdn = loop {
+        let messages =
+            passerelle_sandbox::mss::read_mailbox(system.mss_sandbox.data_dir(), &ack.to)
+                .with_context(|| format!("reading the mailbox of {}", ack.to))?;
+        // By its Message-ID; by its form and the letter it answers if none was reported.
+        if let Some(m) = messages.into_iter().find(|m| {
+            if ack.mdn_message_id.is_empty() {
+                std::fs::read_to_string(&m.file).is_ok_and(|raw| {
+                    raw.contains("disposition-notification")
+                        && raw.contains(message_id.trim_matches(['<', '>']))
+                })
+            } else {
+                same_message_id(&m.message_id, &ack.mdn_message_id)
+            }
+        }) {
+            break m;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "the acknowledgement {} did not reach the mailbox of {}",
+                ack.mdn_message_id,
+                ack.to
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!("{}: « {} » from {}", ack.to, mdn.subject, mdn.from);
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use crate::commands::ins::{SexArg, TraitsArgs};
 use crate::commands::who::{self, PatientArgs, ProfessionalArgs};
 use crate::{documents, output};
 
+pub mod inbox;
 pub mod print;
 
 pub const DEFAULT_MSS_ENDPOINT: &str = "http://127.0.0.1:50053";
@@ -35,6 +36,14 @@ pub enum MssCommand {
     /// (Extraction_Correspondance_MSSante_….zip as downloaded, or its .txt) into the service's
     /// index, replacing the previous import. Prints what was imported and the rejected lines.
     ImportDirectory(ImportDirectoryArgs),
+    /// The messages a mailbox the service reads has received, newest first: sender, subject,
+    /// attachments, the patient's INS, what became of each, and its acknowledgement.
+    Inbox(inbox::InboxArgs),
+    /// One received message written into a folder: its attachments, IHE_XDM.zip and the
+    /// documents it holds (under IHE_XDM/), and message.json (the metadata).
+    Fetch(inbox::FetchArgs),
+    /// Print each message a mailbox receives as it arrives, until Ctrl-C.
+    Watch(inbox::WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +225,9 @@ pub async fn run(cmd: MssCommand) -> anyhow::Result<ExitCode> {
         MssCommand::Send(a) => send(*a).await,
         MssCommand::Directory(a) => directory(a).await,
         MssCommand::ImportDirectory(a) => import_directory(a).await,
+        MssCommand::Inbox(a) => inbox::inbox(a).await,
+        MssCommand::Fetch(a) => inbox::fetch(a).await,
+        MssCommand::Watch(a) => inbox::watch(a).await,
     }
 }
 

@@ -148,6 +148,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         system.mss_sandbox.imap_addr(),
         system.mss_sandbox.imaps_addr()
     );
+    println!(
+        "                read by mss-service: {} (his account), {} (organisation's certificate)",
+        passerelle_sandbox::mss::JEAN_FOUQUEREY,
+        passerelle_sandbox::mss::SECRETARIAT
+    );
     println!("  Directory     {}", system.directory.base_url());
     println!("Test PKI:");
     println!("{}", system.pki.describe());

@@ -3,8 +3,9 @@
 use std::fmt::Write;
 
 use passerelle_proto::mss::v1::{
-    Audience, ImportDirectoryResponse, MailboxType, PreviewResponse, SearchDirectoryResponse,
-    SendResponse,
+    AcknowledgementState, Audience, ImportDirectoryResponse, ListMessagesResponse, MailboxType,
+    PreviewResponse, ReceivedDocument, ReceivedMessage, ReceivedMessageSummary, ReceivedStatus,
+    SearchDirectoryResponse, SendResponse,
 };
 use serde_json::{Value, json};
 
@@ -199,4 +200,215 @@ pub fn import_table(r: &ImportDirectoryResponse) -> String {
         );
     }
     s
+}
+
+/// What the human output says of a Message-ID the service derived.
+pub const DERIVED_NOTE: &str = "(no Message-ID: derived from the mailbox, UIDVALIDITY and UID)";
+
+/// A reception time in RFC 3339 (UTC); empty when unknown.
+pub fn rfc3339(unix_ms: i64) -> String {
+    if unix_ms <= 0 {
+        return String::new();
+    }
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub fn received_status_name(s: i32) -> &'static str {
+    match ReceivedStatus::try_from(s).unwrap_or(ReceivedStatus::Unspecified) {
+        ReceivedStatus::Processed => "PROCESSED",
+        ReceivedStatus::SetAside => "SET_ASIDE",
+        ReceivedStatus::Unspecified => "UNSPECIFIED",
+    }
+}
+
+pub fn acknowledgement_state_name(s: i32) -> &'static str {
+    match AcknowledgementState::try_from(s).unwrap_or(AcknowledgementState::Unspecified) {
+        AcknowledgementState::AcknowledgementNotRequested => "NOT_REQUESTED",
+        AcknowledgementState::AcknowledgementSent => "SENT",
+        AcknowledgementState::AcknowledgementHeld => "HELD",
+        AcknowledgementState::AcknowledgementFailed => "FAILED",
+        AcknowledgementState::AcknowledgementUncertain => "UNCERTAIN",
+        AcknowledgementState::Unspecified => "UNSPECIFIED",
+    }
+}
+
+fn non_empty(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::from(s)
+    }
+}
+
+fn received_document_value(d: &ReceivedDocument) -> Value {
+    json!({
+        "file_name": d.file_name,
+        "media_type": d.media_type,
+        "size": d.size,
+        "document_id": d.document_id,
+        "role": d.role,
+        "sha256": d.sha256,
+    })
+}
+
+/// One received message as `passerelle mss inbox --json` and `watch --json` print it.
+pub fn summary_value(m: &ReceivedMessageSummary) -> Value {
+    json!({
+        "mailbox": m.mailbox,
+        "message_id": m.message_id,
+        "message_id_derived": m.message_id_derived,
+        "from": m.from,
+        "subject": m.subject,
+        "received": rfc3339(m.received_unix_ms),
+        "attachments": m.attachments.iter().map(received_document_value).collect::<Vec<Value>>(),
+        "patient_ins": m.patient_ins.as_ref().map(|i| json!({
+            "matricule": i.matricule,
+            "key": i.key,
+            "oid": i.oid,
+            "oid_qualifies": i.oid_qualifies,
+        })),
+        "status": received_status_name(m.status),
+        "problem": non_empty(&m.problem),
+        "problem_code": non_empty(&m.problem_code),
+        "acknowledgement": m.acknowledgement.as_ref().map(|a| json!({
+            "state": acknowledgement_state_name(a.state),
+            "to": a.to,
+            "detail": a.detail,
+            "mdn_message_id": a.mdn_message_id,
+        })),
+    })
+}
+
+pub fn inbox_json(r: &ListMessagesResponse) -> String {
+    json!({
+        "messages": r.messages.iter().map(summary_value).collect::<Vec<Value>>(),
+    })
+    .to_string()
+}
+
+/// One received message, a few readable lines.
+pub fn summary_table(m: &ReceivedMessageSummary) -> String {
+    let mut s = String::new();
+    if m.message_id_derived {
+        let _ = writeln!(s, "✉ {}  {DERIVED_NOTE}", m.message_id);
+    } else {
+        let _ = writeln!(s, "✉ {}", m.message_id);
+    }
+    let _ = writeln!(s, "  From         {}", m.from);
+    let _ = writeln!(s, "  Subject      {}", m.subject);
+    let _ = writeln!(s, "  Received     {}", rfc3339(m.received_unix_ms));
+    match &m.patient_ins {
+        Some(i) => {
+            let _ = writeln!(
+                s,
+                "  Patient INS  {}{}  OID {}{}",
+                i.matricule,
+                i.key,
+                i.oid,
+                if i.oid_qualifies {
+                    ""
+                } else {
+                    "  (not a qualified INS's OID)"
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  Patient INS  none");
+        }
+    }
+    for a in &m.attachments {
+        let _ = writeln!(
+            s,
+            "  📎 {} ({}, {} bytes)",
+            a.file_name, a.media_type, a.size
+        );
+    }
+    if m.status == ReceivedStatus::SetAside as i32 {
+        let code = if m.problem_code.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", m.problem_code)
+        };
+        let _ = writeln!(s, "  Status       SET ASIDE: {}{code}", m.problem);
+    } else {
+        let _ = writeln!(s, "  Status       {}", received_status_name(m.status));
+    }
+    if let Some(a) = &m.acknowledgement {
+        let mut line = acknowledgement_state_name(a.state).to_owned();
+        if !a.to.is_empty() {
+            let _ = write!(line, " to {}", a.to);
+        }
+        if !a.detail.is_empty() {
+            let _ = write!(line, " ({})", a.detail);
+        }
+        let _ = writeln!(s, "  Acknowledgement {line}");
+    }
+    s
+}
+
+pub fn inbox_table(r: &ListMessagesResponse) -> String {
+    if r.messages.is_empty() {
+        return "No message received.\n".to_owned();
+    }
+    r.messages
+        .iter()
+        .map(summary_table)
+        .collect::<Vec<String>>()
+        .join("\n")
+}
+
+/// `message.json` of `passerelle mss fetch`: the whole message, each document with the
+/// file it was written to (relative to the folder), if any.
+pub fn message_value(m: &ReceivedMessage, paths: &[Option<String>]) -> Value {
+    let mut v = m.summary.as_ref().map(summary_value).unwrap_or(json!({}));
+    if let Value::Object(o) = &mut v {
+        o.insert("to".into(), json!(m.to));
+        o.insert("cc".into(), json!(m.cc));
+        o.insert("date".into(), json!(m.date));
+        o.insert("text".into(), json!(m.text));
+        o.insert("html".into(), json!(m.html));
+        o.insert(
+            "mss_headers".into(),
+            m.mss_headers
+                .iter()
+                .map(|h| json!({"name": h.name, "value": h.value}))
+                .collect::<Vec<Value>>()
+                .into(),
+        );
+        o.insert("uid_validity".into(), json!(m.uid_validity));
+        o.insert("uid".into(), json!(m.uid));
+        o.insert(
+            "documents".into(),
+            m.documents
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut v = received_document_value(d);
+                    if let Value::Object(o) = &mut v {
+                        o.insert("unique_id".into(), non_empty(&d.unique_id));
+                        o.insert("title".into(), non_empty(&d.title));
+                        o.insert("type_code".into(), non_empty(&d.type_code));
+                        o.insert("creation_time".into(), non_empty(&d.creation_time));
+                        o.insert(
+                            "path".into(),
+                            paths
+                                .get(i)
+                                .cloned()
+                                .flatten()
+                                .map_or(Value::Null, Value::from),
+                        );
+                    }
+                    v
+                })
+                .collect::<Vec<Value>>()
+                .into(),
+        );
+    }
+    v
 }
