@@ -511,8 +511,12 @@ async fn receiving_steps(
                 print::acknowledgement_state_name(ack.state),
                 ack.detail
             ),
-            // UNCERTAIN is also what the list says while the MDN is being sent: wait.
-            AcknowledgementState::AcknowledgementUncertain | AcknowledgementState::Unspecified => {}
+            AcknowledgementState::AcknowledgementUncertain => anyhow::bail!(
+                "the acknowledgement may or may not have left (the service stopped while sending it): {}",
+                ack.detail
+            ),
+            // Not settled yet (the listing shows none while the MDN is being sent).
+            AcknowledgementState::Unspecified => {}
         }
         if tokio::time::Instant::now() > deadline {
             anyhow::bail!(

@@ -139,20 +139,27 @@ pub fn summary(r: &MessageRecord) -> api::ReceivedMessageSummary {
         } as i32,
         problem,
         problem_code,
-        acknowledgement: r.ack.as_ref().map(|a| api::Acknowledgement {
-            state: match a.state {
-                AckState::NotRequested => api::AcknowledgementState::AcknowledgementNotRequested,
-                AckState::Sent => api::AcknowledgementState::AcknowledgementSent,
-                AckState::Held => api::AcknowledgementState::AcknowledgementHeld,
-                AckState::Failed => api::AcknowledgementState::AcknowledgementFailed,
-                AckState::Sending | AckState::Uncertain => {
-                    api::AcknowledgementState::AcknowledgementUncertain
-                }
-            } as i32,
-            to: a.to.clone(),
-            detail: a.detail.clone(),
-            mdn_message_id: a.mdn_message_id.clone(),
-        }),
+        // Being sent: not settled yet (after a crash, the next pass settles it UNCERTAIN).
+        acknowledgement: r
+            .ack
+            .as_ref()
+            .filter(|a| a.state != AckState::Sending)
+            .map(|a| api::Acknowledgement {
+                state: match a.state {
+                    AckState::NotRequested => {
+                        api::AcknowledgementState::AcknowledgementNotRequested
+                    }
+                    AckState::Sent => api::AcknowledgementState::AcknowledgementSent,
+                    AckState::Held => api::AcknowledgementState::AcknowledgementHeld,
+                    AckState::Failed => api::AcknowledgementState::AcknowledgementFailed,
+                    AckState::Sending | AckState::Uncertain => {
+                        api::AcknowledgementState::AcknowledgementUncertain
+                    }
+                } as i32,
+                to: a.to.clone(),
+                detail: a.detail.clone(),
+                mdn_message_id: a.mdn_message_id.clone(),
+            }),
     }
 }
 
