@@ -1,375 +1,38 @@
-//! Interop with a real MTA: Debian's Postfix, run as a separate instance of its own (its own
-//! configuration, queue and data directories in a temporary directory, loopback ports picked
-//! free; no system Postfix is used or touched), configured as an MSSanté-like submission
-//! server: TLS required (STARTTLS, and implicit TLS in wrapper mode), TLS 1.2+, the client
-//! certificate asked for and checked against the sandbox CAs, relaying allowed only to the
-//! certificates whose SHA-256 fingerprint it lists (`permit_tls_clientcerts`, no SASL, so no
-//! `AUTH EXTERNAL`: the certificate-alone path), delivery to maildirs the test reads back.
+//! Interop with a real MTA: Debian's Postfix, run as a separate instance of its own
+//! (`support/postfix.rs`: its own configuration, queue and data directories in a temporary
+//! directory, loopback ports picked free; no system Postfix is used or touched), configured as
+//! an MSSanté-like submission server: TLS required (STARTTLS, and implicit TLS in wrapper
+//! mode), TLS 1.2+, the client certificate asked for and checked against the sandbox CAs,
+//! relaying allowed only to the certificates whose SHA-256 fingerprint it lists
+//! (`permit_tls_clientcerts`, no SASL, so no `AUTH EXTERNAL`: the certificate-alone path),
+//! delivery to maildirs the test reads back.
 //!
 //! Needs the `postfix` package (`apt-get install postfix`, "No configuration") and root (the
 //! master process starts as root and drops to the `postfix` user); without them the tests
 //! fail and say so. `PASSERELLE_POSTFIX_TEST=skip` skips them explicitly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+
+use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use mss_service::smtp::{
-    AuthSettings, AuthUsed, ClientCert, Envelope, SmtpClient, SmtpError, SmtpSettings, SmtpTls,
-    Timeouts, TlsMode, TlsVersion,
-};
+use mss_service::smtp::{AuthUsed, ClientCert, Envelope, SmtpClient, SmtpError, TlsMode};
 use passerelle_mtls::ClientIdentity;
 use passerelle_sandbox::pki::TestPki;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
-use sha2::{Digest, Sha256};
+use support::postfix::{Postfix, SIZE_LIMIT};
 
 const FROM: &str = "lps@passerelle-sandbox.mssante.fr";
 const FOUQUEREY: &str = "jean.fouquerey@passerelle-sandbox.mssante.fr";
 const SECRETARIAT: &str = "secretariat@passerelle-sandbox.mssante.fr";
-const SIZE_LIMIT: u64 = 20_000_000;
 
 fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| {
         TestPki::ensure(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("mss-smtp-pki")).unwrap()
     })
-}
-
-/// `AB:CD:…`: Postfix's form of a certificate fingerprint.
-fn fingerprint(cert_pem: &Path) -> String {
-    let der = CertificateDer::from_pem_file(cert_pem).unwrap();
-    Sha256::digest(der.as_ref())
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// The uid and gid of a system user, from /etc/passwd.
-fn user_ids(name: &str) -> (u32, u32) {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&name))
-        .map(|f| (f[2].parse().unwrap(), f[3].parse().unwrap()))
-        .unwrap_or_else(|| {
-            panic!("no user {name:?} in /etc/passwd: is the postfix package installed?")
-        })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn postfix_binary() -> PathBuf {
-    let found = ["/usr/sbin/postfix", "/usr/local/sbin/postfix"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    found.unwrap_or_else(|| {
-        panic!(
-            "Postfix is not installed: this interop test needs Debian's postfix package \
-             (DEBIAN_FRONTEND=noninteractive apt-get install --no-install-recommends postfix, \
-             with debconf postfix/main_mailer_type = \"No configuration\"), \
-             or set PASSERELLE_POSTFIX_TEST=skip"
-        )
-    })
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        == Some("0")
-}
-
-/// A Postfix instance of our own; stopped when dropped, even when the test fails.
-struct Postfix {
-    binary: PathBuf,
-    conf: PathBuf,
-    queue: PathBuf,
-    log: PathBuf,
-    mail: PathBuf,
-    starttls_port: u16,
-    implicit_port: u16,
-    // Last: the directory goes once the instance is stopped.
-    _dir: tempfile::TempDir,
-}
-
-impl Postfix {
-    /// `None` when told to skip.
-    fn start() -> Option<Self> {
-        if std::env::var("PASSERELLE_POSTFIX_TEST").is_ok_and(|v| v == "skip") {
-            eprintln!("PASSERELLE_POSTFIX_TEST=skip: the Postfix interop test is skipped");
-            return None;
-        }
-        let binary = postfix_binary();
-        assert!(
-            is_root(),
-            "the Postfix interop test runs Postfix's master, which must start as root \
-             (or set PASSERELLE_POSTFIX_TEST=skip)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_owned();
-        // The postfix user crosses it to reach the queue; nobody to reach the mailboxes.
-        set_mode(&root, 0o755);
-        let (conf, queue, data, mail) = (
-            root.join("conf"),
-            root.join("queue"),
-            root.join("data"),
-            root.join("mail"),
-        );
-        for d in [&conf, &queue, &data, &mail] {
-            std::fs::create_dir(d).unwrap();
-            set_mode(d, 0o755);
-        }
-        let (postfix_uid, postfix_gid) = user_ids("postfix");
-        std::os::unix::fs::chown(&data, Some(postfix_uid), Some(postfix_gid)).unwrap();
-        let (nobody_uid, nobody_gid) = user_ids("nobody");
-        std::os::unix::fs::chown(&mail, Some(nobody_uid), Some(nobody_gid)).unwrap();
-
-        let pki = pki();
-        let ca = conf.join("ca.pem");
-        std::fs::write(
-            &ca,
-            [
-                std::fs::read(&pki.ca_cert).unwrap(),
-                std::fs::read(&pki.cps_ca_cert).unwrap(),
-            ]
-            .concat(),
-        )
-        .unwrap();
-        std::fs::write(
-            conf.join("relay_clientcerts"),
-            format!("{} org\n", fingerprint(&pki.org_cert)),
-        )
-        .unwrap();
-        std::fs::write(
-            conf.join("vmailbox"),
-            format!("{FOUQUEREY} fouquerey/\n{SECRETARIAT} secretariat/\n"),
-        )
-        .unwrap();
-
-        let log = root.join("maillog");
-        let starttls_port = free_port();
-        let implicit_port = free_port();
-        let d = |p: &Path| p.display().to_string();
-        std::fs::write(
-            conf.join("main.cf"),
-            format!(
-                "compatibility_level = 3.6
-queue_directory = {queue}
-data_directory = {data}
-maillog_file = {log}
-maillog_file_prefixes = {root}
-myhostname = postfix-test.localdomain
-mydomain = localdomain
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-alias_maps =
-alias_database =
-smtputf8_enable = no
-message_size_limit = {SIZE_LIMIT}
-# No header rewriting: what arrives is what was sent.
-local_header_rewrite_clients =
-smtpd_tls_cert_file = {server_cert}
-smtpd_tls_key_file = {server_key}
-smtpd_tls_CAfile = {ca}
-smtpd_tls_ask_ccert = yes
-smtpd_tls_fingerprint_digest = sha256
-smtpd_tls_protocols = >=TLSv1.2
-smtpd_tls_mandatory_protocols = >=TLSv1.2
-smtpd_tls_received_header = yes
-smtpd_tls_loglevel = 1
-relay_clientcerts = texthash:{conf}/relay_clientcerts
-smtpd_relay_restrictions = permit_tls_clientcerts, reject
-virtual_mailbox_domains = passerelle-sandbox.mssante.fr
-virtual_mailbox_base = {mail}
-virtual_mailbox_maps = texthash:{conf}/vmailbox
-virtual_uid_maps = static:{nobody_uid}
-virtual_gid_maps = static:{nobody_gid}
-",
-                queue = d(&queue),
-                data = d(&data),
-                log = d(&log),
-                root = d(&root),
-                server_cert = d(&pki.server_cert),
-                server_key = d(&pki.server_key),
-                ca = d(&ca),
-                conf = d(&conf),
-                mail = d(&mail),
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            conf.join("master.cf"),
-            format!(
-                "# service type private unpriv chroot wakeup maxproc command
-127.0.0.1:{starttls_port} inet n - n - - smtpd
-  -o smtpd_tls_security_level=encrypt
-127.0.0.1:{implicit_port} inet n - n - - smtpd
-  -o smtpd_tls_wrappermode=yes
-  -o smtpd_tls_security_level=encrypt
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"
-            ),
-        )
-        .unwrap();
-
-        let postfix = Self {
-            binary,
-            conf,
-            queue,
-            log,
-            mail,
-            starttls_port,
-            implicit_port,
-            _dir: dir,
-        };
-        let out = postfix.command("start");
-        assert!(
-            out.status.success(),
-            "postfix start failed ({}): {}{}\nmaillog:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            postfix.maillog()
-        );
-        for port in [starttls_port, implicit_port] {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "Postfix does not listen on {port}:\n{}",
-                    postfix.maillog()
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        Some(postfix)
-    }
-
-    fn command(&self, action: &str) -> std::process::Output {
-        Command::new(&self.binary)
-            .arg("-c")
-            .arg(&self.conf)
-            .arg(action)
-            .output()
-            .unwrap()
-    }
-
-    fn maillog(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no maillog: {e})"))
-    }
-
-    fn master_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.queue.join("pid/master.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-    }
-
-    /// The messages delivered to a mailbox (maildir `new/`), waiting up to `wait` for
-    /// `count` of them.
-    fn delivered(&self, mailbox: &str, count: usize, wait: Duration) -> Vec<Vec<u8>> {
-        let new = self.mail.join(mailbox).join("new");
-        let deadline = Instant::now() + wait;
-        loop {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&new)
-                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default();
-            if files.len() >= count || Instant::now() >= deadline {
-                files.sort();
-                return files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn settings(&self, mode: TlsMode, identity: ClientIdentity) -> SmtpSettings {
-        SmtpSettings {
-            host: "localhost".to_owned(),
-            port: Some(match mode {
-                TlsMode::Starttls => self.starttls_port,
-                TlsMode::Implicit => self.implicit_port,
-            }),
-            mode,
-            auth: AuthSettings::Auto,
-            tls: SmtpTls {
-                identity: Some(identity),
-                trusted_ca: vec![pki().ca_cert.clone()],
-                min_version: TlsVersion::Tls12,
-            },
-            ehlo_name: Some("lps.passerelle.test".to_owned()),
-            timeouts: Timeouts {
-                connect: Duration::from_secs(10),
-                command: Duration::from_secs(10),
-                data_end: Duration::from_secs(30),
-            },
-            max_message_bytes: None,
-        }
-    }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        let pid = self.master_pid();
-        let _ = self.command("stop");
-        // `postfix stop` signals the master and returns: wait for it to go.
-        if let Some(pid) = pid {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while alive(pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if alive(pid) {
-                let _ = self.command("abort");
-            }
-        }
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Running (a zombie waiting for its parent to reap it has stopped).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
-        .unwrap_or(false)
 }
 
 fn org_identity() -> ClientIdentity {
@@ -437,7 +100,7 @@ fn added_headers(delivered: &[u8], message: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_takes_a_letter_over_starttls_on_the_organisation_certificate_alone() {
-    let Some(postfix) = Postfix::start() else {
+    let Some(postfix) = Postfix::start(pki()) else {
         return;
     };
     let client = SmtpClient::new(&postfix.settings(TlsMode::Starttls, org_identity())).unwrap();
@@ -481,7 +144,7 @@ async fn postfix_takes_a_letter_over_starttls_on_the_organisation_certificate_al
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_in_wrapper_mode_takes_a_letter_over_implicit_tls() {
-    let Some(postfix) = Postfix::start() else {
+    let Some(postfix) = Postfix::start(pki()) else {
         return;
     };
     let client = SmtpClient::new(&postfix.settings(TlsMode::Implicit, org_identity())).unwrap();
@@ -512,7 +175,7 @@ async fn postfix_in_wrapper_mode_takes_a_letter_over_implicit_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_refuses_to_relay_for_a_certificate_it_does_not_know() {
-    let Some(postfix) = Postfix::start() else {
+    let Some(postfix) = Postfix::start(pki()) else {
         return;
     };
     // Issued by the same trusted CA, so TLS succeeds: only its fingerprint is unknown.

@@ -4,7 +4,8 @@
 //! from the certificate's CN, `AUTHENTICATE EXTERNAL` (with or without an authorisation
 //! identity) and `LOGIN` (a password, a certificate still required). Its configuration,
 //! state, log and maildirs live in a temporary directory; no system Dovecot is used or
-//! touched. Messages are placed by writing files into the maildirs: no MTA.
+//! touched. Messages are placed by writing files into the maildirs ([`Dovecot::deliver`]),
+//! or by an MTA writing there (`tests/mail_chain.rs`: Postfix's `virtual` agent).
 //!
 //! ```text
 //! let Some(dovecot) = Dovecot::start(&pki) else { return };   // None: PASSERELLE_DOVECOT_TEST=skip
