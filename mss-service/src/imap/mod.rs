@@ -531,16 +531,50 @@ impl ImapSession {
 
     /// The whole message (`BODY.PEEK[]`: not marked seen), byte for byte.
     pub async fn uid_fetch_message(&mut self, uid: u32) -> Result<Bytes, ImapError> {
+        match self.uid_fetch_item(uid, "BODY.PEEK[]", "BODY[]").await? {
+            Token::Str(body) => Ok(body),
+            _ => Err(ImapError::protocol("BODY[] is not a string")),
+        }
+    }
+
+    /// The message's header section (`BODY.PEEK[HEADER]`), to report a message too large to
+    /// read whole.
+    pub async fn uid_fetch_header(&mut self, uid: u32) -> Result<Bytes, ImapError> {
+        match self
+            .uid_fetch_item(uid, "BODY.PEEK[HEADER]", "BODY[HEADER]")
+            .await?
+        {
+            Token::Str(header) => Ok(header),
+            _ => Err(ImapError::protocol("BODY[HEADER] is not a string")),
+        }
+    }
+
+    /// The message's size (`RFC822.SIZE`), before deciding to fetch it.
+    pub async fn uid_size(&mut self, uid: u32) -> Result<u64, ImapError> {
+        self.uid_fetch_item(uid, "RFC822.SIZE", "RFC822.SIZE")
+            .await?
+            .number()
+            .map(u64::from)
+            .ok_or_else(|| ImapError::protocol("RFC822.SIZE is not a number"))
+    }
+
+    /// `UID FETCH uid (UID <request>)`: the value the server gives under `key`.
+    async fn uid_fetch_item(
+        &mut self,
+        uid: u32,
+        request: &str,
+        key: &str,
+    ) -> Result<Token, ImapError> {
         let done = self
             .conn
             .command(
-                &format!("UID FETCH {uid} (UID BODY.PEEK[])"),
+                &format!("UID FETCH {uid} (UID {request})"),
                 "UID FETCH",
                 ImapStage::Fetch,
                 self.timeouts.command,
             )
             .await?;
-        for r in &done.untagged {
+        for r in done.untagged {
             let Some(tokens) = r.untagged_tokens() else {
                 continue;
             };
@@ -550,25 +584,23 @@ impl ImapSession {
             if !kind.eq_ignore_ascii_case("FETCH") {
                 continue;
             }
-            let mut body = None;
+            let mut value = None;
             let mut this_uid = None;
             for pair in items.chunks(2) {
-                let [Token::Atom(key), value] = pair else {
+                let [Token::Atom(name), v] = pair else {
                     continue;
                 };
-                if key.eq_ignore_ascii_case("UID") {
-                    this_uid = value.number();
-                } else if key.eq_ignore_ascii_case("BODY[]") {
-                    body = match value {
-                        Token::Str(b) => Some(b.clone()),
-                        _ => None,
-                    };
+                if name.eq_ignore_ascii_case("UID") {
+                    this_uid = v.number();
+                }
+                if name.eq_ignore_ascii_case(key) {
+                    value = Some(v.clone());
                 }
             }
-            if let Some(body) = body
+            if let Some(value) = value
                 && this_uid.is_none_or(|u| u == uid)
             {
-                return Ok(body);
+                return Ok(value);
             }
         }
         Err(ImapError::No {

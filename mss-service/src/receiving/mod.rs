@@ -141,11 +141,13 @@ impl Receiver {
         }
         let kv = bus.key_value(tracking::BUCKET).await?;
         let settings = Arc::new(settings.clone());
+        let document_limit = usize::try_from(documents.limits().max_size).unwrap_or(usize::MAX);
         let processor = Arc::new(Processor {
             documents,
             bus,
+            // A message set aside is kept whole as a document: no larger than the store takes.
             limits: crate::inbox::Limits {
-                max_message_bytes: settings.max_message_bytes,
+                max_message_bytes: settings.max_message_bytes.min(document_limit),
                 ..crate::inbox::Limits::default()
             },
             platform,

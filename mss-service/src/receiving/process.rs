@@ -76,8 +76,21 @@ impl Processor {
             }
             Some((record, _)) => (record, None, Outcome::Processed),
             None => {
-                let raw = session.uid_fetch_message(uid).await?;
-                let record = self.store(tracking, &raw, uid_validity, uid).await?;
+                // Sized first: a message over the limit is never loaded whole.
+                let size = session.uid_size(uid).await?;
+                let fetched = if size > self.limits.max_message_bytes as u64 {
+                    Fetched::TooLarge {
+                        header: session.uid_fetch_header(uid).await?,
+                        size,
+                    }
+                } else {
+                    Fetched::Whole(session.uid_fetch_message(uid).await?)
+                };
+                let record = self.store(tracking, &fetched, uid_validity, uid).await?;
+                let raw = match fetched {
+                    Fetched::Whole(raw) => raw,
+                    Fetched::TooLarge { header, .. } => header,
+                };
                 (record, Some(raw), Outcome::Processed)
             }
         };
@@ -128,7 +141,7 @@ impl Processor {
     async fn store(
         &self,
         tracking: &Tracking,
-        raw: &Bytes,
+        fetched: &Fetched,
         uid_validity: u32,
         uid: u32,
     ) -> Result<MessageRecord, ProcessError> {
@@ -141,29 +154,45 @@ impl Processor {
             "{}/{uid_validity}/{uid}",
             super::tracking::mailbox_key(tracking.mailbox())
         );
-        let message = match inbox::parse(raw, &origin, &self.limits) {
+        let parsed = match fetched {
+            Fetched::Whole(raw) => inbox::parse(raw, &origin, &self.limits),
+            Fetched::TooLarge { size, .. } => Err(InboxError::TooLarge {
+                size: usize::try_from(*size).unwrap_or(usize::MAX),
+                limit: self.limits.max_message_bytes,
+            }),
+        };
+        let message = match parsed {
             Ok(message) => message,
             Err(problem) => {
                 // What the headers alone say (to answer the sender), and the raw message
                 // kept as a document: nothing is lost.
+                let (raw, whole) = match fetched {
+                    Fetched::Whole(raw) => (raw, true),
+                    Fetched::TooLarge { header, .. } => (header, false),
+                };
                 let headers = inbox::parse_headers(raw, &origin);
                 let mut record = match &headers {
                     Some(message) => self.record_of(message, &origin),
                     None => empty_record(&origin),
                 };
-                record.problem = Some(problem_of(&problem));
+                let (mut text, code) = problem_of(&problem);
                 tracing::warn!(uid_validity, uid, error = %problem, "message set aside");
-                record.documents.push(
-                    self.put(
-                        &place,
-                        "raw",
-                        0,
-                        "message.eml",
-                        "message/rfc822",
-                        raw.clone(),
-                    )
-                    .await?,
-                );
+                if whole {
+                    record.documents.push(
+                        self.put(
+                            &place,
+                            "raw",
+                            0,
+                            "message.eml",
+                            "message/rfc822",
+                            raw.clone(),
+                        )
+                        .await?,
+                    );
+                } else {
+                    text.push_str(": left whole in the mailbox only (flagged), not copied");
+                }
+                record.problem = Some((text, code));
                 record.phase = Phase::Stored;
                 tracking.put(&record).await?;
                 return Ok(record);
@@ -371,6 +400,12 @@ impl Processor {
         }
         Ok(())
     }
+}
+
+/// A message as fetched: whole, or only its header when it is over the size read.
+enum Fetched {
+    Whole(Bytes),
+    TooLarge { header: Bytes, size: u64 },
 }
 
 /// Namespace of the documents' ids (UUID v5 of the message's place and the part).
