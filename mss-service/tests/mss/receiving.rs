@@ -469,8 +469,8 @@ pub async fn missing_folder_does_not_stop_the_other_mailboxes(kind: BusKind) {
     );
 }
 
-/// The IMAP server drops the connection at every second FETCH: the reader connects again
-/// and every message is received once.
+/// The IMAP server drops the connection at every third FETCH (each message takes two: its
+/// size, then its bytes): the reader connects again and every message is received once.
 pub async fn server_gone_mid_fetch_loses_nothing(kind: BusKind) {
     let f = receiving_fixture(kind, |c| {
         c.faults = vec!["imap-bye@3".parse().unwrap()];
