@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "passerelle/ins/v1/ins.proto",
     "passerelle/dmp/v1/dmp.proto",
     "passerelle/mss/v1/mss.proto",
+    "passerelle/share/v1/share.proto",
     "passerelle/events/v1/events.proto",
     "passerelle/bus/v1/bus.proto",
     "passerelle/card/v1/card.proto",

@@ -148,6 +148,28 @@ pub const MSS_INBOX_GET: &str = "passerelle.mss.v1.inbox.get";
 /// Payload `passerelle.events.v1.MssMessageReceived`.
 pub const EVENTS_MSS_MESSAGE_RECEIVED: &str = "passerelle.events.v1.mss.message_received";
 
+/// Sharing: share a document on several channels. Payload `passerelle.share.v1.ShareRequest`
+/// → `ShareStatus`.
+pub const SHARE_SHARE: &str = "passerelle.share.v1.share";
+
+/// Sharing: a share's state. Payload `passerelle.share.v1.GetShareRequest` → `ShareStatus`.
+pub const SHARE_GET: &str = "passerelle.share.v1.get";
+
+/// Sharing: run the failed channels again. Payload `passerelle.share.v1.RetryShareRequest`
+/// → `ShareStatus`.
+pub const SHARE_RETRY: &str = "passerelle.share.v1.retry";
+
+/// Queue group of the share-service instances.
+pub const SHARE_QUEUE_GROUP: &str = "share-service";
+
+/// The work of a share, durable: dmp-service and mss-service consume it.
+/// Payload `passerelle.share.v1.ShareRequested`.
+pub const EVENTS_SHARE_REQUESTED: &str = "passerelle.events.v1.share.requested";
+
+/// A share channel's outcome, durable: share-service's status projection consumes it.
+/// Payload `passerelle.share.v1.ShareChannelResult`.
+pub const EVENTS_SHARE_CHANNEL_RESULT: &str = "passerelle.events.v1.share.channel_result";
+
 /// JetStream object store (and embedded store) of the documents passed by reference.
 pub const DOCUMENTS_BUCKET: &str = "PASSERELLE_DOCUMENTS";
 
@@ -207,6 +229,10 @@ pub fn serving_service(subject: &str) -> Option<&'static str> {
         Some(INS_QUEUE_GROUP)
     } else if subject.starts_with("passerelle.dmp.") {
         Some(DMP_QUEUE_GROUP)
+    } else if subject.starts_with("passerelle.mss.") {
+        Some(MSS_QUEUE_GROUP)
+    } else if subject.starts_with("passerelle.share.") {
+        Some(SHARE_QUEUE_GROUP)
     } else {
         None
     }

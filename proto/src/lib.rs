@@ -25,6 +25,12 @@ pub mod mss {
     }
 }
 
+pub mod share {
+    pub mod v1 {
+        tonic::include_proto!("passerelle.share.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("passerelle.events.v1");
