@@ -496,12 +496,21 @@ struct HalfWay {
 
 impl HalfWay {
     async fn any(&mut self, bus: &SharedBus) -> bool {
-        let kv = bus.key_value(tracking::BUCKET).await.unwrap();
-        for key in kv.keys().await.unwrap() {
+        async fn timed<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+            match tokio::time::timeout(Duration::from_millis(2500), f).await {
+                Ok(v) => v,
+                Err(_) => panic!("the mss_inbox bucket: {what} stalled for 2.5 s"),
+            }
+        }
+        let kv = timed("opening it", bus.key_value(tracking::BUCKET))
+            .await
+            .unwrap();
+        let keys = timed("listing its keys", kv.keys()).await.unwrap();
+        for key in keys {
             if !key.starts_with("msg.") || self.done.contains(&key) {
                 continue;
             }
-            let Some(entry) = kv.get(&key).await.unwrap() else {
+            let Some(entry) = timed("reading a key", kv.get(&key)).await.unwrap() else {
                 continue;
             };
             let record: MessageRecord = serde_json::from_slice(&entry.value).unwrap();
