@@ -668,6 +668,23 @@ async fn crash_run() {
     let sys = System::start().await;
     let bus = sys.bus().await;
     eprintln!("sandbox and NATS up");
+    // What a live subscriber (core NATS, as WatchMessages listens) sees: counted, not
+    // asserted — JetStream drops a republished event from the stream, not from the wire.
+    let mut live_stream = bus
+        .subscribe(subjects::EVENTS_MSS_MESSAGE_RECEIVED)
+        .await
+        .unwrap();
+    let live_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let live = {
+        let seen = live_seen.clone();
+        tokio::spawn(async move {
+            while let Some(m) = live_stream.next().await {
+                seen.lock()
+                    .unwrap()
+                    .push(MssMessageReceived::decode(m.payload).unwrap());
+            }
+        })
+    };
     let mut replicas = [sys.replica("a"), sys.replica("b")];
     eprintln!("replicas up");
 
@@ -768,6 +785,9 @@ async fn crash_run() {
     eprintln!("{:?} all sent; settling", started.elapsed());
     settle(&sys, &bus, &sent, Duration::from_secs(40)).await;
 
+    live.abort();
+    let live_events = live_seen.lock().unwrap().clone();
+    let live_duplicates = tally(&live_events).values().filter(|n| **n > 1).count();
     // Events: every message once per mailbox, nothing else.
     let js = sys.jetstream().await;
     let events = stored_events(&js).await;
@@ -840,7 +860,8 @@ async fn crash_run() {
     println!(
         "crash test seed={seed} kills={} kills_of_a_reader={hit_reader} kills_mid_message={mid_message} messages={} deliveries={} events={} duplicates={} \
          documents={} document_pieces={pieces} mdn_sent={} mdn_uncertain={uncertain} mdn_missing={} mdn_duplicates={} \
-         not_flagged={flagged_not_done}",
+         not_flagged={flagged_not_done} \
+         live_events={} live_duplicates={live_duplicates}",
         kills.len(),
         sent.len(),
         want.len(),
@@ -850,6 +871,7 @@ async fn crash_run() {
         mdns.values().sum::<usize>(),
         missing.len(),
         mdn_duplicates.len(),
+        live_events.len(),
     );
 
     assert!(
