@@ -150,14 +150,29 @@ impl KeyValue for NatsKv {
     }
 
     async fn keys(&self) -> Result<Vec<String>, KvError> {
-        let mut keys: Vec<String> = self
+        // Not the client's `Store::keys`: its consumer ends only once caught up with the
+        // bucket, and a bucket others keep writing (mailbox leases renewed every few
+        // seconds) kept it waiting for minutes (mss-service's ListMessages stalled). The
+        // stream's subjects are one answer, paged; a deleted key keeps its subject (its
+        // delete marker), so each is checked to be live.
+        let prefix = self.store.prefix.clone();
+        let subjects: Vec<(String, usize)> = self
             .store
-            .keys()
+            .stream
+            .info_with_subjects(format!("{prefix}>"))
             .await
             .map_err(|e| self.failed("keys", "*", e))?
             .try_collect()
             .await
             .map_err(|e| self.failed("keys", "*", e))?;
+        let mut keys = Vec::with_capacity(subjects.len());
+        for (subject, _) in subjects {
+            if let Some(key) = subject.strip_prefix(&prefix)
+                && self.get(key).await?.is_some()
+            {
+                keys.push(key.to_owned());
+            }
+        }
         keys.sort();
         Ok(keys)
     }

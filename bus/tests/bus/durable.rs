@@ -19,6 +19,47 @@ const EVENT_A: &str = "passerelle.events.v1.test.a";
 const EVENT_B: &str = "passerelle.events.v1.test.b";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Listing a bucket another replica keeps writing to (a lease renewed, records updated)
+/// answers promptly, with the live keys only.
+pub async fn kv_keys_answer_while_others_write(h: &impl Harness) {
+    let bus = h.connect().await;
+    let kv = bus.key_value("keys_busy").await.expect("bucket");
+    for i in 0..30 {
+        kv.put(&format!("msg.{i}"), Bytes::from_static(b"x"))
+            .await
+            .expect("put");
+    }
+    kv.put("lease.a", Bytes::from_static(b"x"))
+        .await
+        .expect("put");
+    kv.put("gone", Bytes::from_static(b"x")).await.expect("put");
+    kv.delete("gone").await.expect("delete");
+    let writer = {
+        let kv = bus.key_value("keys_busy").await.expect("bucket");
+        tokio::spawn(async move {
+            for n in 0u64.. {
+                let _ = kv.put("lease.a", Bytes::from(n.to_string())).await;
+                let _ = kv
+                    .put(&format!("msg.{}", n % 30), Bytes::from(n.to_string()))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    for _ in 0..20 {
+        let keys = tokio::time::timeout(Duration::from_secs(2), kv.keys())
+            .await
+            .expect("keys answered within 2 s while the bucket is written")
+            .expect("keys");
+        assert_eq!(keys.len(), 31, "{keys:?}");
+        assert!(
+            !keys.iter().any(|k| k == "gone"),
+            "a deleted key is not listed"
+        );
+    }
+    writer.abort();
+}
+
 pub async fn kv_put_get_create_update_delete_keys(h: &impl Harness) {
     let bus = h.connect().await;
     let other = h.connect().await;

@@ -48,6 +48,7 @@ mod durable_state {
     use crate::durable::*;
     passerelle_bus::on_both_buses!(with crate::harness::start:
         kv_put_get_create_update_delete_keys,
+        kv_keys_answer_while_others_write,
         kv_bad_input_is_rejected_alike,
         consumer_acked_messages_are_not_redelivered,
         consumer_redelivers_then_gives_up_after_max_deliver,
