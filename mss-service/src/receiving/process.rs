@@ -70,30 +70,32 @@ impl Processor {
         uid_validity: u32,
         uid: u32,
     ) -> Result<Outcome, ProcessError> {
-        let (mut record, raw, mut outcome) = match tracking.get(uid_validity, uid).await? {
-            Some((record, _)) if record.phase == Phase::Done => {
-                (record, None, Outcome::AlreadyDone)
-            }
-            Some((record, _)) => (record, None, Outcome::Processed),
-            None => {
-                // Sized first: a message over the limit is never loaded whole.
-                let size = session.uid_size(uid).await?;
-                let fetched = if size > self.limits.max_message_bytes as u64 {
-                    Fetched::TooLarge {
-                        header: session.uid_fetch_header(uid).await?,
-                        size,
-                    }
-                } else {
-                    Fetched::Whole(session.uid_fetch_message(uid).await?)
-                };
-                let record = self.store(tracking, &fetched, uid_validity, uid).await?;
-                let raw = match fetched {
-                    Fetched::Whole(raw) => raw,
-                    Fetched::TooLarge { header, .. } => header,
-                };
-                (record, Some(raw), Outcome::Processed)
-            }
-        };
+        let (mut record, mut revision, raw, mut outcome) =
+            match tracking.get(uid_validity, uid).await? {
+                Some((record, revision)) if record.phase == Phase::Done => {
+                    (record, revision, None, Outcome::AlreadyDone)
+                }
+                Some((record, revision)) => (record, revision, None, Outcome::Processed),
+                None => {
+                    // Sized first: a message over the limit is never loaded whole.
+                    let size = session.uid_size(uid).await?;
+                    let fetched = if size > self.limits.max_message_bytes as u64 {
+                        Fetched::TooLarge {
+                            header: session.uid_fetch_header(uid).await?,
+                            size,
+                        }
+                    } else {
+                        Fetched::Whole(session.uid_fetch_message(uid).await?)
+                    };
+                    let (record, revision) =
+                        self.store(tracking, &fetched, uid_validity, uid).await?;
+                    let raw = match fetched {
+                        Fetched::Whole(raw) => raw,
+                        Fetched::TooLarge { header, .. } => header,
+                    };
+                    (record, revision, Some(raw), Outcome::Processed)
+                }
+            };
         if outcome != Outcome::AlreadyDone {
             outcome = if record.set_aside() {
                 Outcome::SetAside
@@ -104,7 +106,7 @@ impl Processor {
         if record.phase == Phase::Stored {
             self.publish(&record).await?;
             record.phase = Phase::Published;
-            tracking.put(&record).await?;
+            revision = tracking.put(&record, Some(revision)).await?;
         }
         if record.phase == Phase::Published {
             let raw = match raw {
@@ -114,9 +116,10 @@ impl Processor {
                 }
                 None => Bytes::new(),
             };
-            self.acknowledge(tracking, &mut record, &raw).await?;
+            self.acknowledge(tracking, &mut record, &mut revision, &raw)
+                .await?;
             record.phase = Phase::Done;
-            tracking.put(&record).await?;
+            tracking.put(&record, Some(revision)).await?;
         }
         let mut flags = vec![if record.set_aside() {
             SET_ASIDE_KEYWORD
@@ -144,7 +147,7 @@ impl Processor {
         fetched: &Fetched,
         uid_validity: u32,
         uid: u32,
-    ) -> Result<MessageRecord, ProcessError> {
+    ) -> Result<(MessageRecord, u64), ProcessError> {
         let origin = MessageOrigin {
             mailbox: tracking.mailbox().to_owned(),
             uid_validity,
@@ -194,8 +197,8 @@ impl Processor {
                 }
                 record.problem = Some((text, code));
                 record.phase = Phase::Stored;
-                tracking.put(&record).await?;
-                return Ok(record);
+                let revision = tracking.put(&record, None).await?;
+                return Ok((record, revision));
             }
         };
         let mut record = self.record_of(&message, &origin);
@@ -256,8 +259,8 @@ impl Processor {
             }
         }
         record.phase = Phase::Stored;
-        tracking.put(&record).await?;
-        Ok(record)
+        let revision = tracking.put(&record, None).await?;
+        Ok((record, revision))
     }
 
     /// The record of a message read (bodies kept when small).
@@ -366,6 +369,7 @@ impl Processor {
         &self,
         tracking: &Tracking,
         record: &mut MessageRecord,
+        revision: &mut u64,
         raw: &Bytes,
     ) -> Result<(), TrackingError> {
         match record.ack.as_ref().map(|a| a.state) {
@@ -394,7 +398,9 @@ impl Processor {
                     detail: String::new(),
                     mdn_message_id: pending.message_id().to_owned(),
                 });
-                tracking.put(record).await?;
+                // Compare-and-set: a stalled replica whose lease ran out stops here, before a
+                // second MDN.
+                *revision = tracking.put(record, Some(*revision)).await?;
                 record.ack = Some(self.acknowledger.send(tracking.mailbox(), pending).await);
             }
         }

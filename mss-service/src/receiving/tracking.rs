@@ -136,6 +136,10 @@ pub enum TrackingError {
     /// Another replica took the mailbox over (this one stalled past its lease).
     #[error("the lease on the mailbox was taken over by {owner}")]
     LeaseLost { owner: String },
+    /// Another replica wrote the message's record meanwhile (this one stalled past its
+    /// lease): this one stops there.
+    #[error("another replica wrote {key} meanwhile: this replica's lease ran out; it stops")]
+    Conflict { key: String },
 }
 
 /// The key part naming a mailbox: 32 hex digits of SHA-256 of the address, lowercased.
@@ -271,20 +275,36 @@ impl Tracking {
         }
     }
 
-    /// Writes a record; the first write of a message also indexes its Message-ID.
-    pub async fn put(&self, record: &MessageRecord) -> Result<(), TrackingError> {
+    /// Writes a record over the revision read (`None`: there is none yet) and returns the
+    /// new revision; the first write also indexes its Message-ID. Compare-and-set fences a
+    /// replica that stalled past its lease: if another wrote the record meanwhile, this
+    /// write fails ([`TrackingError::Conflict`]) instead of both going on (two MDNs).
+    pub async fn put(
+        &self,
+        record: &MessageRecord,
+        read: Option<u64>,
+    ) -> Result<u64, TrackingError> {
         let key = self.message_key(record.uid_validity, record.uid);
         let value = serde_json::to_vec(record).map_err(|e| TrackingError::Corrupt {
             key: key.clone(),
             reason: e.to_string(),
         })?;
-        if record.phase == Phase::Stored {
+        if read.is_none() {
             self.kv
                 .put(&self.id_key(&record.message_id), Bytes::from(key.clone()))
                 .await?;
         }
-        self.kv.put(&key, Bytes::from(value)).await?;
-        Ok(())
+        let written = match read {
+            None => self.kv.create(&key, Bytes::from(value)).await,
+            Some(revision) => self.kv.update(&key, Bytes::from(value), revision).await,
+        };
+        match written {
+            Ok(revision) => Ok(revision),
+            Err(KvError::AlreadyExists { .. } | KvError::WrongRevision { .. }) => {
+                Err(TrackingError::Conflict { key })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The record of the message with this Message-ID.
@@ -412,8 +432,16 @@ mod tests {
             problem: None,
             ack: None,
         };
-        one.put(&record).await.unwrap();
-        assert_eq!(same.get(7, 3).await.unwrap().unwrap().0, record);
+        let first = one.put(&record, None).await.unwrap();
+        let (read, revision) = same.get(7, 3).await.unwrap().unwrap();
+        assert_eq!((read, revision), (record.clone(), first));
+        // A replica writing over a revision it no longer holds is stopped.
+        let again = one.put(&record, Some(first)).await.unwrap();
+        let err = same.put(&record, Some(first)).await.unwrap_err();
+        assert!(matches!(err, TrackingError::Conflict { .. }), "{err:?}");
+        let err = same.put(&record, None).await.unwrap_err();
+        assert!(matches!(err, TrackingError::Conflict { .. }), "{err:?}");
+        assert_eq!(same.get(7, 3).await.unwrap().unwrap().1, again);
         assert_eq!(same.by_message_id("<a@b>").await.unwrap().unwrap(), record);
         assert!(
             one.get(8, 3).await.unwrap().is_none(),
