@@ -77,6 +77,8 @@ impl Processor {
             Some((record, _)) => (record, None, Outcome::Processed),
             None => {
                 let raw = session.uid_fetch_message(uid).await?;
+                // Each step's end at debug: where a message's time goes (the bench reads them).
+                tracing::debug!(uid, bytes = raw.len(), "message fetched");
                 let record = self.store(tracking, &raw, uid_validity, uid).await?;
                 (record, Some(raw), Outcome::Processed)
             }
@@ -90,6 +92,7 @@ impl Processor {
         }
         if record.phase == Phase::Stored {
             self.publish(&record).await?;
+            tracing::debug!(uid, "message published");
             record.phase = Phase::Published;
             tracking.put(&record).await?;
         }
@@ -104,6 +107,7 @@ impl Processor {
             self.acknowledge(tracking, &mut record, &raw).await?;
             record.phase = Phase::Done;
             tracking.put(&record).await?;
+            tracing::debug!(uid, "message done");
         }
         let mut flags = vec![if record.set_aside() {
             SET_ASIDE_KEYWORD
@@ -121,6 +125,7 @@ impl Processor {
             flags.push("\\Seen");
         }
         session.uid_store_flags(uid, &flags).await?;
+        tracing::debug!(uid, "message flagged");
         Ok(outcome)
     }
 
@@ -169,6 +174,7 @@ impl Processor {
                 return Ok(record);
             }
         };
+        tracing::debug!(uid, "message parsed");
         let mut record = self.record_of(&message, &origin);
         for (i, a) in message.attachments.iter().enumerate() {
             let is_xdm = a
@@ -226,8 +232,10 @@ impl Processor {
                     .push(self.put(&place, "body", i, name, media_type, bytes).await?);
             }
         }
+        tracing::debug!(uid, "documents stored");
         record.phase = Phase::Stored;
         tracking.put(&record).await?;
+        tracing::debug!(uid, "message recorded");
         Ok(record)
     }
 
