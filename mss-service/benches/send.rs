@@ -36,23 +36,17 @@
 // Test code: a failed unwrap is a failed bench (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
 use mss_service::MssSettings;
-use mss_service::address::MssAddress;
 use mss_service::message::mime;
-use mss_service::message::{
-    self, AttachedDocument, Body, DocumentAttachments, MessageSpec, OutboundMessage,
-};
-use mss_service::rules::{self, Flags, PatientIns, SendCase};
 use mss_service::smtp::{ClientCert, Envelope, SmtpClient};
-use passerelle_clinical_documents::header::HiddenFrom;
 use passerelle_proto::common::v1::{
     Actor, IdentityStatus, OrganisationMode, PatientIdentity, Professional, ProfessionalIdType,
     Sex, Structure, StructureIdType, actor,
