@@ -79,6 +79,14 @@ impl Acknowledger {
             uid_validity: record.uid_validity,
             uid: record.uid,
         };
+        // Most messages ask for no acknowledgement, which their header section says: no second
+        // full parse (MIME, XDM) of the message for them.
+        if !record.set_aside()
+            && inbox::parse_headers(raw, &origin)
+                .is_some_and(|h| h.disposition_notification_to.is_none())
+        {
+            return settled(AckState::NotRequested, "", "");
+        }
         let limits = inbox::Limits::default();
         let received = if record.set_aside() {
             inbox::parse_headers(raw, &origin)

@@ -87,6 +87,8 @@ impl Processor {
                     } else {
                         Fetched::Whole(session.uid_fetch_message(uid).await?)
                     };
+                    // Each step's end at debug: where a message's time goes (the bench reads them).
+                    tracing::debug!(uid, bytes = size, "message fetched");
                     let (record, revision) =
                         self.store(tracking, &fetched, uid_validity, uid).await?;
                     let raw = match fetched {
@@ -105,6 +107,7 @@ impl Processor {
         }
         if record.phase == Phase::Stored {
             self.publish(&record).await?;
+            tracing::debug!(uid, "message published");
             record.phase = Phase::Published;
             revision = tracking.put(&record, Some(revision)).await?;
         }
@@ -120,6 +123,7 @@ impl Processor {
                 .await?;
             record.phase = Phase::Done;
             tracking.put(&record, Some(revision)).await?;
+            tracing::debug!(uid, "message done");
         }
         let mut flags = vec![if record.set_aside() {
             SET_ASIDE_KEYWORD
@@ -137,6 +141,7 @@ impl Processor {
             flags.push("\\Seen");
         }
         session.uid_store_flags(uid, &flags).await?;
+        tracing::debug!(uid, "message flagged");
         Ok(outcome)
     }
 
@@ -201,6 +206,7 @@ impl Processor {
                 return Ok((record, revision));
             }
         };
+        tracing::debug!(uid, "message parsed");
         let mut record = self.record_of(&message, &origin);
         for (i, a) in message.attachments.iter().enumerate() {
             let is_xdm = a
@@ -258,8 +264,10 @@ impl Processor {
                     .push(self.put(&place, "body", i, name, media_type, bytes).await?);
             }
         }
+        tracing::debug!(uid, "documents stored");
         record.phase = Phase::Stored;
         let revision = tracking.put(&record, None).await?;
+        tracing::debug!(uid, "message recorded");
         Ok((record, revision))
     }
 
