@@ -250,7 +250,7 @@ impl ShareWorker {
                 );
                 let detail = if failure.transient {
                     format!(
-                        "the DMP could not be reached after {deliveries} tries: {}",
+                        "still failing after {deliveries} tries, given up: {}",
                         failure.message
                     )
                 } else {
