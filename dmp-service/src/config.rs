@@ -30,6 +30,8 @@ pub struct DmpSettings {
     /// How long the workstation's card-agent may take to answer (the PIN is entered there).
     #[serde(with = "humantime_serde")]
     pub card_timeout: Duration,
+    /// `[share]`: the DMP channel of sharing (the `dmp-share` durable consumer).
+    pub share: crate::share::ShareSettings,
 }
 
 impl Default for DmpSettings {
@@ -40,6 +42,7 @@ impl Default for DmpSettings {
             document: DocumentSettings::default(),
             audit: AuditSettings::default(),
             card_timeout: passerelle_card_client::DEFAULT_AGENT_TIMEOUT,
+            share: crate::share::ShareSettings::default(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`service`]: the logic, independent of transport, with its typed [`errors`];
 //! - [`audit`]: a record per DMP call; [`events`]: what a hospital system acts on;
 //! - [`worker`]: which subject each operation answers; [`grpc`]: the gRPC face;
+//! - [`share`]: the DMP channel of sharing (the `dmp-share` durable consumer);
 //! - [`config`]: the service's own settings; [`start`] assembles them with the service kit.
 
 pub mod access;
@@ -25,6 +26,7 @@ pub mod errors;
 pub mod events;
 pub mod grpc;
 pub mod service;
+pub mod share;
 pub mod signer;
 pub mod vihf;
 pub mod worker;
@@ -56,6 +58,8 @@ pub enum WorkerSetupError {
     Audit(#[from] passerelle_service_kit::audit::AuditError),
     #[error("the document store: {0}")]
     Documents(#[from] passerelle_bus::BusError),
+    #[error("the dmp-share consumer: {0}")]
+    Share(#[source] passerelle_bus::BusError),
 }
 
 /// Starts the DMP service on `bus` in `roles`: the worker (a replica sharing DMP requests, with
@@ -69,6 +73,7 @@ pub async fn start(
 ) -> Result<RunningDmpService, StartError> {
     let worker_bus = bus.clone();
     let limits = kit.documents;
+    let share_shutdown = shutdown.clone();
     let handlers = || async move {
         let client = client::DmpClient::new(&settings.dmp)?;
         let hasher = passerelle_service_kit::audit::InsHasher::from_settings(&settings.audit)?;
@@ -90,9 +95,17 @@ pub async fn start(
             resolver,
             documents,
             hasher,
-            Some(worker_bus),
+            Some(worker_bus.clone()),
         );
-        Ok::<_, WorkerSetupError>(worker::handlers(core))
+        let sharing =
+            share::ShareConsumer::start(&settings.share, core.clone(), worker_bus, share_shutdown)
+                .await
+                .map_err(WorkerSetupError::Share)?;
+        let handlers = worker::handlers(core.clone()).on_stopped(async move {
+            sharing.wait().await;
+            core.flush().await;
+        });
+        Ok::<_, WorkerSetupError>(handlers)
     };
     let face = |forwarder| {
         let routes = tonic::service::Routes::new(DmpServiceServer::new(grpc::DmpGrpc(forwarder)));
