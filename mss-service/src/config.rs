@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::DirectorySettings;
 use crate::receiving::ReceivingSettings;
+use crate::sharing::ShareSettings;
 use crate::smtp::SmtpSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +23,8 @@ pub struct MssSettings {
     /// How long the workstation's card-agent may take to answer (the PIN is entered there).
     #[serde(with = "humantime_serde")]
     pub card_timeout: Duration,
+    /// `[share]`: the MSSanté channels of the shares (the `mss-share` consumer).
+    pub share: ShareSettings,
 }
 
 impl Default for MssSettings {
@@ -31,6 +34,7 @@ impl Default for MssSettings {
             document: DocumentSettings::default(),
             audit: AuditSettings::default(),
             card_timeout: passerelle_card_client::DEFAULT_AGENT_TIMEOUT,
+            share: ShareSettings::default(),
         }
     }
 }
@@ -95,5 +99,20 @@ mod tests {
             Some(ImapAuth::Password { ref user, .. }) if user == "jean.fouquerey@hopital.mssante.fr"
         ));
         assert!(r.mailboxes[1].smtp_auth.is_some());
+    }
+
+    /// The README's sharing example reads as it says, and is the default.
+    #[test]
+    fn share_settings_read_from_the_readme_example() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n[share]").expect("the example") + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let settings: MssSettings = toml::from_str(&readme[start..end]).unwrap();
+        assert_eq!(settings.share, ShareSettings::default());
+        assert_eq!(settings.share.ack_wait, Duration::from_secs(60));
+        assert_eq!(settings.share.max_deliver, 5);
+        assert!(settings.share.enabled);
+        let off: MssSettings = toml::from_str("[share]\nenabled = false").unwrap();
+        assert!(!off.share.enabled);
     }
 }

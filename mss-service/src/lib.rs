@@ -14,6 +14,8 @@
 //!   SASL EXTERNAL, or password; SELECT, UID SEARCH/FETCH/STORE, IDLE);
 //! - [`receiving`]: the mailboxes read (IMAP IDLE or polling), each message's documents
 //!   stored and `MssMessageReceived` published exactly once, its MDN at most once;
+//! - [`sharing`]: the MSSanté channels of a share (`ShareRequested` → `ShareChannelResult`),
+//!   sent once through an outbox;
 //! - [`directory`]: the national directory (Annuaire Santé FHIR API, extraction file);
 //! - [`access`]: who sends (the professional, the card or the organisation's certificate);
 //! - [`service`]: the logic, independent of transport, with its typed [`errors`];
@@ -35,6 +37,7 @@ pub mod message;
 pub mod receiving;
 pub mod rules;
 pub mod service;
+pub mod sharing;
 pub mod smtp;
 mod transport;
 pub mod worker;
@@ -71,6 +74,8 @@ pub enum WorkerSetupError {
     Documents(#[from] passerelle_bus::BusError),
     #[error(transparent)]
     Receiving(#[from] receiving::ReceivingSetupError),
+    #[error("sharing (the mss-share consumer, the outbox): {0}")]
+    Sharing(passerelle_bus::BusError),
 }
 
 /// Starts the MSS service on `bus` in `roles`: the worker (a replica sharing MSS requests,
@@ -85,6 +90,7 @@ pub async fn start(
     let worker_bus = bus.clone();
     let limits = kit.documents;
     let receiver_shutdown = shutdown.clone();
+    let share_shutdown = shutdown.clone();
     let handlers = || async move {
         let source_id = settings.mss.source_id.trim();
         if !is_oid(source_id) {
@@ -126,8 +132,17 @@ pub async fn start(
         if !receiving.mailboxes.is_empty() {
             core = core.with_inbox(worker_bus.key_value(receiving::tracking::BUCKET).await?);
         }
+        let sharing = sharing::Sharing::start(
+            &settings.share,
+            worker_bus.clone(),
+            core.clone(),
+            share_shutdown,
+        )
+        .await
+        .map_err(WorkerSetupError::Sharing)?;
         let handlers = worker::handlers(core.clone()).on_stopped(async move {
             receiver.wait().await;
+            sharing.wait().await;
             core.flush().await;
         });
         Ok::<_, WorkerSetupError>(handlers)

@@ -10,4 +10,5 @@
 mod bad_input;
 mod receiving;
 mod sending;
+mod sharing;
 mod support;
