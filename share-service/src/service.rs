@@ -118,9 +118,9 @@ impl ShareCore {
         let mut record = ShareRecord::new(&share_id, &req, records);
         // Nothing to run (every channel refused): nothing to publish.
         record.published = record.pending().is_empty();
-        match self.store.create(&record).await? {
-            Err((existing, _)) => return self.answer_existing(id, existing).await,
-            Ok(_) => {}
+        if let Err((existing, _)) = self.store.create(&record).await? {
+            // The same key, at the same time, from another call: that share.
+            return self.answer_existing(id, existing).await;
         }
         if !record.published {
             if let Err(e) = self.publish(id, &record, &req).await {
