@@ -8,7 +8,8 @@ use passerelle_bus::{SharedBus, subjects};
 use passerelle_domain::QualifiedIns;
 use passerelle_proto::common::v1 as common;
 use passerelle_proto::share::v1::{
-    Channel, DocumentKind, GetShareRequest, RetryShareRequest, ShareRequest, ShareStatus,
+    Channel, DocumentKind, GetShareRequest, RetryShareRequest, ShareDocument, ShareRequest,
+    ShareStatus,
 };
 use passerelle_service_kit::RequestId;
 use passerelle_service_kit::identity::{checked_patient, professional_from_api};
@@ -77,7 +78,7 @@ impl ShareCore {
         if let Some((existing, _)) = self.store.get(&share_id).await? {
             return self.answer_existing(id, existing).await;
         }
-        self.check_stored(&document.document_id).await?;
+        self.check_stored(document).await?;
 
         let qualified = QualifiedIns::try_new(&patient, self.settings.platform());
         let verdicts = channels::judge(&Case {
@@ -251,7 +252,9 @@ impl ShareCore {
         Ok(record)
     }
 
-    async fn check_stored(&self, document_id: &str) -> Result<()> {
+    /// The document is in the store, under the limit, of the kind announced.
+    async fn check_stored(&self, document: &ShareDocument) -> Result<()> {
+        let document_id = document.document_id.trim();
         let doc = |error| ShareError::Document {
             id: document_id.to_owned(),
             error,
@@ -263,7 +266,29 @@ impl ShareCore {
                 limit: self.limits.max_size,
             }));
         }
-        Ok(())
+        let expected = match DocumentKind::try_from(document.kind) {
+            Ok(DocumentKind::Pdf) => Some("application/pdf"),
+            Ok(DocumentKind::Text) => Some("text/plain"),
+            _ => None,
+        };
+        let media_type = stored
+            .media_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        match expected {
+            Some(expected) if !media_type.eq_ignore_ascii_case(expected) => {
+                Err(ShareError::invalid(
+                    "document.kind",
+                    format!(
+                        "the document stored is {media_type}, not {expected}: give the kind of \
+                         the file uploaded, or upload the right file"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -278,7 +303,7 @@ fn checked_share_id(share_id: &str) -> Result<&str> {
     Ok(share_id)
 }
 
-fn checked_document(req: &ShareRequest) -> Result<&passerelle_proto::share::v1::ShareDocument> {
+fn checked_document(req: &ShareRequest) -> Result<&ShareDocument> {
     let d = req
         .document
         .as_ref()
@@ -320,12 +345,18 @@ fn share_id(actor: &common::Actor, key: &str) -> String {
     if key.is_empty() {
         return uuid::Uuid::new_v4().to_string();
     }
+    // The structure when the actor names it; else who acts (a card's workstation, the
+    // organisation's caller), so that two callers' keys never meet.
     let structure = actor
         .professional
         .as_ref()
         .and_then(|p| p.structure.as_ref())
-        .map(|s| format!("{}:{}", s.id_type, s.id))
-        .unwrap_or_default();
+        .map(|s| format!("structure:{}:{}", s.id_type, s.id))
+        .unwrap_or_else(|| match &actor.mode {
+            Some(common::actor::Mode::Cps(c)) => format!("cps:{}", c.workstation_id),
+            Some(common::actor::Mode::Organisation(o)) => format!("org:{}", o.on_behalf_of),
+            None => String::new(),
+        });
     uuid::Uuid::new_v5(
         &SHARE_ID_NAMESPACE,
         format!("{structure}\n{key}").as_bytes(),
@@ -348,5 +379,49 @@ fn nothing_to_retry(record: &ShareRecord, named: Option<Channel>) -> String {
             "share {} has no FAILED channel: nothing to send again (see GetShare)",
             record.share_id
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn actor(structure: Option<&str>, workstation: &str) -> common::Actor {
+        common::Actor {
+            mode: Some(common::actor::Mode::Cps(common::CpsMode {
+                workstation_id: workstation.into(),
+            })),
+            professional: structure.map(|id| common::Professional {
+                structure: Some(common::Structure {
+                    id: id.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_same_key_of_the_same_structure_is_the_same_share() {
+        let a = actor(Some("999000003"), "pc1");
+        assert_eq!(
+            share_id(&a, "k1"),
+            share_id(&actor(Some("999000003"), "pc2"), "k1")
+        );
+        assert_ne!(share_id(&a, "k1"), share_id(&a, "k2"));
+        assert_ne!(
+            share_id(&a, "k1"),
+            share_id(&actor(Some("999000004"), "pc1"), "k1")
+        );
+        // Without a structure, the workstation tells the callers apart.
+        assert_ne!(
+            share_id(&actor(None, "pc1"), "k1"),
+            share_id(&actor(None, "pc2"), "k1")
+        );
+        // No key: a new share each time.
+        assert_ne!(share_id(&a, ""), share_id(&a, " "));
+        assert!(uuid::Uuid::parse_str(&share_id(&a, "k1")).is_ok());
     }
 }

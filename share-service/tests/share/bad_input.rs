@@ -118,6 +118,20 @@ async fn an_unknown_document_or_share_is_not_found(f: &Fixture) {
     );
 }
 
+async fn a_document_of_another_kind_is_refused(f: &Fixture) {
+    let text = f.store(b"Lettre", "text/plain").await;
+    let status = refused(f, request(&text, &ALL)).await;
+    assert_eq!(
+        reason_and_field(&status),
+        ("INVALID_REQUEST".to_owned(), "document.kind".to_owned())
+    );
+    assert!(
+        status.message().contains("text/plain, not application/pdf"),
+        "{}",
+        status.message()
+    );
+}
+
 async fn a_document_over_the_limit_is_refused(kind: BusKind) {
     let f = support::start_with(kind, 64).await;
     let doc = f.store(&support::pdf(), "application/pdf").await;
@@ -201,6 +215,7 @@ async fn the_channels_rules_refuse_a_channel_the_others_go_on(f: &Fixture) {
 passerelle_bus::on_both_buses!(with support::start:
     invalid_requests_name_their_field,
     an_unknown_document_or_share_is_not_found,
+    a_document_of_another_kind_is_refused,
     the_channels_rules_refuse_a_channel_the_others_go_on,
 );
 
