@@ -11,6 +11,7 @@ use passerelle_bus::subjects;
 use passerelle_proto::share::v1::{
     self as api, ShareChannelResult, ShareStatus, share_service_server::ShareService,
 };
+use passerelle_service_kit::Shutdown;
 use passerelle_service_kit::errors::RichError;
 use passerelle_service_kit::face::{Forwarder, reasons};
 use prost::Message;
@@ -23,12 +24,18 @@ use tonic::{Code, Request, Response, Status};
 const EAGER_DELAY: Duration = Duration::from_millis(50);
 const EAGER_READS: u32 = 40;
 
+/// ErrorInfo reason of a watch ended by the service's stop.
+pub const STOPPING: &str = "SERVICE_STOPPING";
+
 /// gRPC server of `passerelle.share.v1.ShareService`.
 #[derive(Clone)]
 pub struct ShareGrpc {
     pub forwarder: Forwarder,
     /// WatchShare reads the status at least this often.
     pub watch_poll: Duration,
+    /// The service's stop: open watches end (UNAVAILABLE, watch again) so that they do not
+    /// hold the face's graceful stop until their share is finished.
+    pub shutdown: Shutdown,
 }
 
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<ShareStatus, Status>> + Send>>;
@@ -108,6 +115,15 @@ impl ShareService for ShareGrpc {
                 };
                 tokio::select! {
                     () = tx.closed() => return,
+                    () = face.shutdown.wait() => {
+                        let stopping = RichError::new(
+                            Code::Unavailable,
+                            STOPPING,
+                            "share-service is stopping: watch the share again (or read it with GetShare)",
+                        );
+                        let _ = tx.send(Err(stopping.into_status())).await;
+                        return;
+                    }
                     m = events.next() => match m {
                         Some(m) => {
                             let ours = ShareChannelResult::decode(m.payload)

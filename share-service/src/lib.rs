@@ -73,10 +73,12 @@ pub async fn start(
         )
     };
     let watch_poll = settings.share.watch_poll;
+    let face_shutdown = shutdown.clone();
     let face = |forwarder| {
         let routes = tonic::service::Routes::new(ShareServiceServer::new(grpc::ShareGrpc {
             forwarder,
             watch_poll,
+            shutdown: face_shutdown,
         }));
         Face::new(routes, &[share_service_server::SERVICE_NAME])
     };

@@ -250,6 +250,33 @@ async fn the_status_survives_a_restart(kind: passerelle_bus::testing::BusKind) {
     );
 }
 
+async fn a_stop_ends_the_open_watches(kind: passerelle_bus::testing::BusKind) {
+    let mut f = support::start(kind).await;
+    let doc = f.store(&support::pdf(), "application/pdf").await;
+    let mut client = f.client().await;
+    let id = client
+        .share(request(&doc, &ALL))
+        .await
+        .unwrap()
+        .into_inner()
+        .share_id;
+    let mut watch = client
+        .watch_share(GetShareRequest { share_id: id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!watch.next().await.unwrap().unwrap().finished);
+    let (service, shutdown) = f.service.take().unwrap();
+    shutdown.trigger();
+    // The watch does not hold the stop until its share is finished.
+    tokio::time::timeout(std::time::Duration::from_secs(10), service.wait())
+        .await
+        .expect("stopped while a watch was open")
+        .unwrap();
+    let ended = watch.next().await.unwrap().unwrap_err();
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+}
+
 passerelle_bus::on_both_buses!(with support::start:
     share_publishes_one_share_requested_with_the_requests,
     results_finish_the_share_and_a_retry_sends_only_the_failed,
@@ -257,6 +284,6 @@ passerelle_bus::on_both_buses!(with support::start:
 );
 
 mod restart {
-    passerelle_bus::on_both_buses!(the_status_survives_a_restart);
-    use super::the_status_survives_a_restart;
+    passerelle_bus::on_both_buses!(the_status_survives_a_restart, a_stop_ends_the_open_watches);
+    use super::{a_stop_ends_the_open_watches, the_status_survives_a_restart};
 }
