@@ -29,11 +29,13 @@ use passerelle_sandbox::pki::{CPS_CARD_ID, TestPki};
 use passerelle_service_kit::Roles;
 use passerelle_service_kit::Shutdown;
 use passerelle_service_kit::settings::KitSettings;
+use share_service::{RunningShareService, ShareSettings};
 
 /// Default gRPC ports, one per service.
 pub const INS_PORT: u16 = 50051;
 pub const DMP_PORT: u16 = dmp_service::GRPC_PORT;
 pub const MSS_PORT: u16 = mss_service::GRPC_PORT;
+pub const SHARE_PORT: u16 = share_service::GRPC_PORT;
 pub const CARD_PORT: u16 = card_agent::config::DEFAULT_GRPC_PORT;
 /// Workstation id of the embedded card-agent.
 pub const CARD_WORKSTATION: &str = "local";
@@ -63,6 +65,8 @@ pub struct EmbeddedOptions {
     pub directory_listen: SocketAddr,
     pub mss_latency: Duration,
     pub mss_faults: Vec<MssFault>,
+    /// gRPC address of the share service.
+    pub share_listen: SocketAddr,
 }
 
 /// The software identity the embedded DMP client declares (VIHF `LPS_*`, HL7v3 sender).
@@ -80,6 +84,7 @@ pub struct Embedded {
     pub mss_sandbox: RunningMssSandbox,
     pub directory: RunningDirectorySandbox,
     pub mss: RunningMssService,
+    pub share: RunningShareService,
     pub card: RunningCardAgent,
     shutdown: Shutdown,
 }
@@ -232,6 +237,22 @@ impl Embedded {
         )
         .await
         .context("starting the MSS service")?;
+        let share_kit = KitSettings {
+            grpc: passerelle_service_kit::settings::GrpcSettings {
+                listen: opts.share_listen,
+                ..KitSettings::with_grpc_port(SHARE_PORT).grpc
+            },
+            ..KitSettings::with_grpc_port(SHARE_PORT)
+        };
+        let share = share_service::start(
+            &share_kit,
+            &share_settings(),
+            bus.clone(),
+            Roles::default(),
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the share service")?;
 
         // The card-agent of this workstation, on the sandbox's test CPS (PIN 1234).
         let mut card_cfg = CardAgentConfig {
@@ -266,6 +287,7 @@ impl Embedded {
             mss_sandbox,
             directory,
             mss,
+            share,
             card,
             shutdown,
         })
@@ -277,6 +299,10 @@ impl Embedded {
         self.ins.wait().await.context("stopping the INS service")?;
         self.dmp.wait().await.context("stopping the DMP service")?;
         self.mss.wait().await.context("stopping the MSS service")?;
+        self.share
+            .wait()
+            .await
+            .context("stopping the share service")?;
         self.card.wait().await.context("stopping the card-agent")?;
         self.insi.shutdown().await;
         self.dmp_sandbox.shutdown().await;
@@ -297,9 +323,20 @@ impl Embedded {
         self.mss.endpoint().unwrap_or_default()
     }
 
+    pub fn share_endpoint(&self) -> String {
+        self.share.endpoint().unwrap_or_default()
+    }
+
     pub fn ins_endpoint(&self) -> String {
         self.ins.endpoint().unwrap_or_default()
     }
+}
+
+/// share-service like mss-service: a test platform (the test INS-NIR OID is qualified).
+fn share_settings() -> ShareSettings {
+    let mut settings = ShareSettings::default();
+    settings.share.test_platform = true;
+    settings
 }
 
 /// dmp-service on the sandbox: TLS with the organisation's authentication certificate, the

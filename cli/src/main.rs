@@ -36,6 +36,9 @@ enum Command {
     /// MSSanté: secure health mail to professionals and to the patient's mailbox; the directory.
     #[command(subcommand)]
     Mss(commands::mss::MssCommand),
+    /// Share a document on several channels at once (DMP, MSSanté to professionals, the
+    /// patient's MSSanté Citoyen mailbox) and follow each; `share status`, `share retry`.
+    Share(commands::share::ShareCommand),
     /// Sandbox only: what the national services' other users see (e.g. the patient's DMP).
     #[command(subcommand)]
     Sandbox(commands::sandbox::SandboxCommand),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
             Command::Ins(cmd) => commands::ins::run(cmd).await,
             Command::Dmp(cmd) => commands::dmp::run(cmd).await,
             Command::Mss(cmd) => commands::mss::run(cmd).await,
+            Command::Share(cmd) => commands::share::run(cmd).await,
             Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
             Command::Card(cmd) => commands::card::run(cmd).await,
             Command::Document(cmd) => Ok(commands::document::run(cmd)),

@@ -81,6 +81,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         directory_listen: any_port,
         mss_latency: Duration::ZERO,
         mss_faults: Vec::new(),
+        share_listen: any_port,
     };
 
     step(1, "start the sandbox and the services");

@@ -5,5 +5,6 @@ pub mod document;
 pub mod ins;
 pub mod mss;
 pub mod sandbox;
+pub mod share;
 pub mod up;
 pub mod who;

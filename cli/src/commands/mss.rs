@@ -157,7 +157,7 @@ pub struct LetterTraitsArgs {
 
 impl LetterTraitsArgs {
     /// The traits when any was given: all the required ones, or what is missing.
-    fn traits(&self) -> Result<Option<TraitsArgs>, String> {
+    pub(crate) fn traits(&self) -> Result<Option<TraitsArgs>, String> {
         let any = self.birth_name.is_some()
             || !self.first_names.is_empty()
             || self.sex.is_some()

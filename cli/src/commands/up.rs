@@ -13,6 +13,7 @@ use passerelle_sandbox::mss::MssFault;
 
 use crate::embedded::{
     CARD_PORT, CARD_WORKSTATION, DMP_PORT, Embedded, EmbeddedOptions, INS_PORT, MSS_PORT,
+    SHARE_PORT,
 };
 
 #[derive(Debug, Args)]
@@ -41,6 +42,9 @@ pub struct UpArgs {
     /// gRPC address of the MSS service.
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], MSS_PORT)))]
     pub mss_listen: SocketAddr,
+    /// gRPC address of the share service.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], SHARE_PORT)))]
+    pub share_listen: SocketAddr,
     /// SMTP submission (STARTTLS) address of the MSSanté sandbox.
     #[arg(long, default_value = passerelle_sandbox::mss::DEFAULT_MSS_STARTTLS_LISTEN)]
     pub mss_sandbox_listen: SocketAddr,
@@ -116,6 +120,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         directory_listen: args.directory_listen,
         mss_latency: Duration::from_millis(args.mss_latency_ms),
         mss_faults: args.mss_faults,
+        share_listen: args.share_listen,
     };
     let vitale_file = args.vitale_file.clone();
     let system = Embedded::start_with_vitale(&opts, args.vitale_file, shutdown.clone()).await?;
@@ -123,6 +128,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  ins-service   gRPC {}", system.ins_endpoint());
     println!("  dmp-service   gRPC {}", system.dmp_endpoint());
     println!("  mss-service   gRPC {}", system.mss_endpoint());
+    println!("  share-service gRPC {}", system.share_endpoint());
     println!(
         "  card-agent    gRPC {} (workstation {CARD_WORKSTATION}, test CPS, PIN 1234)",
         system.card_endpoint()

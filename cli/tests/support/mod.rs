@@ -68,6 +68,8 @@ pub struct Up {
     pub dmp_sandbox: String,
     /// The mss-service gRPC endpoint.
     pub mss: String,
+    /// The share-service gRPC endpoint.
+    pub share: String,
     /// Everything `up` printed up to "Press Ctrl-C".
     pub banner: String,
 }
@@ -110,6 +112,8 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
             "127.0.0.1:0",
             "--mss-listen",
             "127.0.0.1:0",
+            "--share-listen",
+            "127.0.0.1:0",
             "--mss-sandbox-listen",
             "127.0.0.1:0",
             "--mss-sandbox-tls-listen",
@@ -132,7 +136,8 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
     let mut lines = BufReader::new(out).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = String::new();
-    let (mut ins, mut card, mut dmp, mut dmp_sandbox, mut mss) = (None, None, None, None, None);
+    let (mut ins, mut card, mut dmp, mut dmp_sandbox, mut mss, mut share) =
+        (None, None, None, None, None, None);
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         seen.push_str(&line);
@@ -150,6 +155,9 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
         if let Some(rest) = line.trim().strip_prefix("mss-service   gRPC ") {
             mss = first_word(rest);
         }
+        if let Some(rest) = line.trim().strip_prefix("share-service gRPC ") {
+            share = first_word(rest);
+        }
         if let Some(rest) = line.trim().strip_prefix("DMP sandbox   ") {
             dmp_sandbox = first_word(rest);
         }
@@ -166,6 +174,7 @@ pub fn up(data_dir: &Path, extra: &[&str]) -> Up {
         dmp: dmp.unwrap_or_else(|| panic!("no dmp-service endpoint printed:\n{seen}")),
         dmp_sandbox: dmp_sandbox.unwrap_or_else(|| panic!("no DMP sandbox URL printed:\n{seen}")),
         mss: mss.unwrap_or_else(|| panic!("no mss-service endpoint printed:\n{seen}")),
+        share: share.unwrap_or_else(|| panic!("no share-service endpoint printed:\n{seen}")),
         banner: seen,
     };
     assert!(
