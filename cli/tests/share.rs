@@ -1,7 +1,8 @@
 //! `passerelle share …`: argument mistakes exit 2 before anything is uploaded; against
 //! `passerelle up`, a share is accepted with each channel's first state (a refused channel
 //! with its rule, exit 3), `share status` shows it, an unknown share is NOT_FOUND.
-//! (The channels' work is dmp-service's and mss-service's: `--wait` is tested with them.)
+//! The tutorial's share on the three channels runs end to end (share-service, dmp-service and
+//! mss-service consumers, the sandboxes) and `--wait` follows it to DONE.
 
 // Test code: a failed unwrap is a failed test (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -28,6 +29,9 @@ const AS_MEDECIN: &[&str] = &[
     "999000003",
     "--structure-name",
     "CENTRE DE SANTE PASSERELLE SANDBOX",
+    // The DMP's VIHF needs it (TRE_R02: SA07, cabinet individuel).
+    "--activity-sector",
+    "SA07",
 ];
 
 const PATIENT: &[&str] = &[
@@ -156,4 +160,80 @@ fn a_share_is_accepted_and_its_status_read_an_unknown_one_is_not_found() {
         stdout(&o)
     );
     assert!(terminate(&mut system.child).success());
+}
+
+/// The tutorial's « Partager »: one share of the letter to the DMP, to Dr FOUQUEREY and to
+/// the patient's own mailbox; `--wait` follows it until every channel is DONE (exit 0), each
+/// with what it did (the DMP's uniqueId, the Message-IDs), and each mailbox holds the letter
+/// once.
+#[test]
+fn the_tutorial_share_is_done_on_the_three_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut system = up(dir.path(), &[]);
+    let endpoint = system.share.clone();
+    let pdf = dir.path().join("courrier.pdf");
+    std::fs::write(&pdf, clinical_pdf()).unwrap();
+    let o = share(
+        &endpoint,
+        &[
+            "--identity-status",
+            "qualifiee",
+            "--pdf",
+            pdf.to_str().unwrap(),
+            "--title",
+            "Courrier standard",
+            "--type",
+            "11490-0",
+            "--channels",
+            "dmp,mss-pro,mss-citizen",
+            "--to",
+            "jean.fouquerey@passerelle-sandbox.mssante.fr",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_str(last).unwrap();
+    let channels = status["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 3, "{status}");
+    for c in channels {
+        assert_eq!(c["state"], "DONE", "{status}");
+        assert!(!c["reference"].as_str().unwrap().is_empty(), "{status}");
+    }
+    for mailbox in [
+        "jean.fouquerey@passerelle-sandbox.mssante.fr",
+        "248039263001064@patient.mssante.fr",
+    ] {
+        let o = run(&[
+            "sandbox",
+            "mailbox",
+            mailbox,
+            "--json",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let held = json(&o);
+        let letters = held["messages"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|m| m["subject"] == "Courrier standard")
+                    .count()
+            })
+            .unwrap_or_default();
+        assert_eq!(letters, 1, "{mailbox}: {held}");
+    }
+    assert!(terminate(&mut system.child).success());
+}
+
+/// A small PDF the DMP sandbox and the CDA builder take.
+fn clinical_pdf() -> Vec<u8> {
+    passerelle_clinical_documents::testing::scanned_pdf(20_000)
 }
