@@ -192,7 +192,7 @@ fn demo_walks_through_the_tutorial() {
     let acknowledged = out
         .split("== Step 19:")
         .nth(1)
-        .and_then(|s| s.split("== Step 20: stop").next())
+        .and_then(|s| s.split("== Step 20:").next())
         .unwrap_or_else(|| panic!("no step 19 then 20:\n{out}"));
     assert!(
         acknowledged.contains("acknowledgement SENT by jean.fouquerey@"),
@@ -202,6 +202,21 @@ fn demo_walks_through_the_tutorial() {
         acknowledged.contains("from jean.fouquerey@passerelle-sandbox.mssante.fr"),
         "the MDN in the sender's mailbox: {out}"
     );
+    // « Partager » in one action: a confirmation per channel.
+    let shared = out
+        .split("== Step 20:")
+        .nth(1)
+        .and_then(|s| s.split("== Step 21: stop").next())
+        .unwrap_or_else(|| panic!("no step 20 then 21:\n{out}"));
+    for channel in ["dmp", "mss-pro", "mss-citizen"] {
+        assert!(
+            shared
+                .lines()
+                .any(|l| l.trim_start().starts_with(channel) && l.contains(" DONE ")),
+            "{channel} confirmed: {out}"
+        );
+    }
+    assert!(shared.contains("Finished    yes"), "{out}");
 }
 
 #[test]

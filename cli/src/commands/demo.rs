@@ -277,17 +277,117 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     dmp_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
     mss_steps(&system, &id, &traits, data_dir_of(&opts)).await?;
+    share_step(&system, &id, &traits, data_dir_of(&opts)).await?;
 
-    step(20, "stop");
+    step(21, "stop");
     system.stop().await?;
     println!(
         "Demo finished: the tutorial's patient's INS was retrieved, verified and qualified with INSi (sandbox), \
          retrieved again in CPS mode with the professional's card, her VSM and a letter hidden \
          from her were deposited in her DMP (sandbox) and listed back, and a letter was sent by \
          MSSanté to her médecin traitant, found in the directory, and to her own mailbox; his \
-         mailbox, read by mss-service, received it and acknowledged it to the sender."
+         mailbox, read by mss-service, received it and acknowledged it to the sender; the \
+         letter « Courrier standard » was then shared in one action to her DMP, to him and to \
+         her own mailbox, with a confirmation per channel."
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Step 20: the tutorial's « Partager » in one action (share-service): the letter « Courrier
+/// standard » to her DMP, to Dr FOUQUEREY and to her own mailbox, followed until each channel
+/// is confirmed.
+async fn share_step(
+    system: &Embedded,
+    id: &passerelle_proto::ins::v1::Ins,
+    traits: &IdentityTraits,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use passerelle_proto::common::v1::{IdentityStatus as CommonStatus, PatientIdentity};
+    use passerelle_proto::share::v1::{
+        Channel, ChannelState, DocumentKind, GetShareRequest, ShareDocument, ShareRequest,
+        share_service_client::ShareServiceClient,
+    };
+
+    use crate::commands::share::status_table;
+
+    step(
+        20,
+        "« Partager » in one action: « Courrier standard » to her DMP, to Dr FOUQUEREY and to her own mailbox (share-service)",
+    );
+    let fail = |s: tonic::Status| anyhow::anyhow!("{}", output::status_message(&s));
+    let endpoint = system.share_endpoint();
+    let letter_file = dir.join("demo-courrier-standard.txt");
+    std::fs::write(
+        &letter_file,
+        "Cher confrère,\nJe vous adresse Mme PAT-DOUZE, vue ce jour en consultation.\n",
+    )
+    .with_context(|| format!("writing {}", letter_file.display()))?;
+    let document_id = crate::documents::upload(&endpoint, &letter_file, "text/plain").await?;
+    let mut client = ShareServiceClient::connect(endpoint).await?;
+    let accepted = client
+        .share(ShareRequest {
+            actor: cps_actor(),
+            patient: Some(PatientIdentity {
+                matricule: id.matricule.clone(),
+                key: id.key.clone(),
+                oid: id.oid.clone(),
+                birth_name: traits.birth_name.clone(),
+                used_name: String::new(),
+                first_names: traits.first_names.clone(),
+                sex: traits.sex,
+                birth_date: traits.birth_date.clone(),
+                birth_place: String::new(),
+                status: CommonStatus::Qualifiee as i32,
+            }),
+            document: Some(ShareDocument {
+                document_id,
+                kind: DocumentKind::Text as i32,
+                title: "Courrier standard".to_owned(),
+                type_code: "11490-0".to_owned(),
+                ..ShareDocument::default()
+            }),
+            channels: vec![
+                Channel::Dmp as i32,
+                Channel::MssPro as i32,
+                Channel::MssCitizen as i32,
+            ],
+            to: vec![passerelle_sandbox::mss::JEAN_FOUQUEREY.to_owned()],
+            subject: "Courrier standard".to_owned(),
+            ..ShareRequest::default()
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    println!(
+        "share {} recorded; each channel runs on its own:",
+        accepted.share_id
+    );
+    let mut stream = client
+        .watch_share(GetShareRequest {
+            share_id: accepted.share_id.clone(),
+        })
+        .await
+        .map_err(fail)?
+        .into_inner();
+    let mut last = accepted;
+    while !last.finished {
+        match tokio::time::timeout(Duration::from_secs(60), stream.message()).await {
+            Ok(Ok(Some(status))) => last = status,
+            Ok(Ok(None)) => break,
+            Ok(Err(status)) => return Err(fail(status)),
+            Err(_) => anyhow::bail!("the share {} did not finish within 60 s", last.share_id),
+        }
+    }
+    print!("{}", status_table(&last));
+    if let Some(c) = last
+        .channels
+        .iter()
+        .find(|c| c.state != ChannelState::Done as i32)
+    {
+        anyhow::bail!("a channel of the share is not done: {}", c.detail);
+    }
+    println!("✔ confirmed on each channel: DMP, MSSanté Professionnel, MSSanté Citoyen");
+    Ok(())
 }
 
 /// Steps 15–19: « Partager » by MSSanté in CPS mode — the médecin traitant's address from the
