@@ -53,6 +53,25 @@ fn cps_actor() -> Option<Actor> {
     })
 }
 
+/// The tutorial's patient as the demo shares for her: the INS retrieved, qualified.
+fn qualified_patient(
+    id: &passerelle_proto::ins::v1::Ins,
+    traits: &IdentityTraits,
+) -> passerelle_proto::common::v1::PatientIdentity {
+    passerelle_proto::common::v1::PatientIdentity {
+        matricule: id.matricule.clone(),
+        key: id.key.clone(),
+        oid: id.oid.clone(),
+        birth_name: traits.birth_name.clone(),
+        used_name: String::new(),
+        first_names: traits.first_names.clone(),
+        sex: traits.sex,
+        birth_date: traits.birth_date.clone(),
+        birth_place: String::new(),
+        status: passerelle_proto::common::v1::IdentityStatus::Qualifiee as i32,
+    }
+}
+
 fn step(n: u32, title: &str) {
     println!("\n== Step {n}: {title}");
 }
@@ -302,7 +321,6 @@ async fn share_step(
     traits: &IdentityTraits,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use passerelle_proto::common::v1::{IdentityStatus as CommonStatus, PatientIdentity};
     use passerelle_proto::share::v1::{
         Channel, ChannelState, DocumentKind, GetShareRequest, ShareDocument, ShareRequest,
         share_service_client::ShareServiceClient,
@@ -327,18 +345,7 @@ async fn share_step(
     let accepted = client
         .share(ShareRequest {
             actor: cps_actor(),
-            patient: Some(PatientIdentity {
-                matricule: id.matricule.clone(),
-                key: id.key.clone(),
-                oid: id.oid.clone(),
-                birth_name: traits.birth_name.clone(),
-                used_name: String::new(),
-                first_names: traits.first_names.clone(),
-                sex: traits.sex,
-                birth_date: traits.birth_date.clone(),
-                birth_place: String::new(),
-                status: CommonStatus::Qualifiee as i32,
-            }),
+            patient: Some(qualified_patient(id, traits)),
             document: Some(ShareDocument {
                 document_id,
                 kind: DocumentKind::Text as i32,
@@ -399,7 +406,6 @@ async fn mss_steps(
     traits: &IdentityTraits,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use passerelle_proto::common::v1::{IdentityStatus as CommonStatus, PatientIdentity};
     use passerelle_proto::mss::v1::{
         self as mss, Body, Document, SearchDirectoryRequest, SendRequest,
         mss_service_client::MssServiceClient, search_directory_request,
@@ -445,18 +451,7 @@ async fn mss_steps(
     let sent = client
         .send(SendRequest {
             actor: cps_actor(),
-            patient: Some(PatientIdentity {
-                matricule: id.matricule.clone(),
-                key: id.key.clone(),
-                oid: id.oid.clone(),
-                birth_name: traits.birth_name.clone(),
-                used_name: String::new(),
-                first_names: traits.first_names.clone(),
-                sex: traits.sex,
-                birth_date: traits.birth_date.clone(),
-                birth_place: String::new(),
-                status: CommonStatus::Qualifiee as i32,
-            }),
+            patient: Some(qualified_patient(id, traits)),
             from: String::new(),
             to: vec![doctor.clone()],
             cc: Vec::new(),
@@ -684,7 +679,6 @@ async fn dmp_steps(
     traits: &IdentityTraits,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use passerelle_proto::common::v1::{IdentityStatus as CommonStatus, PatientIdentity};
     use passerelle_proto::dmp::v1::{
         self as dmp, Access, AccessMode, AuthorizationAction, DepositOptions, DepositRequest,
         DepositVsmRequest, GetStatusRequest, ListDocumentsRequest, SetAuthorizationRequest,
@@ -702,18 +696,7 @@ async fn dmp_steps(
             reason: String::new(),
         })
     };
-    let patient = Some(PatientIdentity {
-        matricule: id.matricule.clone(),
-        key: id.key.clone(),
-        oid: id.oid.clone(),
-        birth_name: traits.birth_name.clone(),
-        used_name: String::new(),
-        first_names: traits.first_names.clone(),
-        sex: traits.sex,
-        birth_date: traits.birth_date.clone(),
-        birth_place: String::new(),
-        status: CommonStatus::Qualifiee as i32,
-    });
+    let patient = Some(qualified_patient(id, traits));
     let fail = |s: tonic::Status| {
         let message = output::status_message(&s);
         anyhow::anyhow!("{}", message.trim_start_matches("error: ").to_owned())
