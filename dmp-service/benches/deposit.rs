@@ -38,8 +38,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use passerelle_proto::common::v1::{
-    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Professional, ProfessionalIdType,
-    Sex, Structure, StructureIdType, actor,
+    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Sex, actor,
 };
 use passerelle_proto::dmp::v1::{
     Access, AccessMode, DepositOptions, DepositRequest, dmp_service_client::DmpServiceClient,
@@ -241,20 +240,7 @@ fn access() -> Option<Access> {
             mode: Some(actor::Mode::Organisation(OrganisationMode {
                 on_behalf_of: "deposit-bench".to_owned(),
             })),
-            professional: Some(Professional {
-                id_type: ProfessionalIdType::Rpps as i32,
-                id: "10001234565".to_owned(),
-                family_name: "MEDECIN".to_owned(),
-                given_name: "JEANNE".to_owned(),
-                profession: "10".to_owned(),
-                specialty: "SM54".to_owned(),
-                structure: Some(Structure {
-                    id_type: StructureIdType::Finess as i32,
-                    id: "999000003".to_owned(),
-                    name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
-                }),
-                activity_sector: "SA05".to_owned(),
-            }),
+            professional: Some(passerelle_service_kit::testing::sandbox_medecin()),
         }),
         mode: AccessMode::Normal as i32,
         reason: String::new(),

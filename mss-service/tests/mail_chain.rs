@@ -25,8 +25,7 @@ use passerelle_bus::in_process::InProcessBus;
 use passerelle_bus::{SharedBus, subjects};
 use passerelle_mtls::ClientIdentity;
 use passerelle_proto::common::v1::{
-    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Professional, ProfessionalIdType,
-    Sex, Structure, StructureIdType, actor,
+    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Sex, actor,
 };
 use passerelle_proto::documents::v1::{
     UploadMetadata, UploadRequest, document_store_client::DocumentStoreClient, upload_request,
@@ -113,20 +112,7 @@ fn org_actor() -> Option<Actor> {
         mode: Some(actor::Mode::Organisation(OrganisationMode {
             on_behalf_of: "mail-chain-test".to_owned(),
         })),
-        professional: Some(Professional {
-            id_type: ProfessionalIdType::Rpps as i32,
-            id: "10001234565".to_owned(),
-            family_name: "MEDECIN".to_owned(),
-            given_name: "JEANNE".to_owned(),
-            profession: "10".to_owned(),
-            specialty: "SM54".to_owned(),
-            structure: Some(Structure {
-                id_type: StructureIdType::Finess as i32,
-                id: "999000003".to_owned(),
-                name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
-            }),
-            activity_sector: "SA05".to_owned(),
-        }),
+        professional: Some(passerelle_service_kit::testing::sandbox_medecin()),
     })
 }
 

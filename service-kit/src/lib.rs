@@ -17,6 +17,8 @@ pub mod settings;
 pub mod shutdown;
 pub mod streaming;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod worker;
 
 pub use request_id::RequestId;

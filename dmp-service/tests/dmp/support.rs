@@ -9,8 +9,7 @@ use dmp_service::{DmpSettings, RunningDmpService};
 use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_proto::common::v1::{
-    Actor, CpsMode, IdentityStatus, OrganisationMode, PatientIdentity, Professional,
-    ProfessionalIdType, Sex, Structure, StructureIdType, actor,
+    Actor, CpsMode, IdentityStatus, OrganisationMode, PatientIdentity, Professional, Sex, actor,
 };
 use passerelle_proto::dmp::v1::{Access, AccessMode, dmp_service_client::DmpServiceClient};
 use passerelle_proto::documents::v1::{
@@ -170,20 +169,7 @@ impl Fixture {
 
 /// A médecin of the sandbox's health centre, in organisation mode.
 pub fn professional() -> Professional {
-    Professional {
-        id_type: ProfessionalIdType::Rpps as i32,
-        id: "10001234565".to_owned(),
-        family_name: "MEDECIN".to_owned(),
-        given_name: "JEANNE".to_owned(),
-        profession: "10".to_owned(),
-        specialty: "SM54".to_owned(),
-        structure: Some(Structure {
-            id_type: StructureIdType::Finess as i32,
-            id: "999000003".to_owned(),
-            name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
-        }),
-        activity_sector: "SA05".to_owned(),
-    }
+    passerelle_service_kit::testing::sandbox_medecin()
 }
 
 pub fn access() -> Option<Access> {

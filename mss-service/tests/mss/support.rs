@@ -16,8 +16,7 @@ use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{SharedBus, in_process::InProcessBus, nats::NatsBus};
 use passerelle_mtls::ClientIdentity;
 use passerelle_proto::common::v1::{
-    Actor, CpsMode, IdentityStatus, OrganisationMode, PatientIdentity, Professional,
-    ProfessionalIdType, Sex, Structure, StructureIdType, actor,
+    Actor, CpsMode, IdentityStatus, OrganisationMode, PatientIdentity, Professional, Sex, actor,
 };
 use passerelle_proto::documents::v1::{
     UploadMetadata, UploadRequest, document_store_client::DocumentStoreClient, upload_request,
@@ -252,20 +251,7 @@ pub async fn quiet(stream: &mut passerelle_bus::MessageStream) -> bool {
 
 /// A médecin of the sandbox's health centre: the author in organisation mode.
 pub fn professional() -> Professional {
-    Professional {
-        id_type: ProfessionalIdType::Rpps as i32,
-        id: "10001234565".to_owned(),
-        family_name: "MEDECIN".to_owned(),
-        given_name: "JEANNE".to_owned(),
-        profession: "10".to_owned(),
-        specialty: "SM54".to_owned(),
-        structure: Some(Structure {
-            id_type: StructureIdType::Finess as i32,
-            id: "999000003".to_owned(),
-            name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
-        }),
-        activity_sector: "SA05".to_owned(),
-    }
+    passerelle_service_kit::testing::sandbox_medecin()
 }
 
 /// Organisation mode: the organisation's certificate, the professional who sends.

@@ -11,8 +11,7 @@ use passerelle_bus::documents::{DocumentLimits, NewDocument};
 use passerelle_bus::testing::{BusKind, NatsServer};
 use passerelle_bus::{MessageStream, SharedBus, in_process::InProcessBus, nats::NatsBus, subjects};
 use passerelle_proto::common::v1::{
-    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Professional, ProfessionalIdType,
-    Sex, Structure, StructureIdType, actor,
+    Actor, IdentityStatus, OrganisationMode, PatientIdentity, Sex, actor,
 };
 use passerelle_proto::share::v1::{
     Channel, ChannelState, DocumentKind, GetShareRequest, ShareChannelResult, ShareDocument,
@@ -251,20 +250,7 @@ pub fn actor() -> Option<Actor> {
         mode: Some(actor::Mode::Organisation(OrganisationMode {
             on_behalf_of: "share-tests".to_owned(),
         })),
-        professional: Some(Professional {
-            id_type: ProfessionalIdType::Rpps as i32,
-            id: "10001234565".to_owned(),
-            family_name: "MEDECIN".to_owned(),
-            given_name: "JEANNE".to_owned(),
-            profession: "10".to_owned(),
-            specialty: "SM54".to_owned(),
-            structure: Some(Structure {
-                id_type: StructureIdType::Finess as i32,
-                id: "999000003".to_owned(),
-                name: "CENTRE DE SANTE PASSERELLE SANDBOX".to_owned(),
-            }),
-            activity_sector: "SA05".to_owned(),
-        }),
+        professional: Some(passerelle_service_kit::testing::sandbox_medecin()),
     })
 }
 
