@@ -41,6 +41,7 @@ async fn fixture(kind: BusKind, faults: &[&str]) -> Fixture {
                 max_deliver: 3,
                 initial_backoff: Duration::from_millis(50),
                 max_backoff: Duration::from_millis(200),
+                ..ShareSettings::default()
             }
         },
     )
