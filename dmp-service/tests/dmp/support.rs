@@ -32,6 +32,8 @@ pub struct Fixture {
     /// The workstation whose card-agent holds the sandbox's test CPS, unlocked.
     _card: card_agent::RunningCardAgent,
     // Kept alive for the test's length.
+    /// Read by the tests that count the DMP's calls.
+    #[allow(dead_code)]
     pub sandbox: RunningDmpSandbox,
     _shutdown: Shutdown,
     _nats: Option<NatsServer>,

@@ -50,7 +50,12 @@ async fn fixture(kind: BusKind, faults: &[&str]) -> Fixture {
 
 /// The MSSanté request share-service makes: the letter to Dr FOUQUEREY and to PAT-DOUZE's
 /// mailbox, keyed by the share id.
-pub(crate) fn mss_request(document_id: &str, share_id: &str, pros: bool, patient: bool) -> SendRequest {
+pub(crate) fn mss_request(
+    document_id: &str,
+    share_id: &str,
+    pros: bool,
+    patient: bool,
+) -> SendRequest {
     SendRequest {
         actor: org_actor(),
         patient: pat_douze(),

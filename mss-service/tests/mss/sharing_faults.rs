@@ -127,7 +127,10 @@ async fn every_share_ends_under_faults_at_one_in_five(kind: BusKind) {
     // Three faults on one step in five each, and a patient's message failing after the
     // professionals' one is not retried (the share is, by the user): about half get through.
     let total: usize = done.values().sum();
-    assert!(total >= ids.len() / 2, "only {total} channels DONE: {ended:?}");
+    assert!(
+        total >= ids.len() / 2,
+        "only {total} channels DONE: {ended:?}"
+    );
 }
 
 async fn a_failing_server_opens_the_circuit(kind: BusKind) {
