@@ -18,6 +18,7 @@ use passerelle_bus::consumer::{
 use passerelle_bus::{BusError, Headers, SharedBus, subjects};
 use passerelle_proto::dmp::v1 as api;
 use passerelle_proto::share::v1::{Channel, ChannelState, ShareChannelResult, ShareRequested};
+use passerelle_service_kit::breaker::{CircuitBreaker, Permit, REASON_CIRCUIT_OPEN, format_since};
 use passerelle_service_kit::errors::summarise;
 use passerelle_service_kit::{RequestId, Shutdown};
 use prost::Message as _;
@@ -50,6 +51,12 @@ pub struct ShareSettings {
     /// The longest wait between two deliveries.
     #[serde(with = "humantime_serde")]
     pub backoff_max: Duration,
+    /// Consecutive transient DMP failures that open the circuit: no DMP call then until
+    /// `breaker_cooldown` passed (one trial call decides whether it closes).
+    pub breaker_failures: u32,
+    /// How long an open circuit stays open.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
 }
 
 impl Default for ShareSettings {
@@ -60,6 +67,8 @@ impl Default for ShareSettings {
             max_deliver: DEFAULT_MAX_DELIVER,
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(60),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -117,6 +126,7 @@ impl ShareConsumer {
             core,
             bus,
             settings: settings.clone(),
+            breaker: CircuitBreaker::new(settings.breaker_failures, settings.breaker_cooldown),
         };
         let task = tokio::spawn(worker.run(consumer, shutdown));
         Ok(Self { task: Some(task) })
@@ -136,6 +146,9 @@ struct ShareWorker {
     core: DmpCore,
     bus: SharedBus,
     settings: ShareSettings,
+    /// The DMP's circuit: open, the shares wait (or fail on their last delivery) without
+    /// calling it.
+    breaker: CircuitBreaker,
 }
 
 /// Why a share's deposit did not happen.
@@ -214,8 +227,41 @@ impl ShareWorker {
         }
         let share_id = request.share_id.clone();
         let attempt = request.attempt;
-        let outcome = self.heartbeat(&delivery, self.deposit(&request)).await;
         let last = deliveries >= u64::from(self.settings.max_deliver);
+        if let Permit::Rejected { since, retry_in } = self.breaker.try_acquire() {
+            let result = if last {
+                tracing::warn!(
+                    %share_id, attempt, deliveries,
+                    "DMP share failed: the DMP's circuit is open"
+                );
+                ShareChannelResult {
+                    state: ChannelState::Failed as i32,
+                    detail: format!(
+                        "the DMP is failing: circuit open since {}; given up after {deliveries} tries",
+                        format_since(since)
+                    ),
+                    reason: REASON_CIRCUIT_OPEN.to_owned(),
+                    ..result_of(&request)
+                }
+            } else {
+                // Not before the trial may go, nor later than the backoff would have said.
+                let delay = retry_in.min(self.settings.backoff(deliveries));
+                tracing::info!(
+                    %share_id, attempt, deliveries, delay_ms = delay.as_millis() as u64,
+                    "the DMP's circuit is open: the share waits"
+                );
+                settle(delivery.nak(Some(delay)).await, sequence);
+                return;
+            };
+            self.finish(delivery, &result, deliveries).await;
+            return;
+        }
+        let outcome = self.heartbeat(&delivery, self.deposit(&request)).await;
+        match &outcome {
+            Err(failure) if failure.transient => self.breaker.record_failure(),
+            // The DMP answered (a refusal too), or was not needed.
+            _ => self.breaker.record_success(),
+        }
         let result = match outcome {
             Ok(done) => {
                 tracing::info!(
@@ -264,11 +310,20 @@ impl ShareWorker {
                 }
             }
         };
-        match self.publish(&result).await {
+        self.finish(delivery, &result, deliveries).await;
+    }
+
+    /// Publishes the channel's result, then acknowledges.
+    async fn finish(&self, delivery: Delivery, result: &ShareChannelResult, deliveries: u64) {
+        let sequence = delivery.stream_sequence;
+        match self.publish(result).await {
             Ok(()) => settle(delivery.ack().await, sequence),
             Err(error) => {
                 // Not acknowledged: the next delivery deposits nothing new and publishes again.
-                tracing::warn!(%share_id, attempt, %error, "cannot publish the DMP share's result");
+                tracing::warn!(
+                    share_id = %result.share_id, attempt = result.attempt, %error,
+                    "cannot publish the DMP share's result"
+                );
                 let delay = self.settings.backoff(deliveries);
                 settle(delivery.nak(Some(delay)).await, sequence);
             }
@@ -374,9 +429,12 @@ mod tests {
     #[test]
     fn settings_read_from_text() {
         let s: ShareSettings = serde_json::from_str(
-            r#"{"enabled": false, "ack_wait": "45s", "max_deliver": 7, "backoff_max": "5m"}"#,
+            r#"{"enabled": false, "ack_wait": "45s", "max_deliver": 7, "backoff_max": "5m",
+                "breaker_failures": 3, "breaker_cooldown": "10s"}"#,
         )
         .unwrap();
+        assert_eq!(s.breaker_failures, 3);
+        assert_eq!(s.breaker_cooldown, Duration::from_secs(10));
         assert!(!s.enabled);
         assert_eq!(s.ack_wait, Duration::from_secs(45));
         assert_eq!(s.max_deliver, 7);

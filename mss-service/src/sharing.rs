@@ -24,6 +24,7 @@ use passerelle_bus::subjects::{
 use passerelle_bus::{BusError, Headers, SharedBus};
 use passerelle_proto::mss::v1 as api;
 use passerelle_proto::share::v1::{Channel, ChannelState, ShareChannelResult, ShareRequested};
+use passerelle_service_kit::breaker::{CircuitBreaker, Permit, REASON_CIRCUIT_OPEN, format_since};
 use passerelle_service_kit::errors::summarise;
 use passerelle_service_kit::{RequestId, Shutdown};
 use prost::Message as _;
@@ -65,6 +66,12 @@ pub struct ShareSettings {
     /// …up to this (a random part of it: replicas failing together do not come back together).
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// Consecutive transient failures of the MSSanté server that open the circuit: no send
+    /// then until `breaker_cooldown` passed (one trial send decides whether it closes).
+    pub breaker_failures: u32,
+    /// How long an open circuit stays open.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
 }
 
 impl Default for ShareSettings {
@@ -75,6 +82,8 @@ impl Default for ShareSettings {
             max_deliver: 5,
             initial_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -173,6 +182,7 @@ impl Sharing {
             bus,
             core,
             outbox,
+            breaker: CircuitBreaker::new(settings.breaker_failures, settings.breaker_cooldown),
         };
         Ok(Sharing {
             task: Some(tokio::spawn(worker.run(consumer, shutdown))),
@@ -192,6 +202,9 @@ struct Worker {
     bus: SharedBus,
     core: MssCore,
     outbox: SharedKeyValue,
+    /// The MSSanté server's circuit: open, the shares wait (or fail on their last delivery)
+    /// without a send.
+    breaker: CircuitBreaker,
 }
 
 /// What to do with a delivery once handled.
@@ -348,6 +361,30 @@ impl Worker {
             return Ok(Settle::Ack);
         }
 
+        let last = deliveries >= u64::from(self.settings.max_deliver);
+        if let Permit::Rejected { since, retry_in } = self.breaker.try_acquire() {
+            if !last {
+                // Not before the trial may go, nor later than the backoff would have said.
+                let delay = retry_in.min(self.settings.backoff(deliveries));
+                tracing::info!(
+                    share_id,
+                    deliveries,
+                    delay_ms = delay.as_millis() as u64,
+                    "mss-share: the MSSanté server's circuit is open, the share waits"
+                );
+                return Ok(Settle::Nak(delay));
+            }
+            let detail = format!(
+                "the MSSanté server is failing: circuit open since {}; given up after {deliveries} deliveries",
+                format_since(since)
+            );
+            for &channel in &to_send {
+                results.push(failed(event, channel, &detail, REASON_CIRCUIT_OPEN));
+            }
+            self.publish(event, results).await?;
+            return Ok(Settle::Ack);
+        }
+
         let mut req = req;
         let mut resent = 0;
         if let Some(r) = &record {
@@ -381,6 +418,7 @@ impl Worker {
         let mut after = record.unwrap_or_else(|| OutboxRecord::sending(event.attempt));
         let settle = match outcome {
             Ok(response) => {
+                self.breaker.record_success();
                 for m in &response.messages {
                     if m.audience == api::Audience::Professionals as i32 {
                         after.professionals = Some(m.message_id.clone());
@@ -401,6 +439,8 @@ impl Worker {
                 Settle::Ack
             }
             Err(MssServiceError::PartlySent { sent, error }) => {
+                // The server took a message: it answers.
+                self.breaker.record_success();
                 // The professionals' message goes first: it is the one that went.
                 after.professionals = Some(sent);
                 after.state = OutboxState::Failed;
@@ -432,14 +472,13 @@ impl Worker {
                 self.write(share_id, &after).await?;
                 let status = Status::from(e);
                 let reason = summarise(&status).reason.unwrap_or_default();
-                let transient = matches!(
-                    status.code(),
-                    Code::Unavailable
-                        | Code::DeadlineExceeded
-                        | Code::Aborted
-                        | Code::ResourceExhausted
-                );
-                let last = deliveries >= u64::from(self.settings.max_deliver);
+                let transient = is_transient(status.code());
+                if transient {
+                    self.breaker.record_failure();
+                } else {
+                    // The server (or the rules) answered: a refusal is not an outage.
+                    self.breaker.record_success();
+                }
                 if transient && !last {
                     tracing::info!(
                         share_id,
@@ -499,6 +538,14 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// The codes worth delivering again: the server not answering, not yet.
+fn is_transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted
+    )
 }
 
 fn not_named(channel: Channel) -> &'static str {

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod binary;
+pub mod breaker;
 pub mod config;
 pub mod documents;
 pub mod errors;

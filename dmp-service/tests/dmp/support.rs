@@ -31,7 +31,9 @@ pub struct Fixture {
     /// The workstation whose card-agent holds the sandbox's test CPS, unlocked.
     _card: card_agent::RunningCardAgent,
     // Kept alive for the test's length.
-    _sandbox: RunningDmpSandbox,
+    /// Read by the tests that count the DMP's calls.
+    #[allow(dead_code)]
+    pub sandbox: RunningDmpSandbox,
     _shutdown: Shutdown,
     _nats: Option<NatsServer>,
     _dir: tempfile::TempDir,
@@ -120,7 +122,7 @@ pub async fn start_with_sandbox(
         bus,
         service: Some(service),
         _card: card,
-        _sandbox: sandbox,
+        sandbox,
         _shutdown: shutdown,
         _nats: nats,
         _dir: dir,

@@ -11,4 +11,5 @@ mod bad_input;
 mod receiving;
 mod sending;
 mod sharing;
+mod sharing_faults;
 mod support;

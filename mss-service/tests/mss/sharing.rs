@@ -41,6 +41,7 @@ async fn fixture(kind: BusKind, faults: &[&str]) -> Fixture {
                 max_deliver: 3,
                 initial_backoff: Duration::from_millis(50),
                 max_backoff: Duration::from_millis(200),
+                ..ShareSettings::default()
             }
         },
     )
@@ -49,7 +50,12 @@ async fn fixture(kind: BusKind, faults: &[&str]) -> Fixture {
 
 /// The MSSanté request share-service makes: the letter to Dr FOUQUEREY and to PAT-DOUZE's
 /// mailbox, keyed by the share id.
-fn mss_request(document_id: &str, share_id: &str, pros: bool, patient: bool) -> SendRequest {
+pub(crate) fn mss_request(
+    document_id: &str,
+    share_id: &str,
+    pros: bool,
+    patient: bool,
+) -> SendRequest {
     SendRequest {
         actor: org_actor(),
         patient: pat_douze(),
@@ -70,7 +76,7 @@ fn mss_request(document_id: &str, share_id: &str, pros: bool, patient: bool) -> 
     }
 }
 
-fn requested(
+pub(crate) fn requested(
     share_id: &str,
     attempt: u32,
     channels: &[Channel],
@@ -86,7 +92,7 @@ fn requested(
     }
 }
 
-async fn publish(f: &Fixture, event: &ShareRequested) {
+pub(crate) async fn publish(f: &Fixture, event: &ShareRequested) {
     let mut headers = Headers::new();
     headers.insert(
         HEADER_MSG_ID.to_owned(),
@@ -116,7 +122,7 @@ async fn results(stream: &mut MessageStream, n: usize) -> Vec<ShareChannelResult
     out
 }
 
-fn share_id() -> String {
+pub(crate) fn share_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -128,7 +134,7 @@ async fn outbox(f: &Fixture, share_id: &str) -> Option<OutboxRecord> {
         .map(|e| serde_json::from_slice(&e.value).unwrap())
 }
 
-fn state(r: &ShareChannelResult) -> ChannelState {
+pub(crate) fn state(r: &ShareChannelResult) -> ChannelState {
     ChannelState::try_from(r.state).unwrap()
 }
 

@@ -119,20 +119,35 @@ impl DmpSandbox {
         })?;
         let state = Arc::new(server::State::new(config, store, &tls, addr));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(listener, tls.acceptor, state, stop_rx));
+        let task = tokio::spawn(server::serve(
+            listener,
+            tls.acceptor,
+            state.clone(),
+            stop_rx,
+        ));
         tracing::info!(%addr, path = DMP_SERVICES_PATH, "DMP sandbox listening");
         Ok(RunningDmpSandbox {
             addr,
+            state: state.clone(),
             server: crate::common::serve::ServerTask::new(stop_tx, task),
         })
     }
 }
 
 /// A running simulator. Dropping it stops it too, without waiting.
-#[derive(Debug)]
 pub struct RunningDmpSandbox {
     addr: SocketAddr,
+    state: Arc<server::State>,
     server: crate::common::serve::ServerTask,
+}
+
+impl std::fmt::Debug for RunningDmpSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningDmpSandbox")
+            .field("addr", &self.addr)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningDmpSandbox {
@@ -152,6 +167,11 @@ impl RunningDmpSandbox {
             "https://{}{DMP_VIEW_PATH}/{ins}/documents?as={audience}",
             self.addr
         )
+    }
+
+    /// The SOAP calls received so far (faults injected included): what a client cost the DMP.
+    pub fn requests(&self) -> u64 {
+        self.state.requests()
     }
 
     /// Stops accepting, closes open connections and waits for the server task.

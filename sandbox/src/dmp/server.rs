@@ -57,6 +57,10 @@ impl State {
             requests: AtomicU64::new(0),
         }
     }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
 }
 
 /// A transaction's input.
