@@ -113,6 +113,17 @@ fn sibling_binaries() -> (PathBuf, PathBuf) {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let mut build = Command::new(cargo);
             build.args(["build", "-p", "dmp-service", "-p", "mss-service", "--bins"]);
+            // The variables cargo sets for this test (package, manifest…) would make build
+            // scripts that watch them run again, and the next `cargo test` rebuild after.
+            for (name, _) in std::env::vars() {
+                let keep = ["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&name.as_str())
+                    || ["CARGO_BUILD_", "CARGO_PROFILE_", "CARGO_NET_", "CARGO_TERM_"]
+                        .iter()
+                        .any(|p| name.starts_with(p));
+                if name.starts_with("CARGO_") && !keep {
+                    build.env_remove(&name);
+                }
+            }
             if dir.file_name().is_some_and(|n| n == "release") {
                 build.arg("--release");
             }
