@@ -10,7 +10,7 @@
 //! (its result says "already in the DMP").
 //!
 //! `PASSERELLE_SHARE_CRASH_SEED=<n>` replays the schedule (kills, pacing; the seed is
-//! printed), `PASSERELLE_SHARE_CRASH_SHARES=<n>` sets the number of shares (default 100).
+//! printed), `PASSERELLE_SHARE_CRASH_SHARES=<n>` sets the number of shares (default 200: both tests in about a minute on 2 cores; 500 takes about 70 s each).
 //! dmp-service and mss-service binaries are built by the test (`cargo build -p dmp-service
 //! -p mss-service`) next to share-service's.
 
@@ -36,8 +36,8 @@ use passerelle_proto::common::v1::{
     Sex, Structure, StructureIdType, actor,
 };
 use passerelle_proto::share::v1::{
-    Channel, ChannelState, DocumentKind, GetShareRequest, ShareDocument, ShareRequest,
-    ShareStatus, share_service_client::ShareServiceClient,
+    Channel, ChannelState, DocumentKind, GetShareRequest, ShareDocument, ShareRequest, ShareStatus,
+    share_service_client::ShareServiceClient,
 };
 use passerelle_sandbox::dmp::view::{self, ViewClientTls};
 use passerelle_sandbox::dmp::{DmpSandbox, DmpSandboxConfig, RunningDmpSandbox};
@@ -100,7 +100,7 @@ fn shares() -> usize {
     std::env::var("PASSERELLE_SHARE_CRASH_SHARES")
         .ok()
         .map(|s| s.trim().parse().expect("PASSERELLE_SHARE_CRASH_SHARES"))
-        .unwrap_or(100)
+        .unwrap_or(200)
 }
 
 /// dmp-service's and mss-service's binaries, beside share-service's: built now, so that a
@@ -117,9 +117,14 @@ fn sibling_binaries() -> (PathBuf, PathBuf) {
             // scripts that watch them run again, and the next `cargo test` rebuild after.
             for (name, _) in std::env::vars() {
                 let keep = ["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&name.as_str())
-                    || ["CARGO_BUILD_", "CARGO_PROFILE_", "CARGO_NET_", "CARGO_TERM_"]
-                        .iter()
-                        .any(|p| name.starts_with(p));
+                    || [
+                        "CARGO_BUILD_",
+                        "CARGO_PROFILE_",
+                        "CARGO_NET_",
+                        "CARGO_TERM_",
+                    ]
+                    .iter()
+                    .any(|p| name.starts_with(p));
                 if name.starts_with("CARGO_") && !keep {
                     build.env_remove(&name);
                 }
@@ -476,7 +481,10 @@ async fn share(endpoint: &str, document_id: &str, key: &str) -> String {
     panic!("share {key} never accepted: {last}");
 }
 
-fn state_of(status: &ShareStatus, channel: Channel) -> Option<&passerelle_proto::share::v1::ChannelStatus> {
+fn state_of(
+    status: &ShareStatus,
+    channel: Channel,
+) -> Option<&passerelle_proto::share::v1::ChannelStatus> {
     status.channels.iter().find(|c| c.channel == channel as i32)
 }
 
@@ -487,7 +495,9 @@ async fn settle(
     deadline: Instant,
 ) -> BTreeMap<String, ShareStatus> {
     let mut done: BTreeMap<String, ShareStatus> = BTreeMap::new();
-    let mut client = ShareServiceClient::connect(endpoint.to_owned()).await.unwrap();
+    let mut client = ShareServiceClient::connect(endpoint.to_owned())
+        .await
+        .unwrap();
     loop {
         let mut open = Vec::new();
         let pending: Vec<&String> = ids.iter().filter(|id| !done.contains_key(*id)).collect();
@@ -573,7 +583,8 @@ fn crash_test(nats_restart: bool) {
 async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
     let shares = shares();
     let seed = seed();
-    let replay = format!("PASSERELLE_SHARE_CRASH_SEED={seed} PASSERELLE_SHARE_CRASH_SHARES={shares}");
+    let replay =
+        format!("PASSERELLE_SHARE_CRASH_SEED={seed} PASSERELLE_SHARE_CRASH_SHARES={shares}");
     println!("share crash seed={seed} nats_restart={nats_restart} (replay: {replay})");
     eprintln!("share crash seed={seed} nats_restart={nats_restart} (replay: {replay})");
     let mut rng = Rng(seed);
@@ -615,7 +626,13 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
     let span = (shares as u64 * 120).max(8_000);
     let kills_wanted = (shares / 12).clamp(4, 40);
     let mut kills: Vec<(u64, usize, u64)> = (0..kills_wanted)
-        .map(|_| (rng.range(500, span), rng.range(0, 4) as usize, rng.range(100, 1500)))
+        .map(|_| {
+            (
+                rng.range(500, span),
+                rng.range(0, 4) as usize,
+                rng.range(100, 1500),
+            )
+        })
         .collect();
     kills.sort();
     let nats_restart_at = nats_restart.then(|| span / 2);
@@ -661,7 +678,11 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
         tokio::task::block_in_place(|| sys.nats.restart()).expect("nats-server again");
     }
     let ids = submitter.await.unwrap();
-    eprintln!("{:?} all {} shares accepted; settling", started.elapsed(), ids.len());
+    eprintln!(
+        "{:?} all {} shares accepted; settling",
+        started.elapsed(),
+        ids.len()
+    );
     let statuses = settle(&endpoint, &ids, deadline).await;
     eprintln!("{:?} all finished", started.elapsed());
 
@@ -691,11 +712,24 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
     let dmp_docs = documents.len() - before;
     let mut dmp_wrong = Vec::new();
     for s in statuses.values() {
-        let reference = state_of(s, Channel::Dmp).map(|c| c.reference.as_str()).unwrap_or("");
+        let reference = state_of(s, Channel::Dmp)
+            .map(|c| c.reference.as_str())
+            .unwrap_or("");
         let n = per_unique_id.get(reference).copied().unwrap_or(0);
         if n != 1 {
             dmp_wrong.push(format!("{} {reference}: {n}", s.share_id));
         }
+    }
+
+    let referenced: std::collections::BTreeSet<&str> = statuses
+        .values()
+        .filter_map(|s| state_of(s, Channel::Dmp).map(|c| c.reference.as_str()))
+        .collect();
+    for d in documents
+        .iter()
+        .filter(|d| !referenced.contains(d.unique_id.as_str()))
+    {
+        eprintln!("DMP document of no share: {d:?}");
     }
 
     // The mailboxes: one mail per share and recipient; a second only where the outbox
@@ -715,8 +749,13 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
             .map(|e| serde_json::from_slice(&e.value).unwrap());
         let resent = record.as_ref().map_or(0, |r| r.resent_in_window as usize);
         window_resends += resent;
-        for (channel, mailbox) in [(Channel::MssPro, &fouquerey), (Channel::MssCitizen, &patient)] {
-            let reference = state_of(s, channel).map(|c| c.reference.as_str()).unwrap_or("");
+        for (channel, mailbox) in [
+            (Channel::MssPro, &fouquerey),
+            (Channel::MssCitizen, &patient),
+        ] {
+            let reference = state_of(s, channel)
+                .map(|c| c.reference.as_str())
+                .unwrap_or("");
             let n = mailbox.get(reference).copied().unwrap_or(0);
             mail_total += n;
             mail_duplicates += n.saturating_sub(1);
@@ -728,7 +767,8 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
             }
         }
     }
-    let stray_mails = fouquerey.values().sum::<usize>() + patient.values().sum::<usize>() - mail_total;
+    let stray_mails =
+        fouquerey.values().sum::<usize>() + patient.values().sum::<usize>() - mail_total;
     let errors: usize = replicas
         .iter()
         .chain([&share_service])
@@ -749,8 +789,15 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
     eprintln!("{summary}");
 
     assert!(failed.is_empty(), "channels not DONE: {failed:#?}");
-    assert!(dmp_wrong.is_empty(), "DMP documents per share: {dmp_wrong:#?}");
-    assert_eq!(dmp_docs, ids.len(), "one DMP document per share, none beside");
+    assert!(
+        dmp_wrong.is_empty(),
+        "DMP documents per share: {dmp_wrong:#?}"
+    );
+    assert_eq!(
+        dmp_docs,
+        ids.len(),
+        "one DMP document per share, none beside"
+    );
     assert!(mail_wrong.is_empty(), "mails per share: {mail_wrong:#?}");
     assert_eq!(stray_mails, 0, "mails of no share's Message-ID");
     drop(share_service);
