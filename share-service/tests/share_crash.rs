@@ -10,7 +10,8 @@
 //! (its result says "already in the DMP").
 //!
 //! `PASSERELLE_SHARE_CRASH_SEED=<n>` replays the schedule (kills, pacing; the seed is
-//! printed), `PASSERELLE_SHARE_CRASH_SHARES=<n>` sets the number of shares (default 200: both tests in about a minute on 2 cores; 500 takes about 70 s each).
+//! printed), `PASSERELLE_SHARE_CRASH_SHARES=<n>` sets the number of shares (default 200:
+//! both tests in about a minute on 2 cores; 500 take about 70 s a test).
 //! dmp-service and mss-service binaries are built by the test (`cargo build -p dmp-service
 //! -p mss-service`) next to share-service's.
 
@@ -635,7 +636,7 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
         })
         .collect();
     kills.sort();
-    let nats_restart_at = nats_restart.then(|| span / 2);
+    let nats_restart_at = nats_restart.then_some(span / 2);
 
     let endpoint = format!("http://127.0.0.1:{}", sys.share_port);
     let submitter = {
