@@ -363,25 +363,17 @@ pub(crate) fn provide_and_register(call: &Call<'_>) -> Result<Reply, Fault> {
         for n in &new_entries {
             match db.by_unique_id(&n.unique_id) {
                 Some(old) if old.hash == n.hash && old.ins == ins => {
-                    warnings.push(RegistryError {
-                        code: "XDSDuplicateUniqueIdInRegistry".into(),
-                        context: format!(
-                            "Document déjà présent (uniqueId {}, même contenu) : rien n'a été ajouté",
-                            n.unique_id
-                        ),
-                        warning: true,
-                    });
+                    warnings.push(already_present(&n.unique_id));
                 }
-                Some(_) => errors.push(RegistryError::new(
-                    "XDSDuplicateUniqueIdInRegistry",
-                    format!("uniqueId {} déjà utilisé par un autre document", n.unique_id),
-                )),
+                Some(_) => errors.push(used_by_another(&n.unique_id)),
                 None => to_store.push(n),
             }
         }
         for (source, target) in &replaced {
             if !new_entries.iter().any(|n| n.id == *source) {
-                errors.push(meta(format!("RPLC : la source {source} n'est pas un document du lot")));
+                errors.push(meta(format!(
+                    "RPLC : la source {source} n'est pas un document du lot"
+                )));
             }
             match db.entries.iter().find(|e| e.entry_uuid == *target) {
                 Some(e) if e.ins == ins && e.status == STATUS_APPROVED => {}
@@ -448,23 +440,44 @@ pub(crate) fn provide_and_register(call: &Call<'_>) -> Result<Reply, Fault> {
         ));
     }
     let stamp = timestamp(call.now);
-    let stored = call.store.update(|db| -> Result<(), StoreError> {
-        for (source, target) in &replaced {
-            if to_store.iter().any(|n| n.id == *source)
-                && let Some(old) = db.entries.iter_mut().find(|e| e.entry_uuid == *target)
-            {
-                old.status = STATUS_DEPRECATED.into();
+    let stored = call
+        .store
+        .update(|db| -> Result<Option<RegistryError>, StoreError> {
+            // Checked again under the store's lock: a submission of the same uniqueId running
+            // beside this one (a client sending again while its first request is still in
+            // flight) may have stored it since the check above; the registry keeps one.
+            let mut kept = Vec::new();
+            for (id, e) in entries {
+                match db.by_unique_id(&e.unique_id) {
+                    Some(old) if old.hash == e.hash && old.ins == e.ins => {
+                        warnings.push(already_present(&e.unique_id));
+                    }
+                    Some(_) => return Ok(Some(used_by_another(&e.unique_id))),
+                    None => kept.push((id, e)),
+                }
             }
-        }
-        db.entries.extend(entries.into_iter().map(|(_, e)| e));
-        if let Some(p) = db.patients.get_mut(&ins) {
-            if p.state == DmpState::Empty {
-                p.state = DmpState::Open;
+            for (source, target) in &replaced {
+                if kept.iter().any(|(id, _)| id == source)
+                    && let Some(old) = db.entries.iter_mut().find(|e| e.entry_uuid == *target)
+                {
+                    old.status = STATUS_DEPRECATED.into();
+                }
             }
-            p.last_update = Some(stamp.clone());
-        }
-        Ok(())
-    });
+            if kept.is_empty() {
+                return Ok(None);
+            }
+            db.entries.extend(kept.into_iter().map(|(_, e)| e));
+            if let Some(p) = db.patients.get_mut(&ins) {
+                if p.state == DmpState::Empty {
+                    p.state = DmpState::Open;
+                }
+                p.last_update = Some(stamp.clone());
+            }
+            Ok(None)
+        });
+    if let Ok(Some(conflict)) = stored {
+        return Ok(reply(FAILURE, &[conflict]));
+    }
     if let Err(e) = stored {
         tracing::error!(error = %e, "DMP registry store");
         return Ok(reply(
@@ -476,6 +489,24 @@ pub(crate) fn provide_and_register(call: &Call<'_>) -> Result<Reply, Fault> {
         ));
     }
     Ok(reply(SUCCESS, &warnings))
+}
+
+/// The warning of a document submitted again, same content: nothing added.
+fn already_present(unique_id: &str) -> RegistryError {
+    RegistryError {
+        code: "XDSDuplicateUniqueIdInRegistry".into(),
+        context: format!(
+            "Document déjà présent (uniqueId {unique_id}, même contenu) : rien n'a été ajouté"
+        ),
+        warning: true,
+    }
+}
+
+fn used_by_another(unique_id: &str) -> RegistryError {
+    RegistryError::new(
+        "XDSDuplicateUniqueIdInRegistry",
+        format!("uniqueId {unique_id} déjà utilisé par un autre document"),
+    )
 }
 
 /// SHA-1, hex: the `sha1` crate (SHA-NI where the CPU has it), several times faster than
