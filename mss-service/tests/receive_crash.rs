@@ -55,32 +55,10 @@ fn pki() -> &'static TestPki {
     })
 }
 
-/// splitmix64: the schedule from the seed, no dependency needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// In `[lo, hi)`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo).max(1)
-    }
-}
+use passerelle_service_kit::testing::SeededRng as Rng;
 
 fn seed() -> u64 {
-    match std::env::var("PASSERELLE_CRASH_SEED") {
-        Ok(s) => s.trim().parse().expect("PASSERELLE_CRASH_SEED is a number"),
-        Err(_) => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    }
+    passerelle_service_kit::testing::seed_from_env("PASSERELLE_CRASH_SEED")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -663,7 +641,7 @@ async fn crash_run() {
     let seed = seed();
     println!("crash test seed={seed} (replay: PASSERELLE_CRASH_SEED={seed})");
     eprintln!("crash test seed={seed} (replay: PASSERELLE_CRASH_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
 
     let sys = System::start().await;
     let bus = sys.bus().await;
@@ -713,7 +691,14 @@ async fn crash_run() {
     eprintln!("kills after bursts {kill_after:?} of {}", sending.len());
     let kills: Vec<(usize, u64, u64, u64)> = kill_after
         .into_iter()
-        .map(|burst| (burst, rng.range(0, 40), rng.next(), rng.range(100, 1200)))
+        .map(|burst| {
+            (
+                burst,
+                rng.range(0, 40),
+                rng.next_u64(),
+                rng.range(100, 1200),
+            )
+        })
         .collect();
 
     let smtp = SmtpClient::new(&smtp_settings(&sys.mss)).unwrap();

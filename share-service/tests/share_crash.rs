@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mss_service::sharing::{OUTBOX_BUCKET, OutboxRecord};
@@ -66,35 +66,10 @@ fn pki() -> &'static TestPki {
     })
 }
 
-/// splitmix64: the schedule from the seed, no dependency needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// In `[lo, hi)`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo).max(1)
-    }
-}
+use passerelle_service_kit::testing::SeededRng as Rng;
 
 fn seed() -> u64 {
-    match std::env::var("PASSERELLE_SHARE_CRASH_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .expect("PASSERELLE_SHARE_CRASH_SEED is a number"),
-        Err(_) => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    }
+    passerelle_service_kit::testing::seed_from_env("PASSERELLE_SHARE_CRASH_SEED")
 }
 
 fn shares() -> usize {
@@ -588,7 +563,7 @@ async fn crash_run((dmp_bin, mss_bin): (PathBuf, PathBuf), nats_restart: bool) {
         format!("PASSERELLE_SHARE_CRASH_SEED={seed} PASSERELLE_SHARE_CRASH_SHARES={shares}");
     println!("share crash seed={seed} nats_restart={nats_restart} (replay: {replay})");
     eprintln!("share crash seed={seed} nats_restart={nats_restart} (replay: {replay})");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let started = Instant::now();
     let deadline = started + TIME_LIMIT - Duration::from_secs(15);
 
