@@ -28,12 +28,11 @@
 // Test code: a failed unwrap is a failed bench (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -74,73 +73,16 @@ fn write_pdf(path: &Path, size: usize) -> u64 {
 
 // ---- the service process ----
 
+use passerelle_service_kit::testing::process::{ServiceProcess, process_cpu};
+
 /// A field of /proc/<pid>/status, in kB.
 fn proc_status_kb(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    passerelle_service_kit::testing::process::proc_status_kb(pid, field)
         .unwrap_or_else(|| panic!("{field} not in /proc/{pid}/status"))
-}
-
-/// CPU time of a process, summed over its threads (schedstat: nanoseconds).
-fn process_cpu(pid: u32) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Duration::ZERO;
-    };
-    let mut ns = 0u64;
-    for task in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-            ns += s
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
 }
 
 fn mb_of_kb(kb: u64) -> f64 {
     kb as f64 / 1024.0
-}
-
-struct ServiceProcess {
-    child: Child,
-    grpc: String,
-    lines: mpsc::Receiver<String>,
-}
-
-impl ServiceProcess {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, then a bounded wait (killed after 15 s).
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServiceProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 fn config_file(dir: &Path, pki: &TestPki, endpoint: &str) -> PathBuf {
@@ -182,54 +124,17 @@ key = "{sign_key}"
 }
 
 /// Starts `dmp-service --config FILE` (in-process bus: it serves gRPC and the document store
-/// itself) and waits for its "dmp-service ready" line.
+/// itself) and waits for its "dmp-service ready" line. The client's "DMP request" line (debug)
+/// marks the MTOM body ready to send.
 fn start_service(config: &Path, tmp: &Path) -> ServiceProcess {
-    let mut child = Command::new(SERVICE)
-        .arg("--config")
-        .arg(config)
-        .env_remove("RUST_LOG")
-        .env("PASSERELLE__LOG__FORMAT", "json")
-        // The client's "DMP request" line (debug) marks the MTOM body ready to send.
-        .env("PASSERELLE__LOG__FILTER", "info,dmp_service::client=debug")
-        // The store's temporary directory goes away with the bench's.
-        .env("TMPDIR", tmp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dmp-service starts");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, lines) = mpsc::channel();
-    // Read to the end, so that the service never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = lines.recv_timeout(left) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("dmp-service not ready within 30 s:\n{seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("dmp-service ready") {
-            let json: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-            let grpc = json["fields"]["grpc"]
-                .as_str()
-                .expect("the ready line names the gRPC address")
-                .to_owned();
-            return ServiceProcess {
-                child,
-                grpc: format!("http://{grpc}"),
-                lines,
-            };
-        }
-    }
+    passerelle_service_kit::testing::process::start_service(
+        SERVICE,
+        "dmp-service",
+        config,
+        tmp,
+        &[],
+        "info,dmp_service::client=debug",
+    )
 }
 
 // ---- the deposit, as a hospital's software does it ----

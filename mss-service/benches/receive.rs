@@ -116,15 +116,7 @@ address = "{SECRETARIAT}"
 
 /// A process's peak and current resident memory (kB), from /proc.
 fn memory_kb(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let field = |name| common::proc_status_kb(pid, name).unwrap_or(0);
     (field("VmHWM:"), field("VmRSS:"))
 }
 

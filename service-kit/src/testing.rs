@@ -70,3 +70,147 @@ pub fn seed_from_env(var: &str) -> u64 {
             .unwrap_or(0),
     }
 }
+
+/// A service binary run as a child process by a bench, as an operator runs it: its log
+/// read line by line (JSON), its CPU and memory read from /proc (Linux).
+pub mod process {
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    /// CPU time of a process, summed over its threads (schedstat: nanoseconds).
+    pub fn process_cpu(pid: u32) -> Duration {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Duration::ZERO;
+        };
+        let mut ns = 0u64;
+        for task in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        Duration::from_nanos(ns)
+    }
+
+    /// A field of /proc/<pid>/status (`VmHWM:`, `VmRSS:`), in kB.
+    pub fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// The load average (1, 5, 15 min): the machine may be shared.
+    pub fn load_average() -> String {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    pub struct ServiceProcess {
+        child: Child,
+        /// `http://host:port` of its gRPC face, from its ready line.
+        pub grpc: String,
+        /// Its log lines, as they come.
+        pub lines: mpsc::Receiver<String>,
+    }
+
+    impl ServiceProcess {
+        pub fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        /// SIGTERM, then a bounded wait (killed after 15 s).
+        pub fn stop(mut self) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Drop for ServiceProcess {
+        fn drop(&mut self) {
+            if let Ok(None) = self.child.try_wait() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
+    /// Starts `binary --config FILE ARGS…`, its log in JSON filtered by `log_filter`, its
+    /// temporary files in `tmp`, and waits (30 s at most) for the "`name` ready" line, which
+    /// names the gRPC address. Panics otherwise, with what it logged: a bench helper.
+    pub fn start_service(
+        binary: &str,
+        name: &str,
+        config: &Path,
+        tmp: &Path,
+        args: &[&str],
+        log_filter: &str,
+    ) -> ServiceProcess {
+        let mut child = Command::new(binary)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("PASSERELLE__LOG__FORMAT", "json")
+            .env("PASSERELLE__LOG__FILTER", log_filter)
+            // The store's temporary directory goes away with the bench's.
+            .env("TMPDIR", tmp)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} does not start: {e}"));
+        let Some(stderr) = child.stderr.take() else {
+            panic!("{name}'s stderr is not piped");
+        };
+        let (tx, lines) = mpsc::channel();
+        // Read to the end, so that the service never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ready = format!("{name} ready");
+        let mut seen = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = lines.recv_timeout(left) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{name} not ready within 30 s:\n{seen}");
+            };
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(&ready) {
+                let grpc = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|json| json["fields"]["grpc"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| panic!("{name}'s ready line names no gRPC address: {line}"));
+                return ServiceProcess {
+                    child,
+                    grpc: format!("http://{grpc}"),
+                    lines,
+                };
+            }
+        }
+    }
+}

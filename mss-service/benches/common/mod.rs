@@ -3,12 +3,9 @@
 //! a process, log timestamps, medians. Linux only (reads /proc).
 
 // Each bench uses a part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,118 +24,22 @@ pub const SOURCE_ID: &str = "1.2.250.1.999.1.1";
 
 // ---- the service process ----
 
-/// CPU time of a process, summed over its threads (schedstat: nanoseconds).
-pub fn process_cpu(pid: u32) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Duration::ZERO;
-    };
-    let mut ns = 0u64;
-    for task in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-            ns += s
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
-}
-
-/// The load average (1, 5, 15 min) while the bench runs: the machine is shared.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-pub struct ServiceProcess {
-    child: Child,
-    pub grpc: String,
-    pub lines: mpsc::Receiver<String>,
-}
-
-impl ServiceProcess {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, then a bounded wait (killed after 15 s).
-    pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServiceProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+pub use passerelle_service_kit::testing::process::{
+    ServiceProcess, load_average, proc_status_kb, process_cpu,
+};
 
 /// Starts `mss-service --config FILE ARGS…` (without `--nats`, the in-process bus: it serves
 /// gRPC and the document store itself), its log in JSON filtered by `log_filter`, and waits
 /// for its "mss-service ready" line.
 pub fn start_service(config: &Path, tmp: &Path, args: &[&str], log_filter: &str) -> ServiceProcess {
-    let mut child = Command::new(SERVICE)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("PASSERELLE__LOG__FORMAT", "json")
-        .env("PASSERELLE__LOG__FILTER", log_filter)
-        // The store's temporary directory goes away with the bench's.
-        .env("TMPDIR", tmp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mss-service starts");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, lines) = mpsc::channel();
-    // Read to the end, so that the service never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = lines.recv_timeout(left) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mss-service not ready within 30 s:\n{seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("mss-service ready") {
-            let json: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-            let grpc = json["fields"]["grpc"]
-                .as_str()
-                .expect("the ready line names the gRPC address")
-                .to_owned();
-            return ServiceProcess {
-                child,
-                grpc: format!("http://{grpc}"),
-                lines,
-            };
-        }
-    }
+    passerelle_service_kit::testing::process::start_service(
+        SERVICE,
+        "mss-service",
+        config,
+        tmp,
+        args,
+        log_filter,
+    )
 }
 
 // ---- the XDM build ----
