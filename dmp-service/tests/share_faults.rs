@@ -130,7 +130,10 @@ async fn all_results(
 
 async fn every_share_ends_under_faults_at_one_in_five(kind: BusKind) {
     for fault in ["http-503%0.2", "close%0.2", "unavailable%0.2"] {
-        let f = start(kind, fault, 5).await;
+        // The breaker out of the way: at one failure in five, a run of failed deposits
+        // (a deposit makes several calls) happens now and then and would open it; the
+        // breaker has its own test below.
+        let f = start(kind, fault, 1000).await;
         let mut results = results(&f).await;
         let ids = publish_shares(&f, 12).await;
         let ended = all_results(&mut results, &ids).await;
