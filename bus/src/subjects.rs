@@ -386,6 +386,8 @@ mod tests {
     fn serving() {
         assert_eq!(serving_service(INS_CHECK_MATRICULE), Some(INS_QUEUE_GROUP));
         assert_eq!(serving_service(DMP_DEPOSIT), Some(DMP_QUEUE_GROUP));
-        assert_eq!(serving_service("passerelle.mss.v1.x"), None);
+        assert_eq!(serving_service(MSS_SEND), Some(MSS_QUEUE_GROUP));
+        assert_eq!(serving_service(SHARE_SHARE), Some(SHARE_QUEUE_GROUP));
+        assert_eq!(serving_service("passerelle.unknown.v1.x"), None);
     }
 }
