@@ -335,9 +335,13 @@ async fn share_step(
     let fail = |s: tonic::Status| anyhow::anyhow!("{}", output::status_message(&s));
     let endpoint = system.share_endpoint();
     let letter_file = dir.join("demo-courrier-standard.txt");
+    // The patient's name from the identity the demo retrieved, not written here.
     std::fs::write(
         &letter_file,
-        "Cher confrère,\nJe vous adresse Mme PAT-DOUZE, vue ce jour en consultation.\n",
+        format!(
+            "Cher confrère,\nJe vous adresse Mme {}, vue ce jour en consultation.\n",
+            traits.birth_name
+        ),
     )
     .with_context(|| format!("writing {}", letter_file.display()))?;
     let document_id = crate::documents::upload(&endpoint, &letter_file, "text/plain").await?;
